@@ -1,0 +1,31 @@
+"""Atomic file writes: a crash or kill mid-write leaves the previous file intact."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes | str, *, durable: bool = False) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename.
+
+    ``durable`` also fsyncs the file before the rename, for files that must survive a power
+    loss (baselines, history); cache entries skip it because they can always be re-recorded.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

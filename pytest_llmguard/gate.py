@@ -1,0 +1,502 @@
+"""The gate: compare a candidate's RunSummary with a baseline's against the budgets.
+
+One Comparison per budget, each with a verdict and a plain-words reason:
+
+- ``fail``: an absolute bound (``max``/``min``) is broken by the point estimate, or the
+  confidence interval of the change lies entirely beyond a relative budget;
+- ``warn``: the point estimate of the change is beyond the budget but the interval
+  reaches back inside it (more data, or ``gate.adaptive`` re-runs, would settle it);
+- ``pass``: otherwise; ``gate.strict`` judges the point estimate alone (fail/pass);
+- ``skip``: not enough evidence to judge (``gate.min_cases``, unknown cost, no samples).
+
+Pairing: when at least ``min_cases`` cases ran on both sides, the comparison uses only
+those matched cases, paired (values shown are over them too). Otherwise, with enough cases
+on each side, it compares the two sides unpaired. Intervals: case-level bootstrap for
+means, sums and percentiles; Newcombe score intervals for rates when each case ran once
+per side (paired or independent), the case-level bootstrap when cases have repeats.
+Absolute bounds are checked on the candidate's value over all its in-scope cases.
+``cost_total_usd`` compares totals over the compared cases, so unpaired runs of
+different sizes differ in total for that reason alone: prefer ``cost_per_response_usd``.
+A relative budget ("15%") is turned into metric units with the baseline's point value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from .budgets import Budget, Delta
+from .config import GateConfig
+from .stats import Interval, bootstrap_diff, newcombe_diff, newcombe_paired_diff
+from .summary import MetricDef, RunSummary
+
+Verdict = Literal["pass", "warn", "fail", "skip"]
+# Combining the parts of one budget: a skipped part is worth saying unless something
+# else is worse; across budgets overall_verdict ranks skip below pass instead.
+_PART_RANK: Mapping[str, int] = {"pass": 0, "skip": 1, "warn": 2, "fail": 3}
+_TIMING_SAMPLES = ("latency_ms", "ttft_ms")
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """The judgement of one budget: values, change, interval, verdict and why."""
+
+    metric: str
+    scope: str
+    baseline: str | None  # target name or saved-run path; None for absolute-only checks
+    candidate: str
+    baseline_value: float | None
+    candidate_value: float | None
+    delta: float | None
+    delta_pct: float | None  # percent of the baseline value (22.0 means +22 %)
+    interval: tuple[float, float] | None  # of the delta, in metric units
+    budget: Budget
+    verdict: Verdict
+    reason: str
+    n_paired: int
+    n_baseline: int
+    n_candidate: int
+    cached_share: float | None
+    paired: bool
+    method: str | None = None  # how the interval was computed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "scope": self.scope,
+            "baseline": self.baseline,
+            "candidate": self.candidate,
+            "baseline_value": self.baseline_value,
+            "candidate_value": self.candidate_value,
+            "delta": self.delta,
+            "delta_pct": self.delta_pct,
+            "interval": None if self.interval is None else list(self.interval),
+            "budget": self.budget.to_dict(),
+            "verdict": self.verdict,
+            "reason": self.reason,
+            "n_paired": self.n_paired,
+            "n_baseline": self.n_baseline,
+            "n_candidate": self.n_candidate,
+            "cached_share": self.cached_share,
+            "paired": self.paired,
+            "method": self.method,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Comparison:
+        """Read back a comparison from a saved JSON report (for re-rendering)."""
+        interval = d.get("interval")
+        return cls(
+            metric=d["metric"],
+            scope=d.get("scope", "all"),
+            baseline=d.get("baseline"),
+            candidate=d["candidate"],
+            baseline_value=d.get("baseline_value"),
+            candidate_value=d.get("candidate_value"),
+            delta=d.get("delta"),
+            delta_pct=d.get("delta_pct"),
+            interval=None if interval is None else (interval[0], interval[1]),
+            budget=Budget.from_dict(d["budget"]),
+            verdict=d["verdict"],
+            reason=d.get("reason", ""),
+            n_paired=int(d.get("n_paired") or 0),
+            n_baseline=int(d.get("n_baseline") or 0),
+            n_candidate=int(d.get("n_candidate") or 0),
+            cached_share=d.get("cached_share"),
+            paired=bool(d.get("paired", False)),
+            method=d.get("method"),
+        )
+
+
+def _fmt(value: float, unit: str) -> str:
+    if unit == "ratio":
+        return f"{value * 100:.1f}%"
+    if unit == "usd":
+        return f"${value:.4g}"
+    if unit == "ms":
+        return f"{value:,.0f} ms" if abs(value) >= 100 else f"{value:.1f} ms"
+    return f"{value:,.1f} tokens"
+
+
+def _fmt_change(delta: float, unit: str, base: float | None) -> str:
+    """A change as a percent of the baseline where that means something, else in units."""
+    if unit != "ratio" and base:
+        return f"{delta / abs(base) * 100:+.1f}%"
+    if unit == "ratio":
+        return f"{delta * 100:+.1f} pts"
+    sign = "+" if delta >= 0 else "-"
+    return sign + _fmt(abs(delta), unit)
+
+
+def _fmt_delta_budget(delta: Delta, sign: str, unit: str) -> str:
+    if delta.relative:
+        return f"{sign}{delta.value * 100:g}%"
+    if unit == "ratio":
+        return f"{sign}{delta.value * 100:g} pts"
+    return sign + _fmt(delta.value, unit)
+
+
+def relative_limits(budget: Budget, baseline_value: float) -> tuple[float | None, float | None]:
+    """The permitted (increase, decrease) in metric units, both as non-negative sizes."""
+    inc = None if budget.max_increase is None else budget.max_increase.limit(baseline_value)
+    dec = None if budget.max_decrease is None else budget.max_decrease.limit(baseline_value)
+    return inc, dec
+
+
+def _worst(parts: Sequence[tuple[Verdict, str]]) -> tuple[Verdict, str]:
+    if not parts:
+        return "skip", "the budget sets no bounds"
+    worst = max(parts, key=lambda p: _PART_RANK[p[0]])
+    if worst[0] == "pass":
+        return "pass", "; ".join(r for _, r in parts)
+    return worst
+
+
+class _Scope:
+    """Which case keys a budget looks at: its scope, intersected with ``case_filter``."""
+
+    def __init__(
+        self,
+        budget: Budget,
+        case_filter: Callable[[str], bool] | None,
+        lookups: Sequence[Mapping[str, Collection[str]]],
+    ) -> None:
+        self.budget = budget
+        self.case_filter = case_filter
+        self.lookups = lookups
+
+    def _scopes(self, key: str) -> Collection[str]:
+        for lookup in self.lookups:
+            if key in lookup:
+                return lookup[key]
+        return ()
+
+    def keys(self, keys: Collection[str]) -> list[str]:
+        scope = self.budget.scope
+        return sorted(
+            k
+            for k in keys
+            if (self.case_filter is None or self.case_filter(k))
+            and (scope == "all" or scope in self._scopes(k))
+        )
+
+
+def _with_samples(summary: RunSummary, sample: str, keys: Collection[str]) -> list[str]:
+    per_case = summary.samples.get(sample, {})
+    return [k for k in keys if k in per_case]
+
+
+def _cached_share(summaries: Sequence[tuple[RunSummary, Collection[str]]]) -> float | None:
+    shares = [s.metric("cached_share", keys) for s, keys in summaries if keys]
+    known = [x for x in shares if x is not None]
+    return max(known) if known else None
+
+
+def _absolute_part(
+    budget: Budget, value: float | None, n: int, gate: GateConfig, who: str
+) -> tuple[Verdict, str]:
+    mdef = budget.definition
+    if value is None or n == 0:
+        return "skip", f"no {mdef.sample} values for {who}"
+    if n < gate.min_cases:
+        return "skip", f"only {n} cases (min_cases {gate.min_cases})"
+    if budget.max is not None and value > budget.max:
+        return "fail", (
+            f"{mdef.name} is {_fmt(value, mdef.unit)}, above the max "
+            f"{_fmt(budget.max, mdef.unit)} (point estimate over {n} cases)"
+        )
+    if budget.min is not None and value < budget.min:
+        return "fail", (
+            f"{mdef.name} is {_fmt(value, mdef.unit)}, below the min "
+            f"{_fmt(budget.min, mdef.unit)} (point estimate over {n} cases)"
+        )
+    bounds = []
+    if budget.min is not None:
+        bounds.append(f"min {_fmt(budget.min, mdef.unit)}")
+    if budget.max is not None:
+        bounds.append(f"max {_fmt(budget.max, mdef.unit)}")
+    return "pass", f"{mdef.name} is {_fmt(value, mdef.unit)}, within {' and '.join(bounds)}"
+
+
+def _interval(
+    mdef: MetricDef,
+    baseline: RunSummary,
+    candidate: RunSummary,
+    keys_b: Sequence[str],
+    keys_c: Sequence[str],
+    paired: bool,
+    gate: GateConfig,
+    n_resamples: int,
+    seed: int,
+) -> Interval:
+    vb, ib, kb = baseline.sample_values(mdef.sample, keys_b)
+    vc, ic, kc = candidate.sample_values(mdef.sample, keys_c)
+    single = vb.size == len(kb) and vc.size == len(kc)
+    if mdef.kind == "rate" and single:
+        # Rates are 0/1 per observation: score intervals stay honest at 0 % and 100 %,
+        # where a bootstrap collapses to a point.
+        if paired:  # kb == kc, so vb[i] and vc[i] are the same case
+            both = int(np.sum(vb * vc))
+            only_c = int(np.sum(vc * (1 - vb)))
+            only_b = int(np.sum(vb * (1 - vc)))
+            neither = vb.size - both - only_c - only_b
+            return newcombe_paired_diff(both, only_c, only_b, neither, gate.confidence)
+        return newcombe_diff(
+            int(vc.sum()), vc.size, int(vb.sum()), vb.size, confidence=gate.confidence
+        )
+    return bootstrap_diff(
+        vb,
+        vc,
+        mdef.stat,
+        paired=paired,
+        n_resamples=n_resamples,
+        confidence=gate.confidence,
+        seed=seed,
+        baseline_cases=ib,
+        candidate_cases=ic,
+    )
+
+
+def _relative_part(
+    budget: Budget,
+    base: float,
+    delta: float,
+    interval: Interval,
+    gate: GateConfig,
+) -> tuple[Verdict, str]:
+    mdef = budget.definition
+    unit = mdef.unit
+    verb = "rose" if delta > 0 else "fell" if delta < 0 else "did not change"
+    low, high = _fmt_change(interval.low, unit, base), _fmt_change(interval.high, unit, base)
+    span = f"interval {low}..{high}"
+    size = _fmt_change(delta, unit, base).lstrip("+-")  # the verb carries the sign
+    change = f"{mdef.name} {verb}" + ("" if delta == 0 else f" {size}")
+    change += f", {_fmt(base, unit)} → {_fmt(base + delta, unit)}"
+    if gate.strict:
+        span = "strict: point estimate only"
+    inc, dec = relative_limits(budget, base)
+    needs_base = (budget.max_increase is not None and budget.max_increase.relative) or (
+        budget.max_decrease is not None and budget.max_decrease.relative
+    )
+    if needs_base and base == 0 and delta != 0:
+        return "skip", (
+            f"{change} from a baseline of 0, where a relative budget is undefined; "
+            f"add an absolute amount (e.g. max_increase: 0.01)"
+        )
+    parts: list[tuple[Verdict, str]] = []
+    for limit, sign, delta_budget in (
+        (inc, "+", budget.max_increase),
+        (dec, "-", budget.max_decrease),
+    ):
+        if limit is None or delta_budget is None:
+            continue
+        budget_text = f"the {_fmt_delta_budget(delta_budget, sign, unit)} budget"
+        # Work in "size of the change in the budget's direction".
+        point = delta if sign == "+" else -delta
+        near = interval.low if sign == "+" else -interval.high
+        if gate.strict:
+            verdict: Verdict = "fail" if point > limit else "pass"
+        elif near > limit:
+            verdict = "fail"
+        elif point > limit:
+            verdict = "warn"
+        else:
+            verdict = "pass"
+        if verdict == "fail" and not gate.strict:
+            text = f"{change} ({span}): entirely beyond {budget_text}"
+        elif verdict == "fail":
+            text = f"{change} ({span}): beyond {budget_text}"
+        elif verdict == "warn":
+            text = (
+                f"{change} ({span}): beyond {budget_text}, but the interval reaches back inside it"
+            )
+        else:
+            text = f"{change} ({span}): within {budget_text}"
+        parts.append((verdict, text))
+    verdict, text = _worst(parts)
+    if verdict == "pass" and len(parts) > 1:
+        text = parts[0][1] + " and " + parts[1][1].split("): ", 1)[1]
+    return verdict, text
+
+
+def compare(
+    baseline: RunSummary,
+    candidate: RunSummary,
+    budgets: Sequence[Budget],
+    gate: GateConfig,
+    *,
+    case_filter: Callable[[str], bool] | None = None,
+    case_scopes: Mapping[str, Collection[str]] | None = None,
+    baseline_label: str | None = None,
+    n_resamples: int = 2000,
+    seed: int = 0,
+) -> tuple[Comparison, ...]:
+    """Judge every budget for candidate vs baseline; one Comparison per budget.
+
+    ``case_scopes`` maps case keys to their scopes (``set:NAME``, ``tag:NAME``; see
+    ``budgets.scopes_of``); keys it lacks fall back to the scopes stored in the
+    summaries. ``case_filter`` narrows every budget to the keys it accepts (e.g. the
+    items pytest selected). ``baseline_label`` names the baseline in reports (a saved
+    run's path); it defaults to the baseline's target name.
+    """
+    lookups = [m for m in (case_scopes, candidate.scopes, baseline.scopes) if m is not None]
+    label = baseline_label or baseline.target
+    out: list[Comparison] = []
+    for budget in budgets:
+        mdef = budget.definition
+        scope = _Scope(budget, case_filter, lookups)
+        all_b = scope.keys(baseline.case_keys)
+        all_c = scope.keys(candidate.case_keys)
+        keys_b = _with_samples(baseline, mdef.sample, all_b)
+        keys_c = _with_samples(candidate, mdef.sample, all_c)
+        matched = sorted(set(keys_b) & set(keys_c))
+        paired = len(matched) >= gate.min_cases
+        if paired:
+            keys_b = keys_c = matched
+        cached = _cached_share([(baseline, keys_b), (candidate, keys_c)])
+
+        base_value: float | None = None
+        cand_value: float | None = None
+        iv: Interval | None = None
+        unknown = [
+            s.model or s.target
+            for s, keys in ((candidate, all_c), (baseline, all_b))
+            if s.is_unknown(budget.metric, keys)
+        ]
+        parts: list[tuple[Verdict, str]] = []
+        if unknown:
+            parts.append(("skip", f"cost unknown for model {unknown[0]} (no price)"))
+        else:
+            if budget.absolute:
+                full_c = _with_samples(candidate, mdef.sample, all_c)
+                value = candidate.metric(budget.metric, full_c) if full_c else None
+                parts.append(_absolute_part(budget, value, len(full_c), gate, candidate.target))
+            base_value = baseline.metric(budget.metric, keys_b) if keys_b else None
+            cand_value = candidate.metric(budget.metric, keys_c) if keys_c else None
+            if budget.relative:
+                if base_value is None or cand_value is None:
+                    who = label if base_value is None else candidate.target
+                    parts.append(("skip", f"no {mdef.sample} values for {who}"))
+                elif not paired and min(len(keys_b), len(keys_c)) < gate.min_cases:
+                    n = min(len(keys_b), len(keys_c))
+                    parts.append(("skip", f"only {n} cases (min_cases {gate.min_cases})"))
+                else:
+                    iv = _interval(
+                        mdef, baseline, candidate, keys_b, keys_c, paired, gate, n_resamples, seed
+                    )
+                    delta = cand_value - base_value
+                    parts.append(_relative_part(budget, base_value, delta, iv, gate))
+        verdict, reason = _worst(parts)
+        if cached and mdef.sample in _TIMING_SAMPLES and verdict != "skip":
+            reason += f"; note: {cached:.0%} of the timings came from the cache"
+        delta_value = pct = None
+        if base_value is not None and cand_value is not None:
+            delta_value = cand_value - base_value
+            pct = delta_value / abs(base_value) * 100 if base_value else None
+        out.append(
+            Comparison(
+                metric=budget.metric,
+                scope=budget.scope,
+                baseline=label,
+                candidate=candidate.target,
+                baseline_value=base_value,
+                candidate_value=cand_value,
+                delta=delta_value,
+                delta_pct=pct,
+                interval=None if iv is None else (iv.low, iv.high),
+                budget=budget,
+                verdict=verdict,
+                reason=reason,
+                n_paired=len(matched),
+                n_baseline=len(keys_b),
+                n_candidate=len(keys_c),
+                cached_share=cached,
+                paired=paired,
+                method=None if iv is None else iv.method,
+            )
+        )
+    return tuple(out)
+
+
+def check_absolute(
+    summary: RunSummary,
+    budgets: Sequence[Budget],
+    gate: GateConfig,
+    *,
+    case_filter: Callable[[str], bool] | None = None,
+    case_scopes: Mapping[str, Collection[str]] | None = None,
+) -> tuple[Comparison, ...]:
+    """Judge the absolute bounds (``max``/``min``) of a run that has no baseline.
+
+    Budgets with only relative bounds need a baseline and are left out.
+    """
+    lookups = [m for m in (case_scopes, summary.scopes) if m is not None]
+    out: list[Comparison] = []
+    for budget in budgets:
+        if not budget.absolute:
+            continue
+        mdef = budget.definition
+        keys_all = _Scope(budget, case_filter, lookups).keys(summary.case_keys)
+        keys = _with_samples(summary, mdef.sample, keys_all)
+        value: float | None = None
+        if summary.is_unknown(budget.metric, keys_all):
+            verdict: Verdict = "skip"
+            reason = f"cost unknown for model {summary.model or summary.target} (no price)"
+        else:
+            value = summary.metric(budget.metric, keys) if keys else None
+            verdict, reason = _absolute_part(budget, value, len(keys), gate, summary.target)
+        cached = _cached_share([(summary, keys)])
+        if cached and mdef.sample in _TIMING_SAMPLES and verdict != "skip":
+            reason += f"; note: {cached:.0%} of the timings came from the cache"
+        out.append(
+            Comparison(
+                metric=budget.metric,
+                scope=budget.scope,
+                baseline=None,
+                candidate=summary.target,
+                baseline_value=None,
+                candidate_value=value,
+                delta=None,
+                delta_pct=None,
+                interval=None,
+                budget=budget,
+                verdict=verdict,
+                reason=reason,
+                n_paired=0,
+                n_baseline=0,
+                n_candidate=len(keys),
+                cached_share=cached,
+                paired=False,
+            )
+        )
+    return tuple(out)
+
+
+def overall_verdict(comparisons: Sequence[Comparison]) -> Verdict:
+    """fail > warn > pass; only skips → skip; no comparisons at all → pass."""
+    verdicts = {c.verdict for c in comparisons}
+    order: tuple[Verdict, ...] = ("fail", "warn", "pass")
+    for v in order:
+        if v in verdicts:
+            return v
+    return "skip" if verdicts else "pass"
+
+
+def borderline(comparison: Comparison) -> bool:
+    """Whether more repeats could change this verdict (for ``gate.adaptive``).
+
+    True for ``warn``, and for any relative comparison whose interval straddles a
+    budget limit (it passes or fails now, but the interval crosses the line).
+    """
+    if comparison.verdict == "warn":
+        return True
+    if comparison.interval is None or comparison.baseline_value is None:
+        return False
+    low, high = comparison.interval
+    inc, dec = relative_limits(comparison.budget, comparison.baseline_value)
+    if inc is not None and low <= inc < high:
+        return True
+    return dec is not None and low < -dec <= high

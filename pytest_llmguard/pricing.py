@@ -1,0 +1,64 @@
+"""Cost of a call from its token usage: a dated built-in price table, overridable in config.
+
+Prices are USD per million tokens. A model missing from both the config's ``pricing``
+and the built-in table has an *unknown* cost (None), never $0: a gate must not think a
+model became free because its name changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pytest_llmguard.config import Price
+
+PRICES_AS_OF = "2026-11-01"
+
+# Public list prices (USD / 1M tokens). Keys match a model name exactly or as the
+# longest prefix (dated snapshots such as gpt-4o-mini-2024-07-18 match gpt-4o-mini).
+BUILTIN_PRICES: Mapping[str, Price] = {
+    "gpt-4o-mini": Price(input=0.15, output=0.60, cached_input=0.075),
+    "gpt-4o": Price(input=2.50, output=10.00, cached_input=1.25),
+    "gpt-4.1-nano": Price(input=0.10, output=0.40, cached_input=0.025),
+    "gpt-4.1-mini": Price(input=0.40, output=1.60, cached_input=0.10),
+    "gpt-4.1": Price(input=2.00, output=8.00, cached_input=0.50),
+    "gpt-5-nano": Price(input=0.05, output=0.40, cached_input=0.005),
+    "gpt-5-mini": Price(input=0.25, output=2.00, cached_input=0.025),
+    "gpt-5": Price(input=1.25, output=10.00, cached_input=0.125),
+    "o3-mini": Price(input=1.10, output=4.40, cached_input=0.55),
+    "o4-mini": Price(input=1.10, output=4.40, cached_input=0.275),
+    "o3": Price(input=2.00, output=8.00, cached_input=0.50),
+    "claude-3-5-haiku": Price(input=0.80, output=4.00, cached_input=0.08),
+    "claude-haiku-4-5": Price(input=1.00, output=5.00, cached_input=0.10),
+    "claude-sonnet-4": Price(input=3.00, output=15.00, cached_input=0.30),
+    "claude-opus-4": Price(input=15.00, output=75.00, cached_input=1.50),
+    # The simulator's versions are priced like a small hosted model so the quick start
+    # shows real cost arithmetic.
+    "sim-": Price(input=0.15, output=0.60, cached_input=0.075),
+}
+
+
+def find_price(model: str, overrides: Mapping[str, Price]) -> Price | None:
+    """The price for ``model``: config overrides first, then the built-in table."""
+    for table in (overrides, BUILTIN_PRICES):
+        if model in table:
+            return table[model]
+        best = max((k for k in table if model.startswith(k)), key=len, default=None)
+        if best is not None:
+            return table[best]
+    return None
+
+
+def cost_usd(
+    price: Price | None,
+    input_tokens: int | None,
+    output_tokens: int | None,
+    cached_tokens: int | None = None,
+) -> float | None:
+    """USD cost of one call, or None when the price or the usage is unknown."""
+    if price is None or input_tokens is None or output_tokens is None:
+        return None
+    cached = min(cached_tokens or 0, input_tokens)
+    cached_rate = price.cached_input if price.cached_input is not None else price.input
+    return (
+        (input_tokens - cached) * price.input + cached * cached_rate + output_tokens * price.output
+    ) / 1_000_000

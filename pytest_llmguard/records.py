@@ -1,0 +1,263 @@
+"""The plain, immutable data that flows through the pipeline.
+
+    Case ──(Target, engine)──▶ Observation ──(checks, scorers)──▶ ScoredObservation
+         ──▶ RunSummary (summary.py) ──▶ Comparison/Verdict (gate.py) ──▶ reports
+
+Every record converts to and from plain JSON-able dicts (``to_dict``/``from_dict``):
+that is how xdist workers hand raw observations to the controller and how runs are saved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, cast
+
+ErrorClass = Literal[
+    "timeout",
+    "rate_limit",
+    "server_error",
+    "client_error",
+    "connection",
+    "invalid_response",
+    "cache_miss",
+    "budget_exhausted",
+]
+ERROR_CLASSES: tuple[ErrorClass, ...] = (
+    "timeout",
+    "rate_limit",
+    "server_error",
+    "client_error",
+    "connection",
+    "invalid_response",
+    "cache_miss",
+    "budget_exhausted",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One chat message."""
+
+    role: str
+    content: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"role": self.role, "content": self.content}
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One declared check of a case, e.g. ``Check("contains", "30 days")``.
+
+    ``arg`` is the YAML value as written (already validated by ``checks.validate_check``).
+    """
+
+    kind: str
+    arg: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        return {self.kind: self.arg}
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """One prompt of a golden set (or one sampled production record), fully rendered.
+
+    ``messages`` already include the set's ``system`` message and have ``{{vars}}``
+    substituted. ``params`` are the set's params merged with the case's own.
+    """
+
+    set_name: str
+    set_path: str  # path relative to the rootdir, '/'-separated: golden_sets/support.yaml
+    id: str
+    messages: tuple[Message, ...]
+    params: Mapping[str, Any] = field(default_factory=dict)
+    expected: str | None = None
+    context: str | None = None
+    checks: tuple[Check, ...] = ()
+    tags: tuple[str, ...] = ()
+    repeat: int = 1
+    line: int | None = None  # line of the case in its file, for messages
+
+    @property
+    def key(self) -> str:
+        """Stable identity of the case across runs: ``set_path::id``."""
+        return f"{self.set_path}::{self.id}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "set_name": self.set_name,
+            "set_path": self.set_path,
+            "id": self.id,
+            "messages": [m.to_dict() for m in self.messages],
+            "params": dict(self.params),
+            "expected": self.expected,
+            "context": self.context,
+            "checks": [c.to_dict() for c in self.checks],
+            "tags": list(self.tags),
+            "repeat": self.repeat,
+            "line": self.line,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Case:
+        checks = []
+        for raw in d.get("checks", []):
+            ((kind, arg),) = raw.items()
+            checks.append(Check(kind, arg))
+        return cls(
+            set_name=d["set_name"],
+            set_path=d["set_path"],
+            id=d["id"],
+            messages=tuple(Message(m["role"], m["content"]) for m in d["messages"]),
+            params=dict(d.get("params", {})),
+            expected=d.get("expected"),
+            context=d.get("context"),
+            checks=tuple(checks),
+            tags=tuple(d.get("tags", ())),
+            repeat=int(d.get("repeat", 1)),
+            line=d.get("line"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorRecord:
+    """A classified failure of one call. Never contains credentials."""
+
+    cls: ErrorClass
+    message: str
+    status: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"class": self.cls, "message": self.message, "status": self.status}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ErrorRecord:
+        return cls(cast(ErrorClass, d["class"]), d["message"], d.get("status"))
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One call of one case against one target: what came back and what it cost.
+
+    Timings are measured around the request itself (from just before the request is
+    written to the last byte), never including time spent waiting for a slot.
+    ``cached`` observations keep their original timings.
+    """
+
+    case_key: str
+    target: str
+    repeat_index: int
+    model: str
+    output: str | None
+    latency_ms: float | None
+    ttft_ms: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cached_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cost_usd: float | None = None
+    cached: bool = False
+    attempts: int = 1
+    error: ErrorRecord | None = None
+    started_at: float = 0.0  # unix time of the (first) request
+    finish_reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "case_key": self.case_key,
+            "target": self.target,
+            "repeat_index": self.repeat_index,
+            "model": self.model,
+            "output": self.output,
+            "latency_ms": self.latency_ms,
+            "ttft_ms": self.ttft_ms,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cached_tokens": self.cached_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
+            "cost_usd": self.cost_usd,
+            "cached": self.cached,
+            "attempts": self.attempts,
+            "error": self.error.to_dict() if self.error else None,
+            "started_at": self.started_at,
+            "finish_reason": self.finish_reason,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Observation:
+        err = d.get("error")
+        return cls(
+            case_key=d["case_key"],
+            target=d["target"],
+            repeat_index=int(d["repeat_index"]),
+            model=d.get("model", ""),
+            output=d.get("output"),
+            latency_ms=d.get("latency_ms"),
+            ttft_ms=d.get("ttft_ms"),
+            input_tokens=d.get("input_tokens"),
+            output_tokens=d.get("output_tokens"),
+            cached_tokens=d.get("cached_tokens"),
+            reasoning_tokens=d.get("reasoning_tokens"),
+            cost_usd=d.get("cost_usd"),
+            cached=bool(d.get("cached", False)),
+            attempts=int(d.get("attempts", 1)),
+            error=ErrorRecord.from_dict(err) if err else None,
+            started_at=float(d.get("started_at", 0.0)),
+            finish_reason=d.get("finish_reason"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """Outcome of one check on one output."""
+
+    name: str  # the check kind, e.g. "contains"
+    passed: bool
+    detail: str  # human readable: what was expected and what was found
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "passed": self.passed, "detail": self.detail}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> CheckResult:
+        return cls(d["name"], bool(d["passed"]), d.get("detail", ""))
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredObservation:
+    """An observation with its check results and quality scores.
+
+    ``scores`` maps score names (similarity, hallucination, pii, refusal, repetition,
+    groundedness, ...) to a number in 0..1 or None when not applicable (e.g. no
+    ``expected`` for similarity, or the call failed).
+    """
+
+    observation: Observation
+    checks: tuple[CheckResult, ...] = ()
+    scores: Mapping[str, float | None] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        """A case passes when the call succeeded and every check passed."""
+        return self.observation.ok and all(c.passed for c in self.checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "observation": self.observation.to_dict(),
+            "checks": [c.to_dict() for c in self.checks],
+            "scores": dict(self.scores),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ScoredObservation:
+        return cls(
+            observation=Observation.from_dict(d["observation"]),
+            checks=tuple(CheckResult.from_dict(c) for c in d.get("checks", [])),
+            scores=dict(d.get("scores", {})),
+        )

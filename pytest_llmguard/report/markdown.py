@@ -1,0 +1,72 @@
+"""The Markdown report: the PR comment body. Model output is untrusted and neutralised."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from pytest_llmguard.report.terminal import TARGET_COLUMNS, budget_rows, target_rows
+
+if TYPE_CHECKING:
+    from pytest_llmguard.session import Outcome
+
+COMMENT_MARKER = "<!-- pytest-llmguard:report -->"
+_ICONS = {"pass": "✅", "warn": "⚠️", "fail": "❌", "skip": "⏭️"}
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def escape_cell(text: str, limit: int = 200) -> str:
+    """Untrusted text made inert inside a Markdown table cell.
+
+    HTML is escaped, @mentions and #references cannot ping, pipes and newlines cannot
+    break the table, backticks cannot open code spans, and the length is bounded.
+    """
+    text = _CONTROL.sub("", text)
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = text.replace("|", "&#124;").replace("`", "&#96;").replace("\n", " ")
+    text = re.sub(r"@(?=\w)", "@\u200b", text)
+    text = re.sub(r"(?<!\w)#(?=\d)", "#\u200b", text)
+    return re.sub(r"([\\*_\[\]~])", r"\\\1", text)
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    out.extend("| " + " | ".join(escape_cell(c) for c in r) + " |" for r in rows)
+    return out
+
+
+def render_markdown(outcome: Outcome) -> str:
+    """The whole comment, starting with the hidden marker used to find it again."""
+    icon = _ICONS.get(outcome.verdict, "")
+    lines = [COMMENT_MARKER, f"## {icon} llmguard: {outcome.verdict.upper()}"]
+    if outcome.partial:
+        lines.append("\n**Partial run**: interrupted before every case ran.")
+    if outcome.comparisons:
+        lines.append("")
+        rows = budget_rows(outcome.comparisons)
+        lines.extend(
+            _table(["verdict", "budget", "baseline → candidate", "Δ", "interval", "why"], rows)
+        )
+    if outcome.summaries:
+        lines.append("\n<details><summary>Per-target metrics</summary>\n")
+        lines.extend(_table(["target", *(c[0] for c in TARGET_COLUMNS)], target_rows(outcome)))
+        lines.append("\n</details>")
+    failed = [s for s in outcome.scored if not s.passed][:10]
+    if failed:
+        lines.append(f"\n<details><summary>Failed cases ({len(failed)} shown)</summary>\n")
+        rows = []
+        for s in failed:
+            o = s.observation
+            why = (
+                o.error.cls + ": " + o.error.message
+                if o.error
+                else "; ".join(f"{c.name}: {c.detail}" for c in s.checks if not c.passed)
+            )
+            rows.append([o.case_key, o.target, why, o.output or ""])
+        lines.extend(_table(["case", "target", "why", "output"], rows))
+        lines.append("\n</details>")
+    for note in outcome.notes:
+        lines.append(f"\n> {escape_cell(note, 400)}")
+    return "\n".join(lines) + "\n"

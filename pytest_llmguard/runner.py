@@ -1,0 +1,297 @@
+"""The engine: issue every planned call concurrently, with cache, retries, limits and spend control.
+
+pytest runs items one after another, so calls are made here, ahead of the items that
+assert on them: a fixed pool of ``run.concurrency`` worker coroutines pulls call units
+from one queue. Latency is timed around the request itself, after a slot, a rate-limit
+token and a connection are available, so waiting never inflates what is reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from pytest_llmguard.cache import ResponseCache, request_key
+from pytest_llmguard.config import Price, RunConfig
+from pytest_llmguard.faults import classify_exception
+from pytest_llmguard.pricing import cost_usd, find_price
+from pytest_llmguard.records import Case, ErrorRecord, Observation
+from pytest_llmguard.retry import backoff_s, should_retry
+from pytest_llmguard.targets.base import TargetClient
+
+
+@dataclass(frozen=True, slots=True)
+class CallUnit:
+    """One planned call: a case, a target, and which repeat of the case it is."""
+
+    case: Case
+    target: str
+    repeat_index: int = 0
+
+
+class RateLimiter:
+    """Requests- and tokens-per-minute limits as a pair of token buckets.
+
+    Under xdist each worker gets an equal share of the run's limits, so the whole run
+    holds the configured rate without any cross-process coordination.
+    """
+
+    def __init__(self, rpm: float | None, tpm: float | None, share: float = 1.0) -> None:
+        self._rpm = rpm * share if rpm else None
+        self._tpm = tpm * share if tpm else None
+        self._req_tokens = 1.0
+        self._tok_tokens = float(self._tpm) if self._tpm else 0.0
+        self._last = time.monotonic()
+        self._lock = asyncio.Lock()
+
+    @property
+    def active(self) -> bool:
+        return bool(self._rpm or self._tpm)
+
+    def _refill(self) -> None:
+        now = time.monotonic()
+        elapsed = now - self._last
+        self._last = now
+        if self._rpm:
+            self._req_tokens = min(1.0, self._req_tokens + elapsed * self._rpm / 60.0)
+        if self._tpm:
+            self._tok_tokens = min(self._tpm, self._tok_tokens + elapsed * self._tpm / 60.0)
+
+    async def acquire(self, tokens: int) -> None:
+        """Wait until one request of about ``tokens`` tokens may be sent."""
+        if not self.active:
+            return
+        async with self._lock:  # FIFO: callers are served in arrival order
+            while True:
+                self._refill()
+                need_tok = min(float(tokens), self._tpm) if self._tpm else 0.0
+                waits = []
+                if self._rpm and self._req_tokens < 1.0:
+                    waits.append((1.0 - self._req_tokens) * 60.0 / self._rpm)
+                if self._tpm and self._tok_tokens < need_tok:
+                    waits.append((need_tok - self._tok_tokens) * 60.0 / self._tpm)
+                if not waits:
+                    if self._rpm:
+                        self._req_tokens -= 1.0
+                    if self._tpm:
+                        self._tok_tokens -= need_tok
+                    return
+                await asyncio.sleep(max(waits))
+
+
+def estimated_tokens(case: Case) -> int:
+    """A cheap upper-ish estimate of a request's tokens, for the tokens-per-minute limit."""
+    chars = sum(len(m.content) for m in case.messages)
+    max_tokens = case.params.get("max_tokens") or case.params.get("max_completion_tokens") or 256
+    return chars // 4 + int(max_tokens)
+
+
+class SpendGuard:
+    """Stops issuing new calls once the estimated spend would pass ``run.max_cost_usd``."""
+
+    def __init__(self, limit_usd: float | None) -> None:
+        self.limit_usd = limit_usd
+        self.spent_usd = 0.0
+        self._calls = 0
+        self.exhausted = False
+
+    def allows_next(self) -> bool:
+        if self.limit_usd is None:
+            return True
+        average = self.spent_usd / self._calls if self._calls else 0.0
+        if self.spent_usd + average > self.limit_usd:
+            self.exhausted = True
+        return not self.exhausted
+
+    def record(self, cost: float | None) -> None:
+        if cost is not None:
+            self.spent_usd += cost
+            self._calls += 1
+
+
+class Engine:
+    """Runs call units against target clients; usable with or without pytest."""
+
+    def __init__(
+        self,
+        clients: Mapping[str, TargetClient],
+        run: RunConfig,
+        *,
+        cache: ResponseCache | None = None,
+        pricing: Mapping[str, Price] | None = None,
+        rate_share: float = 1.0,
+        seed: int = 0,
+    ) -> None:
+        self._clients = clients
+        self._run = run
+        self._cache = cache
+        self._pricing = pricing or {}
+        self._limiter = RateLimiter(run.rpm, run.tpm, rate_share)
+        self.spend = SpendGuard(run.max_cost_usd)
+        self._rng = random.Random(seed)
+        self._target_slots = {
+            name: asyncio.Semaphore(c.config.concurrency)
+            for name, c in clients.items()
+            if c.config.concurrency
+        }
+
+    async def run(
+        self,
+        units: Sequence[CallUnit],
+        on_observation: Callable[[CallUnit, Observation], None] | None = None,
+    ) -> list[Observation]:
+        """Make every call; return observations in the order of ``units``."""
+        results: list[Observation | None] = [None] * len(units)
+        next_index = 0
+
+        async def worker() -> None:
+            nonlocal next_index
+            while next_index < len(units):
+                index = next_index
+                next_index += 1
+                unit = units[index]
+                observation = await self._observe(unit)
+                results[index] = observation
+                if on_observation is not None:
+                    on_observation(unit, observation)
+
+        n_workers = max(1, min(self._run.concurrency, len(units)))
+        try:
+            await asyncio.gather(*(worker() for _ in range(n_workers)))
+        finally:
+            for client in self._clients.values():
+                await client.aclose()
+        return [r for r in results if r is not None]
+
+    async def _observe(self, unit: CallUnit) -> Observation:
+        client = self._clients[unit.target]
+        key = None
+        if self._cache is not None and self._cache.mode != "off":
+            key = request_key(client.request_identity(unit.case), unit.repeat_index)
+            if self._cache.reads:
+                hit = self._cache.get(
+                    key, case_key=unit.case.key, target=unit.target, repeat_index=unit.repeat_index
+                )
+                if hit is not None:
+                    return hit
+                if self._cache.mode == "replay":
+                    return self._failed(
+                        unit,
+                        ErrorRecord(
+                            "cache_miss",
+                            f"no cached response in {self._cache.directory} and cache mode is "
+                            "'replay' (offline): run once with --llmguard-cache=record",
+                        ),
+                        attempts=0,
+                    )
+        if not self.spend.allows_next():
+            return self._failed(
+                unit,
+                ErrorRecord(
+                    "budget_exhausted",
+                    f"not called: run.max_cost_usd={self.spend.limit_usd} would be exceeded "
+                    f"(spent ${self.spend.spent_usd:.4f})",
+                ),
+                attempts=0,
+            )
+        observation = await self._call_with_retries(unit, client)
+        self.spend.record(observation.cost_usd)
+        if key is not None and self._cache is not None and self._cache.writes:
+            self._cache.put(key, observation)
+        return observation
+
+    async def _call_with_retries(self, unit: CallUnit, client: TargetClient) -> Observation:
+        policy = self._run.retries
+        timeout_s = client.config.timeout_s or self._run.timeout_s
+        slot = self._target_slots.get(unit.target)
+        attempts = 0
+        started_at = time.time()
+        while True:
+            attempts += 1
+            await self._limiter.acquire(estimated_tokens(unit.case))
+            if slot is not None:
+                await slot.acquire()
+            t0 = time.perf_counter()
+            try:
+                # A hard bound on top of the client's own timeout: no wait is unbounded.
+                async with asyncio.timeout(timeout_s + 1.0):
+                    completion = await client.complete(unit.case)
+            except Exception as exc:  # every fault becomes a classified record
+                fault = classify_exception(exc)
+            else:
+                latency_ms = (time.perf_counter() - t0) * 1000.0
+                price = find_price(client.config.model, self._pricing) or find_price(
+                    completion.model, self._pricing
+                )
+                return Observation(
+                    case_key=unit.case.key,
+                    target=unit.target,
+                    repeat_index=unit.repeat_index,
+                    model=completion.model,
+                    output=completion.output,
+                    latency_ms=latency_ms,
+                    ttft_ms=completion.ttft_ms,
+                    input_tokens=completion.input_tokens,
+                    output_tokens=completion.output_tokens,
+                    cached_tokens=completion.cached_tokens,
+                    reasoning_tokens=completion.reasoning_tokens,
+                    cost_usd=cost_usd(
+                        price,
+                        completion.input_tokens,
+                        completion.output_tokens,
+                        completion.cached_tokens,
+                    ),
+                    attempts=attempts,
+                    started_at=started_at,
+                    finish_reason=completion.finish_reason,
+                )
+            finally:
+                if slot is not None:
+                    slot.release()
+            if not should_retry(policy, fault.record, attempts):
+                return self._failed(unit, fault.record, attempts, started_at)
+            await asyncio.sleep(backoff_s(policy, attempts, fault.retry_after_s, self._rng))
+
+    def _failed(
+        self, unit: CallUnit, error: ErrorRecord, attempts: int, started_at: float | None = None
+    ) -> Observation:
+        return Observation(
+            case_key=unit.case.key,
+            target=unit.target,
+            repeat_index=unit.repeat_index,
+            model=self._clients[unit.target].config.model,
+            output=None,
+            latency_ms=None,
+            attempts=attempts,
+            error=error,
+            started_at=started_at if started_at is not None else time.time(),
+        )
+
+
+def plan_calls(selected: Sequence[tuple[Case, str]], default_repeat: int = 1) -> list[CallUnit]:
+    """Expand (case, target) pairs into call units, interleaving targets case by case.
+
+    Interleaving means baseline and candidate of the same case are called close together,
+    so machine or provider noise hits both sides alike.
+    """
+    units: list[CallUnit] = []
+    for case, target in selected:
+        for r in range(max(case.repeat, default_repeat)):
+            units.append(CallUnit(case, target, r))
+    # Stable order: by case (in selection order), then repeat, then target order.
+    first_seen: dict[str, int] = {}
+    for case, _ in selected:
+        first_seen.setdefault(case.key, len(first_seen))
+    return sorted(units, key=lambda u: (first_seen[u.case.key], u.repeat_index))
+
+
+def observe_calls(
+    engine: Engine,
+    units: Sequence[CallUnit],
+    on_observation: Callable[[CallUnit, Observation], None] | None = None,
+) -> list[Observation]:
+    """Run the engine to completion from synchronous code (pytest hooks, the CLI)."""
+    return asyncio.run(engine.run(units, on_observation))

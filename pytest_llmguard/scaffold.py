@@ -1,0 +1,74 @@
+"""``llmguard init``: a config, an example golden set and the two CI workflows."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+CONFIG = """\
+# pytest-llmguard configuration: see README.md#configuration
+golden_sets: [golden_sets/]
+targets:
+  baseline:
+    provider: sim            # the built-in simulator: no API key, no network
+    model: sim-stable
+  candidate:
+    provider: sim
+    model: sim-candidate
+  # a real model, for example:
+  # candidate:
+  #   provider: openai
+  #   model: gpt-4.1-mini-2025-04-14
+  #   api_key_env: OPENAI_API_KEY
+  #   params: {temperature: 0}
+compare: {baseline: baseline, candidate: candidate}
+run: {concurrency: 16, timeout_s: 30}
+cache: {dir: .llmguard/cache, mode: record}
+budgets:
+  latency_p95_ms: {max_increase: "15%"}
+  cost_per_response_usd: {max_increase: "10%"}
+  error_rate: {max: 0.02}
+  check_pass_rate: {min: 0.95}
+gate: {confidence: 0.95, min_cases: 5}
+report: {json: llmguard-report.json, markdown: llmguard-report.md}
+"""
+
+GOLDEN_SET = """\
+name: example
+system: "You are a helpful support assistant for Acme."
+cases:
+  - id: refund-window
+    prompt: "How long do I have to ask for a refund?"
+    expected: "You can ask for a refund within 30 days of purchase, with your receipt."
+    checks:
+      - contains: "30 days"
+      - similarity: {min: 0.7}
+      - no_pii: true
+"""
+
+
+def _workflow(name: str) -> str:
+    """A workflow template shipped in the package (the repo's .github/ holds identical copies)."""
+    return (
+        resources.files("pytest_llmguard").joinpath("templates", name).read_text(encoding="utf-8")
+    )
+
+
+def scaffold(directory: Path, *, force: bool = False) -> list[Path]:
+    """Write the starter files into ``directory``; existing files are kept unless ``force``."""
+    files = {
+        directory / "llmguard.yaml": CONFIG,
+        directory / "golden_sets" / "example.yaml": GOLDEN_SET,
+        directory / ".github" / "workflows" / "llmguard-pr.yml": _workflow("llmguard-pr.yml"),
+        directory / ".github" / "workflows" / "llmguard-nightly.yml": _workflow(
+            "llmguard-nightly.yml"
+        ),
+    }
+    written = []
+    for path, text in files.items():
+        if path.exists() and not force:
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written

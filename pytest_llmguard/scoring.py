@@ -1,0 +1,275 @@
+"""The stage Observation -> ScoredObservation: quality scores, then the case's checks.
+
+Scores of a successful call (all 0..1 unless said otherwise; None = not applicable):
+
+- ``similarity``: to the case's ``expected`` (None without one), one batch for all outputs;
+- ``hallucination``: 1.0 when a ``facts`` entry is unsupported, a ``forbidden`` claim
+  appears, or (with ``context``) ``groundedness`` is below ``groundedness_min``; else 0.0;
+  None when the case has no facts, forbidden claims or context;
+- ``groundedness``: share of output sentences supported by ``context`` (None without);
+- ``pii``: 1.0 when the output contains PII of any kind, else 0.0;
+- ``refusal``: 1.0 when the output is a refusal at ``refusal.threshold``, else 0.0;
+- ``repetition``: the repetition score (0..1); ``repetitive``: 1.0 when it reaches
+  ``repetition.threshold``, else 0.0 (``repetition_rate`` is the mean of ``repetitive``);
+- ``output_chars``: length of the output in characters (not 0..1);
+  ``empty``: 1.0 when the output is empty or only whitespace.
+
+A failed call (``observation.error`` set, or no output) gets every score None and one
+check ``CheckResult("call", False, "<error class>: <message>")``.
+
+The ``quality`` configuration (all keys optional)::
+
+    quality:
+      similarity:
+        scorer: token_set_ratio   # | token_sort_ratio | ratio | partial_ratio | WRatio
+        normalize: true           # case, whitespace, punctuation, number formats
+      hallucination:
+        groundedness_min: 0.6     # 0..1
+      refusal:
+        threshold: 0.5            # 0..1; 0.5 counts partial refusals, 1.0 full ones only
+      repetition:
+        threshold: 0.3            # 0..1
+
+``QUALITY_SCHEMA`` is the JSON Schema of that mapping, for the config schema.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rapidfuzz import process
+
+from pytest_llmguard.checks import evaluate_checks
+from pytest_llmguard.exceptions import ConfigError
+from pytest_llmguard.metrics import repetition as repetition_metric
+from pytest_llmguard.metrics.hallucination import forbidden_found, groundedness, unsupported_facts
+from pytest_llmguard.metrics.pii import find_pii
+from pytest_llmguard.metrics.refusal import DEFAULT_THRESHOLD as REFUSAL_THRESHOLD
+from pytest_llmguard.metrics.refusal import is_refusal
+from pytest_llmguard.metrics.similarity import DEFAULT_SCORER, SCORERS, similarity_batch
+from pytest_llmguard.records import Case, CheckResult, Observation, ScoredObservation
+
+SCORE_NAMES: tuple[str, ...] = (
+    "similarity",
+    "hallucination",
+    "groundedness",
+    "pii",
+    "refusal",
+    "repetition",
+    "repetitive",
+    "output_chars",
+    "empty",
+)
+
+_UNIT = {"type": "number", "minimum": 0, "maximum": 1}
+QUALITY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "similarity": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "scorer": {"enum": list(SCORERS)},
+                "normalize": {"type": "boolean"},
+            },
+        },
+        "hallucination": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"groundedness_min": _UNIT},
+        },
+        "refusal": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"threshold": _UNIT},
+        },
+        "repetition": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"threshold": _UNIT},
+        },
+    },
+}
+
+
+@dataclass(frozen=True, slots=True)
+class QualitySettings:
+    """The validated ``quality`` configuration."""
+
+    scorer: str = DEFAULT_SCORER
+    normalize: bool = True
+    groundedness_min: float = 0.6
+    refusal_threshold: float = REFUSAL_THRESHOLD
+    repetition_threshold: float = repetition_metric.DEFAULT_THRESHOLD
+
+
+_SECTIONS: dict[str, tuple[str, ...]] = {
+    "similarity": ("scorer", "normalize"),
+    "hallucination": ("groundedness_min",),
+    "refusal": ("threshold",),
+    "repetition": ("threshold",),
+}
+
+
+def _unknown_key(path: str, key: object, valid: Sequence[str]) -> ConfigError:
+    guess = process.extractOne(str(key), valid, score_cutoff=60)
+    return ConfigError(
+        f"unknown key {key!r}; valid: {', '.join(valid)}",
+        key_path=f"{path}.{key}" if path else str(key),
+        hint=f"did you mean {guess[0]!r}?" if guess else None,
+    )
+
+
+def _unit(path: str, value: object) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or not 0.0 <= value <= 1.0
+    ):
+        raise ConfigError(f"expected a number from 0 to 1, got {value!r}", key_path=path)
+    return float(value)
+
+
+def validate_quality(quality: Mapping[str, Any]) -> QualitySettings:
+    """Check the ``quality`` mapping and return its settings; :class:`ConfigError` if bad."""
+    if not isinstance(quality, Mapping):
+        raise ConfigError(f"expected a mapping, got {type(quality).__name__}", key_path="quality")
+    for section, value in quality.items():
+        if section not in _SECTIONS:
+            raise _unknown_key("quality", section, tuple(_SECTIONS))
+        if not isinstance(value, Mapping):
+            raise ConfigError(
+                f"expected a mapping, got {type(value).__name__}", key_path=f"quality.{section}"
+            )
+        for key in value:
+            if key not in _SECTIONS[section]:
+                raise _unknown_key(f"quality.{section}", key, _SECTIONS[section])
+    sim = quality.get("similarity", {})
+    scorer = sim.get("scorer", DEFAULT_SCORER)
+    if scorer not in SCORERS:
+        raise ConfigError(
+            f"unknown scorer {scorer!r}; valid: {', '.join(SCORERS)}",
+            key_path="quality.similarity.scorer",
+        )
+    normalize = sim.get("normalize", True)
+    if not isinstance(normalize, bool):
+        raise ConfigError(
+            f"expected true or false, got {normalize!r}", key_path="quality.similarity.normalize"
+        )
+    defaults = QualitySettings()
+    hall = quality.get("hallucination", {})
+    ref = quality.get("refusal", {})
+    rep = quality.get("repetition", {})
+    return QualitySettings(
+        scorer=scorer,
+        normalize=normalize,
+        groundedness_min=_unit(
+            "quality.hallucination.groundedness_min",
+            hall.get("groundedness_min", defaults.groundedness_min),
+        ),
+        refusal_threshold=_unit(
+            "quality.refusal.threshold", ref.get("threshold", defaults.refusal_threshold)
+        ),
+        repetition_threshold=_unit(
+            "quality.repetition.threshold", rep.get("threshold", defaults.repetition_threshold)
+        ),
+    )
+
+
+def _failed(observation: Observation) -> ScoredObservation:
+    if observation.error is not None:
+        detail = f"{observation.error.cls}: {observation.error.message}"
+    else:
+        detail = "invalid_response: the call returned no output text"
+    return ScoredObservation(
+        observation=observation,
+        checks=(CheckResult("call", False, detail),),
+        scores=dict.fromkeys(SCORE_NAMES),
+    )
+
+
+def _claims(case: Case) -> tuple[list[str], list[str]]:
+    facts: list[str] = []
+    forbidden: list[str] = []
+    for check in case.checks:
+        if check.kind == "facts":
+            facts.extend(check.arg)
+        elif check.kind == "forbidden":
+            forbidden.extend(check.arg)
+    return facts, forbidden
+
+
+def _scores(
+    case: Case, output: str, similarity: float | None, settings: QualitySettings
+) -> dict[str, float | None]:
+    facts, forbidden = _claims(case)
+    grounded = groundedness(output, case.context) if case.context else None
+    hallucination: float | None = None
+    if facts or forbidden or grounded is not None:
+        bad = (
+            bool(unsupported_facts(output, facts))
+            or bool(forbidden_found(output, forbidden))
+            or (grounded is not None and grounded < settings.groundedness_min)
+        )
+        hallucination = 1.0 if bad else 0.0
+    repetition = repetition_metric.repetition_score(output)
+    return {
+        "similarity": similarity,
+        "hallucination": hallucination,
+        "groundedness": grounded,
+        "pii": 1.0 if find_pii(output) else 0.0,
+        "refusal": 1.0 if is_refusal(output, settings.refusal_threshold) else 0.0,
+        "repetition": repetition,
+        "repetitive": 1.0 if repetition >= settings.repetition_threshold else 0.0,
+        "output_chars": float(len(output)),
+        "empty": 0.0 if output.strip() else 1.0,
+    }
+
+
+def score_batch(
+    cases: Sequence[Case],
+    observations: Sequence[Observation],
+    quality: Mapping[str, Any],
+) -> list[ScoredObservation]:
+    """Score every observation and evaluate its case's checks, in input order.
+
+    Observations are matched to cases by ``case.key`` (so one case may have several
+    observations: repeats, targets). Similarity to ``expected`` is computed in one batch.
+    """
+    settings = validate_quality(quality)
+    by_key = {case.key: case for case in cases}
+    missing = [o.case_key for o in observations if o.case_key not in by_key]
+    if missing:
+        raise ValueError(f"observation for unknown case {missing[0]!r}")
+
+    pending: list[int] = []
+    outputs: list[str] = []
+    references: list[str] = []
+    for i, obs in enumerate(observations):
+        expected = by_key[obs.case_key].expected
+        if obs.ok and obs.output is not None and expected is not None:
+            pending.append(i)
+            outputs.append(obs.output)
+            references.append(expected)
+    similarity: dict[int, float] = {}
+    if pending:
+        values = similarity_batch(
+            outputs, references, settings.scorer, normalize=settings.normalize
+        )
+        similarity = dict(zip(pending, (float(v) for v in values), strict=True))
+
+    scored = []
+    for i, obs in enumerate(observations):
+        if not obs.ok or obs.output is None:
+            scored.append(_failed(obs))
+            continue
+        case = by_key[obs.case_key]
+        scores = _scores(case, obs.output, similarity.get(i), settings)
+        checks = evaluate_checks(case, obs.output, obs.output_tokens, scores)
+        scored.append(ScoredObservation(observation=obs, checks=checks, scores=scores))
+    return scored

@@ -1,0 +1,327 @@
+"""One gate run: plan the calls, make them, score them, summarise, judge, report.
+
+The pytest plugin keeps one ``GuardSession`` in ``config.stash`` and calls it from thin
+hooks; the CLI uses it directly. Nothing here imports pytest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pytest_llmguard.budgets import Budget, parse_budgets, scopes_of
+from pytest_llmguard.cache import ResponseCache
+from pytest_llmguard.config import CACHE_MODES, Config, RunConfig, TargetConfig
+from pytest_llmguard.exceptions import ConfigError
+from pytest_llmguard.gate import Comparison, check_absolute, compare, overall_verdict
+from pytest_llmguard.golden import GoldenSet
+from pytest_llmguard.handover import Worker, case_partitions, own_units, publish, wait_for_partition
+from pytest_llmguard.records import Case, Observation, ScoredObservation
+from pytest_llmguard.runner import CallUnit, Engine, plan_calls
+from pytest_llmguard.scoring import score_batch
+from pytest_llmguard.summary import RunSummary, summarize
+from pytest_llmguard.targets import build_clients, missing_key_message
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """Command-line / ini overrides of the config (None = keep the config's value)."""
+
+    targets: tuple[str, ...] = ()  # "NAME" selects, "NAME=MODEL" overrides a model
+    baseline_path: str | None = None
+    save_path: str | None = None
+    cache_mode: str | None = None
+    report_json: str | None = None
+    report_markdown: str | None = None
+    report_html: str | None = None
+    repeat: int | None = None
+    concurrency: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """Everything the reports show; renderers read it and never recompute."""
+
+    started_at: str
+    finished_at: str
+    duration_s: float
+    config_path: str | None
+    summaries: Mapping[str, RunSummary]
+    comparisons: tuple[Comparison, ...]
+    verdict: str
+    scored: tuple[ScoredObservation, ...]
+    cases: Mapping[str, Case]
+    targets: Mapping[str, TargetConfig]
+    notes: tuple[str, ...] = ()
+    partial: bool = False
+    reports_written: tuple[str, ...] = field(default=())
+
+
+def apply_target_options(config: Config, selectors: Sequence[str]) -> dict[str, TargetConfig]:
+    """Targets after ``--llmguard-target``: NAME keeps only those, NAME=MODEL swaps a model."""
+    targets = dict(config.targets)
+    keep: list[str] = []
+    for raw in selectors:
+        for item in raw.split(","):
+            name, _, model = item.strip().partition("=")
+            if not name:
+                continue
+            if name not in targets:
+                raise ConfigError(
+                    f"--llmguard-target names unknown target '{name}'",
+                    hint=f"configured targets: {', '.join(targets) or '(none)'}",
+                )
+            if model:
+                targets[name] = replace(targets[name], model=model)
+            else:
+                keep.append(name)
+    if keep:
+        targets = {n: t for n, t in targets.items() if n in keep}
+    return targets
+
+
+class GuardSession:
+    """The state of one run in one process (a single process, an xdist worker or controller)."""
+
+    def __init__(
+        self,
+        config: Config,
+        golden_sets: Sequence[GoldenSet],
+        options: Options | None = None,
+        *,
+        worker: Worker | None = None,
+    ) -> None:
+        self.config = config
+        self.options = options or Options()
+        self.golden_sets = tuple(golden_sets)
+        self.worker = worker or Worker()
+        self.targets = apply_target_options(config, self.options.targets)
+        if self.options.cache_mode and self.options.cache_mode not in CACHE_MODES:
+            raise ConfigError(
+                f"--llmguard-cache={self.options.cache_mode} is not a cache mode",
+                hint=f"valid modes: {', '.join(CACHE_MODES)}",
+            )
+        self.budgets: tuple[Budget, ...] = parse_budgets(config.budgets, file=config.path)
+        self.cases: dict[str, Case] = {c.key: c for s in self.golden_sets for c in s.cases}
+        self.notes: list[str] = [
+            msg for t in self.targets.values() if (msg := missing_key_message(t)) is not None
+        ]
+        self._units: list[CallUnit] = []
+        self._owners: dict[str, int] = {}
+        self._results: dict[tuple[str, str], list[ScoredObservation]] = defaultdict(list)
+        self._own: list[ScoredObservation] = []
+        self._foreign: list[ScoredObservation] = []
+        self._loaded_partitions: set[int] = set()
+        self.started = time.time()
+        self.call_seconds = 0.0
+
+    # ---- planning and calling -------------------------------------------------------
+
+    @property
+    def run_config(self) -> RunConfig:
+        run = self.config.run
+        if self.options.concurrency:
+            run = replace(run, concurrency=self.options.concurrency)
+        if self.options.repeat:
+            run = replace(run, repeat=self.options.repeat)
+        return run
+
+    def plan(self, selected: Sequence[tuple[Case, str]]) -> list[CallUnit]:
+        """Plan the calls for the selected (case, target) items; returns this process's share."""
+        self._units = plan_calls(selected, self.run_config.repeat)
+        self._owners = case_partitions(self._units, self.worker.count)
+        return own_units(self._units, self.worker)
+
+    def call(
+        self,
+        units: Sequence[CallUnit],
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        """Make this process's calls, score them, and publish them to the other workers."""
+        from pytest_llmguard.targets.sim import running_simulator
+
+        t0 = time.perf_counter()
+        done = 0
+
+        def on_observation(unit: CallUnit, obs: Observation) -> None:
+            nonlocal done
+            done += 1
+            if progress is not None:
+                progress(done, len(units))
+
+        observations: list[Observation] = []
+        if units:
+            with running_simulator(self.config, self.targets, self.golden_sets) as sim_url:
+                clients = build_clients(self.config, self.targets, sim_base_url=sim_url)
+                cache = ResponseCache(
+                    Path(self.config.rootdir) / self.config.cache.dir,
+                    self.options.cache_mode or self.config.cache.mode,
+                )
+                engine = Engine(
+                    clients,
+                    self.run_config,
+                    cache=cache,
+                    pricing=self.config.pricing,
+                    rate_share=1.0 / self.worker.count,
+                )
+                observations = asyncio.run(engine.run(units, on_observation))
+                if engine.spend.exhausted:
+                    self.notes.append(
+                        f"spend limit reached: run.max_cost_usd={self.config.run.max_cost_usd}; "
+                        "calls after it were not made and are reported as budget_exhausted"
+                    )
+        self.call_seconds = time.perf_counter() - t0
+        cases = [u.case for u in units]
+        scored = score_batch(cases, observations, self.config.quality)
+        self._own = scored
+        for s in scored:
+            self._results[(s.observation.case_key, s.observation.target)].append(s)
+        publish(self.worker, scored)
+
+    def results_for(self, case_key: str, target: str) -> list[ScoredObservation]:
+        """The scored repeats of one item; waits for another worker's partition if needed."""
+        key = (case_key, target)
+        if key not in self._results:
+            owner = self._owners.get(case_key)
+            if (
+                owner is not None
+                and owner != self.worker.index
+                and self.worker.run_dir is not None
+                and owner not in self._loaded_partitions
+            ):
+                self._loaded_partitions.add(owner)
+                for s in wait_for_partition(self.worker.run_dir, owner, self._handover_deadline()):
+                    self._results[(s.observation.case_key, s.observation.target)].append(s)
+        return sorted(self._results.get(key, []), key=lambda s: s.observation.repeat_index)
+
+    def _handover_deadline(self) -> float:
+        run = self.run_config
+        rounds = math.ceil(max(1, len(self._units)) / max(1, run.concurrency))
+        return 60.0 + rounds * run.timeout_s * (run.retries.max + 1)
+
+    # ---- xdist: workers export, the controller absorbs ------------------------------------
+
+    def export(self) -> str:
+        """This process's own scored results, for ``workeroutput``."""
+        return json.dumps([s.to_dict() for s in self._own], ensure_ascii=False)
+
+    def absorb(self, exported: str) -> None:
+        """Merge a worker's exported results (controller side)."""
+        for d in json.loads(exported):
+            s = ScoredObservation.from_dict(d)
+            self._own.append(s)
+
+    def add_cases(self, cases: Mapping[str, Case]) -> None:
+        self.cases.update(cases)
+
+    # ---- judging and reporting ----------------------------------------------------------
+
+    def all_results(self) -> list[ScoredObservation]:
+        return list(self._own)
+
+    def case_scopes(self) -> dict[str, frozenset[str]]:
+        return {key: scopes_of(c) for key, c in self.cases.items()}
+
+    def finish(self, *, partial: bool = False) -> Outcome:
+        """Summaries per target, comparisons and the verdict, then the reports."""
+        from pytest_llmguard.report import write_reports
+        from pytest_llmguard.report.saved import load_run
+
+        scored = self.all_results()
+        by_target: dict[str, list[ScoredObservation]] = defaultdict(list)
+        for s in scored:
+            by_target[s.observation.target].append(s)
+        scopes = self.case_scopes()
+        summaries = {
+            name: summarize(name, t.provider, t.model, by_target[name], case_scopes=scopes)
+            for name, t in self.targets.items()
+            if by_target.get(name)
+        }
+        comparisons: list[Comparison] = []
+        notes = list(self.notes)
+        baseline_summary: RunSummary | None = None
+        candidate_name: str | None = None
+        baseline_label: str | None = None
+        compare_cfg = self.config.compare
+        if compare_cfg is not None:
+            candidate_name = compare_cfg.candidate
+        elif len(summaries) == 1:
+            candidate_name = next(iter(summaries))
+        saved_path = self.options.baseline_path
+        if (
+            saved_path is None
+            and compare_cfg is not None
+            and compare_cfg.baseline.endswith(".json")
+        ):
+            saved_path = str(Path(self.config.rootdir) / compare_cfg.baseline)
+        if saved_path is not None:
+            baseline_summary = load_run(saved_path).pick(candidate_name)
+            baseline_label = saved_path
+        elif compare_cfg is not None:
+            baseline_label = compare_cfg.baseline
+            baseline_summary = summaries.get(baseline_label)
+            if baseline_summary is None:
+                notes.append(
+                    f"no comparison: baseline target '{baseline_label}' did not run (deselected?)"
+                )
+        candidate = summaries.get(candidate_name) if candidate_name else None
+        if baseline_summary is not None and candidate is not None:
+            comparisons.extend(
+                compare(
+                    baseline_summary,
+                    candidate,
+                    self.budgets,
+                    self.config.gate,
+                    case_scopes=scopes,
+                    baseline_label=baseline_label,
+                )
+            )
+        elif baseline_summary is not None and candidate_name:
+            notes.append(f"no comparison: candidate target '{candidate_name}' did not run")
+        compared = {candidate_name} if comparisons else set()
+        for name, summary in summaries.items():
+            if name in compared:
+                continue
+            if compare_cfg is not None and name == compare_cfg.baseline and comparisons:
+                continue
+            comparisons.extend(
+                check_absolute(summary, self.budgets, self.config.gate, case_scopes=scopes)
+            )
+        finished = time.time()
+        outcome = Outcome(
+            started_at=_iso(self.started),
+            finished_at=_iso(finished),
+            duration_s=round(finished - self.started, 3),
+            config_path=self.config.path,
+            summaries=summaries,
+            comparisons=tuple(comparisons),
+            verdict=overall_verdict(comparisons),
+            scored=tuple(scored),
+            cases=dict(self.cases),
+            targets=dict(self.targets),
+            notes=tuple(notes),
+            partial=partial,
+        )
+        written = write_reports(outcome, self._report_paths(), save_path=self.options.save_path)
+        return replace(outcome, reports_written=tuple(written))
+
+    def _report_paths(self) -> dict[str, str]:
+        cfg = self.config.report
+        paths = {
+            "json": self.options.report_json or cfg.json,
+            "markdown": self.options.report_markdown or cfg.markdown,
+            "html": self.options.report_html or cfg.html,
+        }
+        root = Path(self.config.rootdir)
+        return {k: str(root / v) for k, v in paths.items() if v}
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+# Import the engine (numpy, aiohttp, rapidfuzz) in the outer process: pytester's in-process
+# runs drop the modules first imported inside them, and numpy cannot be imported twice.
+import pytest_llmguard.session  # noqa: F401
+from pytest_llmguard.sim.server import SimServer
+
+
+# The simulator's answer book for the prompts the tests use: accurate versions answer these.
+ANSWERS = {
+    "How long do I have to ask for a refund?": "You can ask for a refund within 30 days of purchase.",
+    "How long does shipping take to Canada?": "Shipping to Canada takes 5 to 7 business days.",
+    "How do I reset my password?": "Open Settings, choose Security, then Reset password.",
+}
+
+
+@pytest.fixture(scope="session")
+def sim_url() -> Iterator[str]:
+    """One real simulator on 127.0.0.1 for the whole test session (fast latencies)."""
+    server = SimServer(seed=7, latency_scale=0.05, answers=ANSWERS)
+    url = server.start_in_thread()
+    yield url
+    server.stop_thread()
+
+
+@pytest.fixture()
+def sim_log(sim_url: str) -> Iterator[SimLog]:
+    log = SimLog(sim_url)
+    log.reset()
+    yield log
+
+
+class SimLog:
+    """Reads the simulator's request log over HTTP, as any client would."""
+
+    def __init__(self, base_url: str) -> None:
+        self.root = base_url.rsplit("/v1", 1)[0]
+
+    def reset(self) -> None:
+        req = urllib.request.Request(self.root + "/_sim/reset", data=b"{}", method="POST")
+        urllib.request.urlopen(req, timeout=5).read()
+
+    def requests(self) -> list[dict[str, object]]:
+        with urllib.request.urlopen(self.root + "/_sim/requests", timeout=5) as resp:
+            data = json.loads(resp.read())
+        return list(data["requests"] if isinstance(data, dict) else data)

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_llmguard.handover import Worker, own_units, publish, wait_for_partition
+from pytest_llmguard.records import Case, Message, Observation, ScoredObservation
+from pytest_llmguard.runner import CallUnit, plan_calls
+
+
+def _case(i: int, repeat: int = 1) -> Case:
+    return Case("s", "s.yaml", f"c{i}", (Message("user", f"q{i}"),), repeat=repeat)
+
+
+def test_plan_interleaves_targets_and_expands_repeats() -> None:
+    cases = [_case(0, repeat=2), _case(1)]
+    selected = [(c, t) for c in cases for t in ("base", "cand")]
+    units = plan_calls(selected)
+    assert [(u.case.id, u.repeat_index, u.target) for u in units] == [
+        ("c0", 0, "base"),
+        ("c0", 0, "cand"),
+        ("c0", 1, "base"),
+        ("c0", 1, "cand"),
+        ("c1", 0, "base"),
+        ("c1", 0, "cand"),
+    ]
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 4])
+def test_partitions_cover_every_unit_exactly_once(count: int) -> None:
+    selected = [(_case(i, repeat=1 + i % 3), t) for i in range(25) for t in ("a", "b")]
+    units = plan_calls(selected)
+    parts = [own_units(units, Worker(i, count)) for i in range(count)]
+    flat = [u for p in parts for u in p]
+    assert sorted(map(_ident, flat)) == sorted(map(_ident, units))
+    # all targets and repeats of a case stay on one worker (interleaving survives)
+    for p in parts:
+        keys = {u.case.key for u in p}
+        assert all(u.case.key in keys for u in units if u.case.key in keys)
+        assert len([u for u in units if u.case.key in keys]) == len(p)
+    sizes = [len({u.case.key for u in p}) for p in parts]
+    assert max(sizes) - min(sizes) <= 1
+
+
+def _ident(u: CallUnit) -> tuple[str, str, int]:
+    return (u.case.key, u.target, u.repeat_index)
+
+
+def test_publish_then_wait(tmp_path: Path) -> None:
+    obs = Observation("s.yaml::c0", "a", 0, "m", "out", 10.0)
+    publish(Worker(1, 2, str(tmp_path)), [ScoredObservation(obs)])
+    got = wait_for_partition(str(tmp_path), 1, deadline_s=1.0)
+    assert got[0].observation == obs
+
+
+def test_wait_gives_up_with_a_clear_message(tmp_path: Path) -> None:
+    with pytest.raises(TimeoutError, match="worker gw3 did not publish"):
+        wait_for_partition(str(tmp_path), 3, deadline_s=0.05)

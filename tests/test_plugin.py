@@ -1,0 +1,254 @@
+"""The plugin end to end: pytest in-process (pytester) against the real simulator over HTTP."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections import Counter
+
+import pytest
+
+from tests.conftest import SimLog
+
+SUPPORT = """\
+name: support
+system: "You are Acme's support assistant."
+params: {max_tokens: 200}
+tags: [support]
+cases:
+  - id: refund-window
+    prompt: "How long do I have to ask for a refund?"
+    expected: "You can ask for a refund within 30 days of purchase."
+    tags: [billing]
+    checks:
+      - contains: "30 days"
+      - not_contains: "lifetime"
+  - id: shipping-time
+    prompt: "How long does shipping take to {{country}}?"
+    vars: {country: Canada}
+    expected: "Shipping to Canada takes 5 to 7 business days."
+    tags: [shipping]
+    checks:
+      - regex: "\\\\b5 to 7\\\\b"
+  - id: reset-password
+    prompt: "How do I reset my password?"
+    expected: "Open Settings, choose Security, then Reset password."
+    checks:
+      - contains: "Reset password"
+"""
+
+
+def write_project(
+    pytester: pytest.Pytester,
+    sim_url: str,
+    *,
+    targets: str | None = None,
+    extra: str = "",
+    golden: str = SUPPORT,
+) -> None:
+    targets = (
+        targets
+        or f"""
+  baseline: {{provider: openai, base_url: "{sim_url}", model: sim-stable}}
+  candidate: {{provider: openai, base_url: "{sim_url}", model: sim-candidate}}
+"""
+    )
+    config = (
+        "golden_sets: [golden_sets/]\n"
+        f"targets:{targets}"
+        "run: {concurrency: 8, timeout_s: 5, retries: {max: 2, backoff_base_s: 0.01}}\n"
+        "report: {json: report.json}\n"
+    )
+    (pytester.path / "llmguard.yaml").write_text(config + extra)
+    (pytester.path / "golden_sets").mkdir(exist_ok=True)
+    (pytester.path / "golden_sets" / "support.yaml").write_text(golden)
+
+
+XDIST = [pytest.param([], id="single"), pytest.param(["-n", "2"], id="xdist")]
+
+
+@pytest.mark.parametrize("xdist", XDIST)
+def test_each_case_target_is_an_item_and_called_once(
+    pytester: pytest.Pytester, sim_url: str, sim_log: SimLog, xdist: list[str]
+) -> None:
+    write_project(pytester, sim_url)
+    result = pytester.runpytest("--llmguard", "golden_sets", "-v", *xdist)
+    result.assert_outcomes(passed=6)
+    assert re.search(
+        r"(golden_sets/support\.yaml::refund-window\[baseline\] PASSED"
+        r"|PASSED golden_sets/support\.yaml::refund-window\[baseline\])",
+        result.stdout.str(),
+    )
+    calls = Counter((r["model"], r["prompt_sha"]) for r in sim_log.requests())
+    assert len(calls) == 6 and set(calls.values()) == {1}
+    report = json.loads((pytester.path / "report.json").read_text())
+    assert report["schema_version"] == 1
+    assert {c["target"] for c in report["cases"]} == {"baseline", "candidate"}
+    assert report["targets"]["candidate"]["n"] == 3
+
+
+@pytest.mark.parametrize("xdist", XDIST)
+def test_k_and_m_limit_what_is_called(
+    pytester: pytest.Pytester, sim_url: str, sim_log: SimLog, xdist: list[str]
+) -> None:
+    write_project(pytester, sim_url)
+    # xdist's controller does not report workers' deselections
+    result = pytester.runpytest("--llmguard", "golden_sets", "-m", "billing", *xdist)
+    result.assert_outcomes(passed=2, deselected=0 if xdist else 4)
+    assert len(sim_log.requests()) == 2
+    sim_log.reset()
+    result = pytester.runpytest("--llmguard", "golden_sets", "-k", "shipping and candidate", *xdist)
+    result.assert_outcomes(passed=1, deselected=0 if xdist else 5)
+    assert [r["model"] for r in sim_log.requests()] == ["sim-candidate"]
+
+
+def test_failed_check_shows_the_output(pytester: pytest.Pytester, sim_url: str) -> None:
+    golden = SUPPORT.replace('- contains: "30 days"', '- contains: "90 days"')
+    write_project(pytester, sim_url, golden=golden)
+    result = pytester.runpytest("--llmguard", "golden_sets", "-k", "refund")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(
+        ["*contains*90 days*", "*output (sim-stable*", "*30 days of purchase*"]
+    )
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_lf_reruns_only_failures(pytester: pytest.Pytester, sim_url: str, sim_log: SimLog) -> None:
+    golden = SUPPORT.replace('- contains: "30 days"', '- contains: "90 days"')
+    write_project(pytester, sim_url, golden=golden)
+    pytester.runpytest("--llmguard", "golden_sets").assert_outcomes(failed=2, passed=4)
+    sim_log.reset()
+    result = pytester.runpytest("--llmguard", "golden_sets", "--lf")
+    result.assert_outcomes(failed=2)  # the passing items are not even collected
+    assert len(sim_log.requests()) == 2
+
+
+def test_junitxml_has_one_testcase_per_item(pytester: pytest.Pytester, sim_url: str) -> None:
+    write_project(pytester, sim_url)
+    result = pytester.runpytest("--llmguard", "golden_sets", "--junitxml=junit.xml")
+    result.assert_outcomes(passed=6)
+    xml = (pytester.path / "junit.xml").read_text()
+    assert xml.count("<testcase ") == 6
+    assert 'name="refund-window[candidate]"' in xml
+    assert 'name="latency_ms"' in xml
+
+
+def test_without_flag_nothing_is_collected_or_called(
+    pytester: pytest.Pytester, sim_url: str, sim_log: SimLog
+) -> None:
+    write_project(pytester, sim_url)
+    result = pytester.runpytest("golden_sets")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    assert sim_log.requests() == []
+
+
+def test_plugin_import_is_cheap_without_the_flag(pytester: pytest.Pytester) -> None:
+    result = pytester.run(
+        sys.executable,
+        "-c",
+        "import sys, pytest_llmguard.plugin; "
+        "heavy = ('numpy', 'aiohttp', 'rapidfuzz', 'jsonschema'); "
+        "print(sorted(m for m in heavy if m in sys.modules))",
+    )
+    assert result.outlines[-1] == "[]"
+
+
+def test_missing_api_key_is_a_clear_error_for_that_target_only(
+    pytester: pytest.Pytester, sim_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LLMGUARD_TEST_KEY", raising=False)
+    targets = f"""
+  baseline: {{provider: openai, base_url: "{sim_url}", model: sim-stable}}
+  candidate: {{provider: openai, base_url: "{sim_url}", model: sim-stable,
+               api_key_env: LLMGUARD_TEST_KEY}}
+"""
+    write_project(pytester, sim_url, targets=targets)
+    result = pytester.runpytest("--llmguard", "golden_sets")
+    result.assert_outcomes(passed=3, failed=3)
+    result.stdout.fnmatch_lines(["*environment variable LLMGUARD_TEST_KEY is not set*"])
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_bad_config_is_one_usage_error(pytester: pytest.Pytester, sim_url: str) -> None:
+    write_project(pytester, sim_url, extra="cache: {mdoe: record}\n")
+    result = pytester.runpytest("--llmguard", "golden_sets")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    err = result.stderr.str()
+    assert "llmguard.yaml" in err and "cache" in err and "mode" in err
+    assert "Traceback" not in err + result.stdout.str()
+
+
+def test_bad_golden_set_is_one_usage_error_with_line(
+    pytester: pytest.Pytester, sim_url: str
+) -> None:
+    write_project(
+        pytester, sim_url, golden=SUPPORT.replace("id: reset-password", "id: refund-window")
+    )
+    result = pytester.runpytest("--llmguard", "golden_sets")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "support.yaml:" in result.stderr.str() and "refund-window" in result.stderr.str()
+
+
+@pytest.mark.parametrize("xdist", XDIST)
+def test_streaming_measures_ttft_and_usage(
+    pytester: pytest.Pytester, sim_url: str, xdist: list[str]
+) -> None:
+    targets = f"""
+  streamed: {{provider: openai, base_url: "{sim_url}", model: sim-stable, stream: true,
+              headers: {{x-team: qa}}}}
+"""
+    write_project(pytester, sim_url, targets=targets)
+    result = pytester.runpytest("--llmguard", "golden_sets", *xdist)
+    result.assert_outcomes(passed=3)
+    report = json.loads((pytester.path / "report.json").read_text())
+    for case in report["cases"]:
+        assert case["ttft_ms"] is not None and 0 < case["ttft_ms"] <= case["latency_ms"]
+        assert case["output_tokens"] > 0 and case["input_tokens"] > 0
+        assert case["cost_usd"] > 0
+
+
+def test_target_option_swaps_a_model(
+    pytester: pytest.Pytester, sim_url: str, sim_log: SimLog
+) -> None:
+    write_project(pytester, sim_url)
+    result = pytester.runpytest(
+        "--llmguard",
+        "golden_sets",
+        "--llmguard-target",
+        "candidate=sim-wordy",
+        "--llmguard-target",
+        "candidate",
+    )
+    result.assert_outcomes(passed=3)
+    assert {r["model"] for r in sim_log.requests()} == {"sim-wordy"}
+
+
+def test_terminal_summary_has_a_row_per_target(pytester: pytest.Pytester, sim_url: str) -> None:
+    write_project(pytester, sim_url)
+    result = pytester.runpytest("--llmguard", "golden_sets")
+    result.stdout.fnmatch_lines(
+        [
+            "*llmguard*",
+            "llmguard verdict: *",
+            "target*p95 ms*",
+            "baseline (sim-stable)*",
+            "candidate (sim-candidate)*",
+        ]
+    )
+
+
+def test_llmguard_only_deselects_other_tests(pytester: pytest.Pytester, sim_url: str) -> None:
+    write_project(pytester, sim_url)
+    pytester.makepyfile(test_unit="def test_x():\n    assert True\n")
+    result = pytester.runpytest("--llmguard", "--llmguard-only", ".", "golden_sets")
+    result.assert_outcomes(passed=6, deselected=1)
+
+
+def test_no_paths_collects_configured_golden_sets(pytester: pytest.Pytester, sim_url: str) -> None:
+    write_project(pytester, sim_url)
+    pytester.makeini("[pytest]\ntestpaths = tests\n")
+    (pytester.path / "tests").mkdir()
+    (pytester.path / "tests" / "test_unit.py").write_text("def test_x():\n    assert True\n")
+    result = pytester.runpytest("--llmguard")
+    result.assert_outcomes(passed=7)
