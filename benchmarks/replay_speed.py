@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -74,7 +75,11 @@ def make_project(root: Path, n: int, base_url: str, latency_ms: int, concurrency
     )
 
 
-def timed(cmd: list[str], cwd: Path) -> float:
+CALLS_DONE = re.compile(r"llmguard: calls done in ([\d.]+) s")
+
+
+def timed(cmd: list[str], cwd: Path) -> tuple[float, float | None]:
+    """Wall seconds of ``cmd``, and llmguard's own call-phase seconds if it printed them."""
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
@@ -83,7 +88,8 @@ def timed(cmd: list[str], cwd: Path) -> float:
         raise RuntimeError(
             f"{cmd} exited {proc.returncode}:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
         )
-    return elapsed
+    match = CALLS_DONE.search(proc.stdout)
+    return elapsed, float(match.group(1)) if match else None
 
 
 def main() -> int:
@@ -124,9 +130,14 @@ def main() -> int:
                         "2",
                     ]
                 times: dict[str, list[float]] = {k: [] for k in variants}
+                call_phase: list[float] = []
                 for _ in range(args.repeats):
                     for name, cmd in variants.items():  # interleaved: noise hits all rows alike
-                        times[name].append(timed(cmd, root))
+                        wall, calls = timed(cmd, root)
+                        times[name].append(wall)
+                        if calls is not None and name == "pytest --llmguard":
+                            call_phase.append(calls)
+                times["  of which: call phase"] = call_phase
                 floor = statistics.median(times["floor (trivial tests)"])
                 ideal = args.cases * latency / 1000 / args.concurrency
                 for name, samples in times.items():

@@ -402,7 +402,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         config.workeroutput[WORKER_OUTPUT] = guard.export()  # type: ignore[attr-defined]
         return
     try:
-        outcome = guard.finish(partial=exitstatus == pytest.ExitCode.INTERRUPTED)
+        partial = exitstatus == pytest.ExitCode.INTERRUPTED or guard.interrupted
+        outcome = guard.finish(partial=partial)
     except UsageError as exc:
         reporter = config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:

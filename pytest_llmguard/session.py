@@ -121,6 +121,7 @@ class GuardSession:
         self._loaded_partitions: set[int] = set()
         self.started = time.time()
         self.call_seconds = 0.0
+        self.interrupted = False
 
     # ---- planning and calling -------------------------------------------------------
 
@@ -145,40 +146,53 @@ class GuardSession:
         progress: Callable[[int, int], None] | None = None,
     ) -> None:
         """Make this process's calls, score them, and publish them to the other workers."""
-        from pytest_llmguard.targets.sim import running_simulator
-
         t0 = time.perf_counter()
-        done = 0
+        observed: list[tuple[Case, Observation]] = []
 
         def on_observation(unit: CallUnit, obs: Observation) -> None:
-            nonlocal done
-            done += 1
+            observed.append((unit.case, obs))
             if progress is not None:
-                progress(done, len(units))
+                progress(len(observed), len(units))
 
-        observations: list[Observation] = []
-        if units:
-            with running_simulator(self.config, self.targets, self.golden_sets) as sim_url:
-                clients = build_clients(self.config, self.targets, sim_base_url=sim_url)
-                cache = ResponseCache(
-                    Path(self.config.rootdir) / self.config.cache.dir,
-                    self.options.cache_mode or self.config.cache.mode,
-                )
-                engine = Engine(
-                    clients,
-                    self.run_config,
-                    cache=cache,
-                    pricing=self.config.pricing,
-                    rate_share=1.0 / self.worker.count,
-                )
-                observations = asyncio.run(engine.run(units, on_observation))
-                if engine.spend.exhausted:
-                    self.notes.append(
-                        f"spend limit reached: run.max_cost_usd={self.config.run.max_cost_usd}; "
-                        "calls after it were not made and are reported as budget_exhausted"
-                    )
+        try:
+            if units:
+                self._run_engine(units, on_observation)
+        except KeyboardInterrupt:
+            # Ctrl-C: keep what was observed so the partial report shows it, then let
+            # pytest end the session as interrupted (exit 2).
+            self.interrupted = True
+            self._store([c for c, _ in observed], [o for _, o in observed])
+            raise
         self.call_seconds = time.perf_counter() - t0
-        cases = [u.case for u in units]
+        self._store([c for c, _ in observed], [o for _, o in observed])
+
+    def _run_engine(
+        self, units: Sequence[CallUnit], on_observation: Callable[[CallUnit, Observation], None]
+    ) -> None:
+        from pytest_llmguard.targets.sim import running_simulator
+
+        with running_simulator(self.config, self.targets, self.golden_sets) as sim_url:
+            clients = build_clients(self.config, self.targets, sim_base_url=sim_url)
+            cache = ResponseCache(
+                Path(self.config.rootdir) / self.config.cache.dir,
+                self.options.cache_mode or self.config.cache.mode,
+            )
+            engine = Engine(
+                clients,
+                self.run_config,
+                cache=cache,
+                pricing=self.config.pricing,
+                rate_share=1.0 / self.worker.count,
+            )
+            asyncio.run(engine.run(units, on_observation))
+            if engine.spend.exhausted:
+                self.notes.append(
+                    f"spend limit reached: run.max_cost_usd={self.config.run.max_cost_usd}; "
+                    "calls after it were not made and are reported as budget_exhausted"
+                )
+
+    def _store(self, cases: Sequence[Case], observations: Sequence[Observation]) -> None:
+        """Score observations, keep them, and publish them to the other xdist workers."""
         scored = score_batch(cases, observations, self.config.quality)
         self._own = scored
         for s in scored:

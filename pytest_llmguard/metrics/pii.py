@@ -26,6 +26,7 @@ number that a digit run inside it could also be).
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -258,11 +259,18 @@ def find_pii(text: str, kinds: Iterable[str] | None = None) -> list[PiiMatch]:
     wanted = _check_kinds(kinds)
     candidates = [match for detect in _DETECTORS.values() for match in detect(text)]
     candidates.sort(key=lambda m: (_PRIORITY[m.kind], m.start - m.end, m.start))
+    # accepted spans never overlap, so their starts and ends are sorted alike and one
+    # bisection finds the only neighbours a candidate could collide with
+    starts: list[int] = []
     accepted: list[PiiMatch] = []
     for cand in candidates:
-        if all(cand.end <= a.start or cand.start >= a.end for a in accepted):
-            accepted.append(cand)
-    accepted.sort(key=lambda m: m.start)
+        at = bisect.bisect_right(starts, cand.start)
+        if at > 0 and accepted[at - 1].end > cand.start:
+            continue
+        if at < len(accepted) and accepted[at].start < cand.end:
+            continue
+        starts.insert(at, cand.start)
+        accepted.insert(at, cand)
     return [m for m in accepted if m.kind in wanted]
 
 

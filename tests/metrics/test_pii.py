@@ -97,3 +97,10 @@ def test_checksums() -> None:
 
 def test_kinds_constant() -> None:
     assert PII_KINDS == ("email", "phone", "credit_card", "ssn", "iban", "ip", "api_key")
+
+
+def test_many_matches_are_all_redacted() -> None:
+    line = "Call +1 (555) 123-4567 or mail a@b.com about order #123456789.\n"
+    out = redact(line * 500)
+    assert out.count("[REDACTED:phone]") == 500 and out.count("[REDACTED:email]") == 500
+    assert "#123456789" in out
