@@ -25,10 +25,10 @@ from pytest_llmguard.report.terminal import render_terminal, safe_text
 if TYPE_CHECKING:
     from pytest_llmguard.golden import GoldenSet
     from pytest_llmguard.records import Case, ScoredObservation
-    from pytest_llmguard.session import GuardSession
+    from pytest_llmguard.session import GuardSession, Outcome
 
-SESSION_KEY = pytest.StashKey["GuardSession"]()
-OUTCOME_KEY = pytest.StashKey["Outcome"]()
+SESSION_KEY: pytest.StashKey[GuardSession] = pytest.StashKey()
+OUTCOME_KEY: pytest.StashKey[Outcome] = pytest.StashKey()
 RUN_DIR_KEY = pytest.StashKey[str]()
 RUN_DIR_INPUT = "llmguard_run_dir"
 WORKER_OUTPUT = "llmguard"
