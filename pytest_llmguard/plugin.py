@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ from pytest_llmguard.report.terminal import render_terminal, safe_text
 # The engine (numpy, aiohttp, rapidfuzz) is imported only when --llmguard is on:
 # without it the plugin must cost nothing.
 if TYPE_CHECKING:
+    from pytest_llmguard.budgets import Budget
     from pytest_llmguard.golden import GoldenSet
     from pytest_llmguard.records import Case, ScoredObservation
     from pytest_llmguard.session import GuardSession, Outcome
@@ -352,14 +354,85 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return None
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.stash.get(SESSION_KEY, None) is None or not config.getoption("llmguard_only"):
+class BudgetFile(pytest.File):
+    """The config file, as the parent of one item per budget: `llmguard.yaml::budget[...]`."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        return iter(())
+
+
+class BudgetItem(pytest.Item):
+    """One budget's verdict as a test result, so JUnit XML and CI UIs show the gate.
+
+    It runs after every case was called (the calls happen before the first item) and
+    judges the whole run, waiting for the other xdist workers' results if needed.
+    """
+
+    budget: Budget
+
+    def runtest(self) -> None:
+        session = self.config.stash[SESSION_KEY]
+        try:
+            judgement = session.judgement_of_whole_run()
+        except TimeoutError as exc:
+            raise CaseFailure(str(exc)) from None
+        mine = [c for c in judgement.comparisons if c.budget == self.budget]
+        if not mine:
+            pytest.skip("not judged: " + ("; ".join(judgement.notes) or "no data for this budget"))
+        for c in mine:
+            self.user_properties.append((f"{c.candidate}:verdict", c.verdict))
+        failed = [c for c in mine if c.verdict == "fail"]
+        if failed:
+            raise CaseFailure("\n".join(f"{c.candidate}: {c.reason}" for c in failed))
+        warned = [c for c in mine if c.verdict == "warn"]
+        for c in warned:
+            warnings.warn(BudgetWarning(f"{c.metric} [{c.candidate}]: {c.reason}"), stacklevel=1)
+        if all(c.verdict == "skip" for c in mine):
+            pytest.skip("; ".join(c.reason for c in mine))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, CaseFailure):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo, style=style))
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"budget {self.name}"
+
+
+class BudgetWarning(UserWarning):
+    """A budget whose point estimate is beyond its limit but whose interval is not (warn)."""
+
+
+def _budget_items(session: pytest.Session, guard: GuardSession) -> list[pytest.Item]:
+    if not guard.budgets or guard.config.path is None:
+        return []
+    parent = BudgetFile.from_parent(session, path=Path(guard.config.path))
+    items: list[pytest.Item] = []
+    for budget in guard.budgets:
+        scope = "" if budget.scope == "all" else f"-{budget.scope}"
+        name = f"budget[{budget.metric}{scope}]"
+        item = BudgetItem.from_parent(parent, name=name, nodeid=f"{parent.nodeid}::{name}")
+        item.budget = budget
+        item.add_marker("llmguard")
+        items.append(item)
+    return items
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Add the budget items (before -k/-m deselect), and apply --llmguard-only."""
+    guard = config.stash.get(SESSION_KEY, None)
+    if guard is None:
         return
-    keep = [i for i in items if isinstance(i, CaseItem)]
-    dropped = [i for i in items if not isinstance(i, CaseItem)]
-    if dropped:
-        config.hook.pytest_deselected(items=dropped)
-        items[:] = keep
+    if any(isinstance(i, CaseItem) for i in items):
+        items.extend(_budget_items(session, guard))
+    if config.getoption("llmguard_only"):
+        dropped = [i for i in items if not isinstance(i, (CaseItem, BudgetItem))]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = [i for i in items if isinstance(i, (CaseItem, BudgetItem))]
 
 
 # ---- running ------------------------------------------------------------------------------

@@ -64,6 +64,15 @@ class Outcome:
     reports_written: tuple[str, ...] = field(default=())
 
 
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """Per-target summaries and the budget comparisons made from them."""
+
+    summaries: Mapping[str, RunSummary]
+    comparisons: tuple[Comparison, ...]
+    notes: tuple[str, ...]
+
+
 def apply_target_options(config: Config, selectors: Sequence[str]) -> dict[str, TargetConfig]:
     """Targets after ``--llmguard-target``: NAME keeps only those, NAME=MODEL swaps a model."""
     targets = dict(config.targets)
@@ -117,8 +126,8 @@ class GuardSession:
         self._owners: dict[str, int] = {}
         self._results: dict[tuple[str, str], list[ScoredObservation]] = defaultdict(list)
         self._own: list[ScoredObservation] = []
-        self._foreign: list[ScoredObservation] = []
-        self._loaded_partitions: set[int] = set()
+        self._partitions: dict[int, list[ScoredObservation]] = {}
+        self._whole_run: Judgement | None = None
         self.started = time.time()
         self.call_seconds = 0.0
         self.interrupted = False
@@ -199,20 +208,27 @@ class GuardSession:
             self._results[(s.observation.case_key, s.observation.target)].append(s)
         publish(self.worker, scored)
 
+    def _partition(self, index: int) -> list[ScoredObservation]:
+        """Another worker's published results, loaded once (waits, bounded)."""
+        if index not in self._partitions:
+            assert self.worker.run_dir is not None
+            loaded = wait_for_partition(self.worker.run_dir, index, self._handover_deadline())
+            self._partitions[index] = loaded
+            for s in loaded:
+                self._results[(s.observation.case_key, s.observation.target)].append(s)
+        return self._partitions[index]
+
     def results_for(self, case_key: str, target: str) -> list[ScoredObservation]:
         """The scored repeats of one item; waits for another worker's partition if needed."""
         key = (case_key, target)
-        if key not in self._results:
-            owner = self._owners.get(case_key)
-            if (
-                owner is not None
-                and owner != self.worker.index
-                and self.worker.run_dir is not None
-                and owner not in self._loaded_partitions
-            ):
-                self._loaded_partitions.add(owner)
-                for s in wait_for_partition(self.worker.run_dir, owner, self._handover_deadline()):
-                    self._results[(s.observation.case_key, s.observation.target)].append(s)
+        owner = self._owners.get(case_key)
+        if (
+            key not in self._results
+            and owner is not None
+            and owner != self.worker.index
+            and self.worker.run_dir is not None
+        ):
+            self._partition(owner)
         return sorted(self._results.get(key, []), key=lambda s: s.observation.repeat_index)
 
     def _handover_deadline(self) -> float:
@@ -243,12 +259,10 @@ class GuardSession:
     def case_scopes(self) -> dict[str, frozenset[str]]:
         return {key: scopes_of(c) for key, c in self.cases.items()}
 
-    def finish(self, *, partial: bool = False) -> Outcome:
-        """Summaries per target, comparisons and the verdict, then the reports."""
-        from pytest_llmguard.report import write_reports
+    def judge(self, scored: Sequence[ScoredObservation]) -> Judgement:
+        """Summaries per target and one comparison per budget (and target) for ``scored``."""
         from pytest_llmguard.report.saved import load_run
 
-        scored = self.all_results()
         by_target: dict[str, list[ScoredObservation]] = defaultdict(list)
         for s in scored:
             by_target[s.observation.target].append(s)
@@ -299,32 +313,52 @@ class GuardSession:
             )
         elif baseline_summary is not None and candidate_name:
             notes.append(f"no comparison: candidate target '{candidate_name}' did not run")
-        compared = {candidate_name} if comparisons else set()
         for name, summary in summaries.items():
-            if name in compared:
-                continue
-            if compare_cfg is not None and name == compare_cfg.baseline and comparisons:
-                continue
+            if comparisons and name in (candidate_name, compare_cfg and compare_cfg.baseline):
+                continue  # judged relative to the baseline above; the baseline is not gated
             comparisons.extend(
                 check_absolute(summary, self.budgets, self.config.gate, case_scopes=scopes)
             )
+        return Judgement(summaries, tuple(comparisons), tuple(notes))
+
+    def finish(self, *, partial: bool = False) -> Outcome:
+        """Judge everything this process holds (the controller: every worker's), then report."""
+        from pytest_llmguard.report import write_reports
+
+        scored = self.all_results()
+        judgement = self.judge(scored)
         finished = time.time()
         outcome = Outcome(
             started_at=_iso(self.started),
             finished_at=_iso(finished),
             duration_s=round(finished - self.started, 3),
             config_path=self.config.path,
-            summaries=summaries,
-            comparisons=tuple(comparisons),
-            verdict=overall_verdict(comparisons),
+            summaries=judgement.summaries,
+            comparisons=judgement.comparisons,
+            verdict=overall_verdict(judgement.comparisons),
             scored=tuple(scored),
             cases=dict(self.cases),
             targets=dict(self.targets),
-            notes=tuple(notes),
+            notes=judgement.notes,
             partial=partial,
         )
         written = write_reports(outcome, self._report_paths(), save_path=self.options.save_path)
         return replace(outcome, reports_written=tuple(written))
+
+    def judgement_of_whole_run(self) -> Judgement:
+        """The judgement over every partition (waiting for other xdist workers), computed once.
+
+        Budget items use it so each budget's verdict is a test result in JUnit XML; it
+        equals the controller's final judgement because every statistic is seeded.
+        """
+        if self._whole_run is None:
+            everything = list(self._own)
+            if self.worker.run_dir is not None:
+                for index in range(self.worker.count):
+                    if index != self.worker.index:
+                        everything.extend(self._partition(index))
+            self._whole_run = self.judge(everything)
+        return self._whole_run
 
     def _report_paths(self) -> dict[str, str]:
         cfg = self.config.report

@@ -252,3 +252,135 @@ def test_no_paths_collects_configured_golden_sets(pytester: pytest.Pytester, sim
     (pytester.path / "tests" / "test_unit.py").write_text("def test_x():\n    assert True\n")
     result = pytester.runpytest("--llmguard")
     result.assert_outcomes(passed=7)
+
+
+GATED = """\
+compare: {baseline: baseline, candidate: candidate}
+gate: {min_cases: 3}
+budgets:
+  output_tokens_mean: {max_increase: "5%"}
+  cost_per_response_usd: {max_increase: "10%"}
+  error_rate: {max: 0.5}
+"""
+
+
+@pytest.mark.parametrize("xdist", XDIST)
+def test_budget_verdicts_are_items_and_set_the_exit_code(
+    pytester: pytest.Pytester, sim_url: str, xdist: list[str]
+) -> None:
+    write_project(pytester, sim_url, extra=GATED)
+    result = pytester.runpytest(
+        "--llmguard",
+        "golden_sets",
+        "--llmguard-target",
+        "candidate=sim-wordy",
+        "--junitxml=junit.xml",
+        *xdist,
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(passed=7, failed=2)  # 6 cases + error_rate pass; 2 budgets fail
+    result.stdout.fnmatch_lines(
+        ["llmguard verdict: FAIL*", "*FAILED llmguard.yaml::budget?output_tokens_mean?*"]
+    )
+    xml = (pytester.path / "junit.xml").read_text()
+    assert 'name="budget[cost_per_response_usd]"' in xml
+    report = json.loads((pytester.path / "report.json").read_text())
+    verdicts = {c["metric"]: c["verdict"] for c in report["comparisons"]}
+    assert verdicts == {
+        "output_tokens_mean": "fail",
+        "cost_per_response_usd": "fail",
+        "error_rate": "pass",
+    }
+
+
+def test_verdicts_equal_with_and_without_xdist(pytester: pytest.Pytester, sim_url: str) -> None:
+    write_project(pytester, sim_url, extra=GATED)
+    runs = []
+    for xdist in ([], ["-n", "2"]):
+        pytester.runpytest(
+            "--llmguard", "golden_sets", "--llmguard-target", "candidate=sim-wordy", *xdist
+        )
+        report = json.loads((pytester.path / "report.json").read_text())
+        runs.append([(c["metric"], c["verdict"], c["interval"]) for c in report["comparisons"]])
+    assert runs[0] == runs[1]
+
+
+def test_passing_gate_keeps_exit_zero(pytester: pytest.Pytester, sim_url: str) -> None:
+    write_project(pytester, sim_url, extra=GATED)
+    result = pytester.runpytest("--llmguard", "golden_sets")
+    assert result.ret == pytest.ExitCode.OK
+    result.assert_outcomes(passed=9)
+    result.stdout.fnmatch_lines(["llmguard verdict: PASS*"])
+
+
+def test_saved_run_is_a_baseline(pytester: pytest.Pytester, sim_url: str, sim_log: SimLog) -> None:
+    write_project(
+        pytester,
+        sim_url,
+        extra=GATED.replace("compare: {baseline: baseline, candidate: candidate}\n", ""),
+    )
+    first = pytester.runpytest(
+        "--llmguard",
+        "golden_sets",
+        "--llmguard-target",
+        "candidate",
+        "--llmguard-save",
+        "main.json",
+    )
+    assert first.ret == pytest.ExitCode.OK
+    assert (pytester.path / "main.json").exists()
+    second = pytester.runpytest(
+        "--llmguard",
+        "golden_sets",
+        "--llmguard-target",
+        "candidate=sim-wordy",
+        "--llmguard-target",
+        "candidate",
+        "--llmguard-baseline",
+        "main.json",
+    )
+    assert second.ret == pytest.ExitCode.TESTS_FAILED
+    report = json.loads((pytester.path / "report.json").read_text())
+    tokens = next(c for c in report["comparisons"] if c["metric"] == "output_tokens_mean")
+    assert tokens["verdict"] == "fail" and tokens["n_paired"] == 3
+    assert tokens["baseline"].endswith("main.json")
+
+
+def test_cache_record_then_replay_sends_nothing(
+    pytester: pytest.Pytester, sim_url: str, sim_log: SimLog
+) -> None:
+    write_project(pytester, sim_url)
+    pytester.runpytest("--llmguard", "golden_sets", "--llmguard-cache", "record").assert_outcomes(
+        passed=6
+    )
+    assert len(sim_log.requests()) == 6
+    sim_log.reset()
+    result = pytester.runpytest("--llmguard", "golden_sets", "--llmguard-cache", "replay")
+    result.assert_outcomes(passed=6)
+    assert sim_log.requests() == []
+    result.stdout.fnmatch_lines(["*6 of 6 responses came from the cache*"])
+    report = json.loads((pytester.path / "report.json").read_text())
+    assert all(c["cached"] and c["latency_ms"] > 0 for c in report["cases"])
+
+
+def test_replay_miss_fails_that_case_clearly(pytester: pytest.Pytester, sim_url: str) -> None:
+    write_project(pytester, sim_url)
+    result = pytester.runpytest("--llmguard", "golden_sets", "--llmguard-cache", "replay")
+    result.assert_outcomes(failed=6)
+    result.stdout.fnmatch_lines(["*cache_miss*no cached response*--llmguard-cache=record*"])
+
+
+def test_spend_limit_stops_new_calls(
+    pytester: pytest.Pytester, sim_url: str, sim_log: SimLog
+) -> None:
+    write_project(pytester, sim_url, extra="")
+    config = (
+        (pytester.path / "llmguard.yaml")
+        .read_text()
+        .replace("run: {concurrency: 8,", "run: {max_cost_usd: 0.00005, concurrency: 1,")
+    )
+    (pytester.path / "llmguard.yaml").write_text(config)
+    result = pytester.runpytest("--llmguard", "golden_sets")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*budget_exhausted*max_cost_usd*", "note: spend limit reached*"])
+    assert 0 < len(sim_log.requests()) < 6
