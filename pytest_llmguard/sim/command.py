@@ -25,6 +25,7 @@ import yaml
 
 from pytest_llmguard.exceptions import ConfigError, LLMGuardError
 from pytest_llmguard.sim.capacity import run_capacity_check
+from pytest_llmguard.sim.models import SimModel
 from pytest_llmguard.sim.server import SimServer
 
 EXIT_OK = 0
@@ -43,8 +44,14 @@ def main(argv: list[str] | None = None) -> int:
                 "client in a separate process)"
             )
             return EXIT_OK
+        answers = _load_answers(args.answers) if args.answers else {}
+        models = None
+        if args.config is not None:
+            config_answers, models = _from_config(args.config or None)
+            answers = {**config_answers, **answers}
         server = SimServer(
-            answers=_load_answers(args.answers) if args.answers else None,
+            models=models,
+            answers=answers or None,
             seed=args.seed,
             noise_sigma=args.noise_sigma,
             host=args.host,
@@ -79,6 +86,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--answers", metavar="PATH", help="JSON or YAML mapping of prompt to reference answer"
+    )
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        nargs="?",
+        const="",
+        help="answer the golden sets of an llmguard config (default file if PATH is omitted) "
+        "and serve its sim.models",
     )
     parser.add_argument(
         "--require-api-key", metavar="KEY", help="reject requests without this bearer token"
@@ -120,6 +135,19 @@ def _load_answers(path: str) -> dict[str, str]:
             "must be a mapping of prompt (string) to reference answer (string)", file=path
         )
     return dict(raw)
+
+
+def _from_config(path: str | None) -> tuple[dict[str, str], dict[str, SimModel]]:
+    """The answer book of a config's golden sets, and its ``sim.models``."""
+    from pytest_llmguard.config import load_config
+    from pytest_llmguard.golden import load_golden_sets
+    from pytest_llmguard.sim.models import load_models
+    from pytest_llmguard.targets.sim import answer_book
+
+    config = load_config(str(Path.cwd()), path)
+    if config.path is None:
+        raise ConfigError("no llmguard config found (llmguard.yaml or [tool.llmguard])")
+    return answer_book(load_golden_sets(config)), load_models(config.sim)
 
 
 async def _serve(server: SimServer) -> None:

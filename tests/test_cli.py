@@ -1,0 +1,123 @@
+"""The `llmguard` command: init, report, diff and sim --config, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from pytest_llmguard.cli import main
+from tests.test_plugin import GATED, write_project
+
+
+def test_init_scaffolds_a_working_project(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["init", str(tmp_path)]) == 0
+    created = capsys.readouterr().out
+    for name in ("llmguard.yaml", "example.yaml", "llmguard-pr.yml", "llmguard-nightly.yml"):
+        assert name in created
+    assert main(["init", str(tmp_path)]) == 0  # existing files are kept
+    assert "created" not in capsys.readouterr().out
+    from pytest_llmguard.config import load_config
+    from pytest_llmguard.golden import load_golden_sets
+
+    config = load_config(str(tmp_path))
+    assert set(config.targets) == {"baseline", "candidate"}
+    assert [g.name for g in load_golden_sets(config)] == ["example"]
+
+
+def test_shipped_workflow_templates_match_the_repo_copies() -> None:
+    root = Path(__file__).resolve().parent.parent
+    for name in ("llmguard-pr.yml", "llmguard-nightly.yml"):
+        shipped = (root / "pytest_llmguard" / "templates" / name).read_text()
+        assert shipped == (root / ".github" / "workflows" / name).read_text()
+
+
+def _two_runs(pytester: pytest.Pytester, sim_url: str) -> None:
+    write_project(
+        pytester,
+        sim_url,
+        extra=GATED.replace("compare: {baseline: baseline, candidate: candidate}\n", ""),
+    )
+    for model, path in (("sim-stable", "a.json"), ("sim-wordy", "b.json")):
+        pytester.runpytest(
+            "--llmguard",
+            "golden_sets",
+            "--llmguard-target",
+            f"candidate={model}",
+            "--llmguard-target",
+            "candidate",
+            "--llmguard-save",
+            path,
+        )
+
+
+def test_diff_judges_two_saved_runs(
+    pytester: pytest.Pytester,
+    sim_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _two_runs(pytester, sim_url)
+    monkeypatch.chdir(pytester.path)
+    assert main(["diff", "a.json", "b.json"]) == 1
+    out = capsys.readouterr().out
+    assert "llmguard verdict: FAIL" in out and "output_tokens_mean" in out
+    assert main(["diff", "a.json", "a.json", "--markdown"]) == 0
+    assert "<!-- pytest-llmguard:report -->" in capsys.readouterr().out
+
+
+def test_report_rerenders_without_recomputing(
+    pytester: pytest.Pytester, sim_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _two_runs(pytester, sim_url)
+    saved = json.loads((pytester.path / "b.json").read_text())
+    assert main(["report", str(pytester.path / "b.json")]) == 0
+    out = capsys.readouterr().out
+    assert f"llmguard verdict: {saved['verdict'].upper()}" in out
+    md = pytester.path / "b.md"
+    assert main(["report", str(pytester.path / "b.json"), "--markdown", str(md)]) == 0
+    assert md.read_text().startswith("<!-- pytest-llmguard:report -->")
+
+
+def test_bad_saved_run_is_one_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "x.json"
+    bad.write_text('{"hello": 1}')
+    assert main(["report", str(bad)]) == 4
+    err = capsys.readouterr().err
+    assert "is not an llmguard run" in err and "Traceback" not in err
+
+
+def test_sim_serves_the_golden_sets_answers(tmp_path: Path) -> None:
+    assert main(["init", str(tmp_path)]) == 0
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest_llmguard.cli", "sim", "--config", "--port", "0"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().split("serving", 1)[1].strip()
+        body = json.dumps(
+            {
+                "model": "sim-stable",
+                "messages": [
+                    {"role": "user", "content": "How long do I have to ask for a refund?"}
+                ],
+            }
+        ).encode()
+        req = urllib.request.Request(url + "/chat/completions", data=body)
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            answer = json.loads(resp.read())["choices"][0]["message"]["content"]
+        assert answer == "You can ask for a refund within 30 days of purchase, with your receipt."
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0
