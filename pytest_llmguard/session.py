@@ -73,6 +73,22 @@ class Judgement:
     notes: tuple[str, ...]
 
 
+def reserved_key_notes(config: Config) -> list[str]:
+    """Say so when a config uses a key this version accepts but does not act on yet."""
+    reserved = {
+        "gate.adaptive": config.gate.adaptive,
+        "report.html": config.report.html,
+        "logs": config.logs,
+        "drift": config.drift,
+        "alerts": config.alerts,
+    }
+    return [
+        f"{key} is set but not implemented in this version; it has no effect"
+        for key, value in reserved.items()
+        if value
+    ]
+
+
 def apply_target_options(config: Config, selectors: Sequence[str]) -> dict[str, TargetConfig]:
     """Targets after ``--llmguard-target``: NAME keeps only those, NAME=MODEL swaps a model."""
     targets = dict(config.targets)
@@ -122,6 +138,7 @@ class GuardSession:
         self.notes: list[str] = [
             msg for t in self.targets.values() if (msg := missing_key_message(t)) is not None
         ]
+        self.notes.extend(reserved_key_notes(config))
         self._units: list[CallUnit] = []
         self._owners: dict[str, int] = {}
         self._results: dict[tuple[str, str], list[ScoredObservation]] = defaultdict(list)
