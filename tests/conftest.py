@@ -11,10 +11,11 @@ import pytest
 import pytest_llmguard.session  # noqa: F401
 from pytest_llmguard.sim.server import SimServer
 
-
 # The simulator's answer book for the prompts the tests use: accurate versions answer these.
 ANSWERS = {
-    "How long do I have to ask for a refund?": "You can ask for a refund within 30 days of purchase.",
+    "How long do I have to ask for a refund?": (
+        "You can ask for a refund within 30 days of purchase."
+    ),
     "How long does shipping take to Canada?": "Shipping to Canada takes 5 to 7 business days.",
     "How do I reset my password?": "Open Settings, choose Security, then Reset password.",
 }

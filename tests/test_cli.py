@@ -121,3 +121,12 @@ def test_sim_serves_the_golden_sets_answers(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         assert proc.wait(timeout=10) == 0
+
+
+def test_public_api_names_resolve() -> None:
+    import pytest_llmguard
+
+    for name in pytest_llmguard.__all__:
+        assert getattr(pytest_llmguard, name) is not None
+    with pytest.raises(AttributeError):
+        _ = pytest_llmguard.no_such_name  # type: ignore[attr-defined]

@@ -6,7 +6,9 @@ import json
 import re
 import sys
 from collections import Counter
+from pathlib import Path
 
+import jsonschema
 import pytest
 
 from tests.conftest import SimLog
@@ -65,6 +67,11 @@ def write_project(
     (pytester.path / "golden_sets" / "support.yaml").write_text(golden)
 
 
+REPORT_SCHEMA = json.loads(
+    (
+        Path(__file__).resolve().parent.parent / "pytest_llmguard/schemas/report.schema.json"
+    ).read_text()
+)
 XDIST = [pytest.param([], id="single"), pytest.param(["-n", "2"], id="xdist")]
 
 
@@ -83,6 +90,7 @@ def test_each_case_target_is_an_item_and_called_once(
     calls = Counter((r["model"], r["prompt_sha"]) for r in sim_log.requests())
     assert len(calls) == 6 and set(calls.values()) == {1}
     report = json.loads((pytester.path / "report.json").read_text())
+    jsonschema.validate(report, REPORT_SCHEMA)
     assert report["schema_version"] == 1
     assert {c["target"] for c in report["cases"]} == {"baseline", "candidate"}
     assert report["targets"]["candidate"]["n"] == 3
@@ -285,6 +293,7 @@ def test_budget_verdicts_are_items_and_set_the_exit_code(
     xml = (pytester.path / "junit.xml").read_text()
     assert 'name="budget[cost_per_response_usd]"' in xml
     report = json.loads((pytester.path / "report.json").read_text())
+    jsonschema.validate(report, REPORT_SCHEMA)
     verdicts = {c["metric"]: c["verdict"] for c in report["comparisons"]}
     assert verdicts == {
         "output_tokens_mean": "fail",
