@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from pytest_llmguard.metrics.pii import redact
 from pytest_llmguard.report.terminal import TARGET_COLUMNS, budget_rows, target_rows
 
 if TYPE_CHECKING:
@@ -64,7 +65,8 @@ def render_markdown(outcome: Outcome) -> str:
                 if o.error
                 else "; ".join(f"{c.name}: {c.detail}" for c in s.checks if not c.passed)
             )
-            rows.append([o.case_key, o.target, why, o.output or ""])
+            # A PR comment is read widely: PII and keys in model output are redacted.
+            rows.append([o.case_key, o.target, redact(why), redact(o.output or "")])
         lines.extend(_table(["case", "target", "why", "output"], rows))
         lines.append("\n</details>")
     for note in outcome.notes:
