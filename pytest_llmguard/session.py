@@ -25,7 +25,7 @@ from pytest_llmguard.golden import GoldenSet
 from pytest_llmguard.handover import Worker, case_partitions, own_units, publish, wait_for_partition
 from pytest_llmguard.records import Case, Observation, ScoredObservation
 from pytest_llmguard.runner import CallUnit, Engine, plan_calls
-from pytest_llmguard.scoring import score_batch
+from pytest_llmguard.scoring import score_batch, validate_quality
 from pytest_llmguard.summary import RunSummary, summarize
 from pytest_llmguard.targets import build_clients, missing_key_message
 
@@ -134,6 +134,12 @@ class GuardSession:
                 hint=f"valid modes: {', '.join(CACHE_MODES)}",
             )
         self.budgets: tuple[Budget, ...] = parse_budgets(config.budgets, file=config.path)
+        try:
+            validate_quality(config.quality)  # now, not after the calls
+        except ConfigError as exc:
+            raise ConfigError(
+                exc.message, file=config.path, key_path=exc.key_path, hint=exc.hint
+            ) from None
         self.cases: dict[str, Case] = {c.key: c for s in self.golden_sets for c in s.cases}
         self.notes: list[str] = [
             msg for t in self.targets.values() if (msg := missing_key_message(t)) is not None

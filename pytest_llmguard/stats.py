@@ -133,9 +133,9 @@ class _Side:
 
     Resamples arrive as a matrix of drawn case indices (resamples x cases). Means and
     sums need only per-case sums and counts. Percentiles partition the *ranks* of the
-    drawn observations (a cheap integer partition) when every case holds the same
-    number of values; otherwise (repeats where some calls failed) they go through
-    per-case weights and cumulative sums, slower but exact for the flattened repeats.
+    drawn observations (a cheap integer partition). When cases hold different numbers
+    of values (repeats where some calls failed) the rows are padded and each resample's
+    order statistics are found in a narrow band, still exact for the flattened repeats.
     """
 
     def __init__(self, values: FloatArray, cases: IntArray, n_cases: int) -> None:
@@ -147,14 +147,21 @@ class _Side:
         order = np.argsort(values, kind="stable")
         self.sorted_values = values[order]
         self.sorted_cases = cases[order]
-        # Cases that all hold the same number of repeats (no failed calls) take the
-        # partition path too: one row of observation ranks per case.
+        # Every case holding the same number of repeats (no failed calls) needs no band.
         self.repeats = int(counts[0]) if n_cases and (counts == counts[0]).all() else 0
-        if self.repeats > 1:
-            obs_rank = np.empty(values.size, dtype=_index_dtype(values.size))
+        if not self.single:
+            # One row of observation ranks per case. Cases with fewer repeats (failed
+            # calls) are padded with a rank above every real one, so padding sorts last
+            # and the first ``total`` ranks of a resample are exactly its observations.
+            width = int(counts.max())
+            self.pad = values.size
+            obs_rank = np.empty(values.size, dtype=_index_dtype(values.size + 1))
             obs_rank[order] = np.arange(values.size)
             by_case = np.argsort(cases, kind="stable")
-            self.rank_rows = obs_rank[by_case].reshape(n_cases, self.repeats)
+            slot = np.arange(values.size) - np.repeat(np.cumsum(counts) - counts, counts)
+            self.rank_rows = np.full((n_cases, width), self.pad, dtype=obs_rank.dtype)
+            self.rank_rows[cases[by_case], slot] = obs_rank[by_case]
+            self.counts = counts
         if self.single:
             # rank[c] is the position of case c's only value among the sorted values.
             # None when the caller already labelled cases by rank (saves a gather).
@@ -186,10 +193,10 @@ class _Side:
             return means
         if self.single:
             return self._percentile_single(q, drawn)
+        rows = np.take(self.rank_rows, drawn, axis=0).reshape(drawn.shape[0], -1)
         if self.repeats > 1:
-            rows = np.take(self.rank_rows, drawn, axis=0).reshape(drawn.shape[0], -1)
             return self._percentile_of_ranks(q, rows)
-        return self._percentile_weighted(q, drawn)
+        return self._percentile_of_padded_ranks(q, rows, np.take(self.counts, drawn).sum(axis=1))
 
     def _percentile_single(self, q: float, drawn: npt.NDArray[Any]) -> FloatArray:
         in_rank_space = drawn if self.rank is None else np.take(self.rank, drawn)
@@ -208,28 +215,22 @@ class _Side:
         result: FloatArray = v_lo + (h - lo) * (v_hi - v_lo)
         return result
 
-    def _percentile_weighted(self, q: float, drawn: npt.NDArray[Any]) -> FloatArray:
-        # A resample is the sorted observations repeated by how often their case was
-        # drawn; find the two order statistics numpy's "linear" method interpolates
-        # between by searching cumulative weights, all rows in one searchsorted call
-        # thanks to per-row offsets that keep the flattened array increasing.
-        rows, n_obs = drawn.shape[0], self.sorted_values.size
-        flat_draws = (
-            drawn.astype(np.int64) + (np.arange(rows, dtype=np.int64) * self.n_cases)[:, None]
-        )
-        weights = np.bincount(flat_draws.ravel(), minlength=rows * self.n_cases)
-        weights = weights.reshape(rows, self.n_cases)
-        cum = np.cumsum(weights[:, self.sorted_cases], axis=1)
-        total = cum[:, -1]
+    def _percentile_of_padded_ranks(
+        self, q: float, rows: npt.NDArray[Any], total: IntArray
+    ) -> FloatArray:
+        # Resamples hold different numbers of observations (``total``), so the two order
+        # statistics numpy's "linear" method needs sit at a different position in each
+        # row, but all within one narrow band: partition at the band's ends, sort only
+        # the band, and pick each row's two positions from it.
         h = (total - 1) * (q / 100.0)
         lo = np.floor(h).astype(np.int64)
         hi = np.minimum(lo + 1, total - 1)
-        stride = int(total.max()) + 1
-        offsets = np.arange(rows, dtype=np.int64) * stride
-        flat = (cum + offsets[:, None]).ravel()
-        base = np.arange(rows, dtype=np.int64) * n_obs
-        v_lo = self.sorted_values[np.searchsorted(flat, lo + offsets, side="right") - base]
-        v_hi = self.sorted_values[np.searchsorted(flat, hi + offsets, side="right") - base]
+        first, last = int(lo.min()), int(hi.max())
+        parted = np.partition(rows, sorted({first, last}), axis=1)
+        band = np.sort(parted[:, first : last + 1], axis=1)
+        at = np.arange(rows.shape[0])
+        v_lo = self.sorted_values[band[at, lo - first]]
+        v_hi = self.sorted_values[band[at, hi - first]]
         result: FloatArray = v_lo + (h - lo) * (v_hi - v_lo)
         return result
 

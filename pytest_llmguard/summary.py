@@ -39,6 +39,15 @@ def _flag(score: str, threshold: float) -> Callable[[ScoredObservation], float |
     return extract
 
 
+def _repetitive(s: ScoredObservation) -> float | None:
+    """The scorer's own flag (at the configured quality.repetition.threshold) when present."""
+    flag = s.scores.get("repetitive")
+    if flag is not None:
+        return float(flag)
+    value = s.scores.get("repetition")
+    return None if value is None else float(value >= REPETITION_THRESHOLD)
+
+
 def _number(attr: str) -> Callable[[ScoredObservation], float | None]:
     def extract(s: ScoredObservation) -> float | None:
         value = getattr(s.observation, attr)
@@ -83,7 +92,7 @@ SAMPLES: Mapping[str, SampleDef] = {
         SampleDef("hallucination", _flag("hallucination", FLAG_THRESHOLD), False),
         SampleDef("pii", _flag("pii", FLAG_THRESHOLD), successful_only=False),
         SampleDef("refusal", _flag("refusal", FLAG_THRESHOLD), successful_only=False),
-        SampleDef("repetition", _flag("repetition", REPETITION_THRESHOLD), False),
+        SampleDef("repetition", _repetitive, False),
         SampleDef("feedback_negative", _flag("feedback_negative", FLAG_THRESHOLD), False),
         SampleDef("cached", lambda s: float(s.observation.cached), successful_only=False),
     )

@@ -393,3 +393,13 @@ def test_spend_limit_stops_new_calls(
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["*budget_exhausted*max_cost_usd*", "note: spend limit reached*"])
     assert 0 < len(sim_log.requests()) < 6
+
+
+def test_bad_quality_config_is_a_usage_error_before_any_call(
+    pytester: pytest.Pytester, sim_url: str, sim_log: SimLog
+) -> None:
+    write_project(pytester, sim_url, extra="quality: {similarity: {scorer: cosine}}\n")
+    result = pytester.runpytest("--llmguard", "golden_sets")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*llmguard.yaml*quality.similarity.scorer*"])
+    assert sim_log.requests() == []

@@ -8,10 +8,15 @@ A claim is present when its exact phrase is, or when every number (exactly) and 
 content word (fuzzily; stopwords ignored) occur close together in the output - within
 a window as wide as the claim plus two words each side.
 
-Known limits (documented, not hidden): negation is not understood ("refunds are not
-available" supports the fact "refunds are available"), numbers written as words
-("thirty days") do not match digits, and dates in different formats
-("2024-01-15" vs "January 15, 2024") do not match each other.
+Negation: a claim found in the output with a negation close before or inside it
+("not", "never", "no", "don't", "can't", ...) that the claim itself does not have is
+NOT present: "we do not offer a lifetime warranty" neither states the forbidden claim
+"lifetime warranty" nor supports the fact "we offer a lifetime warranty".
+
+Known limits (documented, not hidden): negation further away or implied ("refunds? Not
+after 30 days") is not understood, numbers written as words ("thirty days") do not
+match digits, and dates in different formats ("2024-01-15" vs "January 15, 2024") do
+not match each other.
 """
 
 from __future__ import annotations
@@ -28,6 +33,25 @@ FORBIDDEN_MIN = 90.0  # stricter: a false "forbidden claim found" fails a case
 WORD_MIN = 80.0  # ratio at which two words are "the same word" for groundedness
 SENTENCE_SUPPORT_MIN = 0.5  # share of a sentence's content words found in the context
 
+# Normalisation splits "don't" into "don t": the "t" after these stems is a negation.
+_NEGATIONS = frozenset(["not", "no", "never", "nor", "cannot", "neither", "nobody", "nothing"])
+_NEGATED_STEMS = frozenset(
+    [
+        "don",
+        "doesn",
+        "didn",
+        "can",
+        "won",
+        "isn",
+        "aren",
+        "wasn",
+        "weren",
+        "shouldn",
+        "wouldn",
+        "couldn",
+    ]
+)
+NEGATION_LOOKBACK = 3  # output words before a match that can negate it
 _NUMBER_RE = re.compile(r"^\d+(?:\.\d+)*$")
 _SENTENCE_RE = re.compile(r"(?<=[.!?])\s+|\n+")
 _STOPWORDS_TEXT = (
@@ -62,15 +86,41 @@ def _positions(word: str, out_tokens: list[str], min_score: float) -> set[int]:
     return {j for j, score in enumerate(scores) if score >= min_score}
 
 
+def _has_negation(tokens: Sequence[str]) -> bool:
+    return any(
+        t in _NEGATIONS or (t == "t" and i > 0 and tokens[i - 1] in _NEGATED_STEMS)
+        for i, t in enumerate(tokens)
+    )
+
+
+def _negated(out_tokens: Sequence[str], start: int, end: int) -> bool:
+    """True when the output span [start, end] is negated (inside or just before it)."""
+    return _has_negation(out_tokens[max(0, start - NEGATION_LOOKBACK) : end + 1])
+
+
+def _phrase_spans(out_tokens: Sequence[str], claim_tokens: Sequence[str]) -> list[int]:
+    n = len(claim_tokens)
+    return [
+        i
+        for i in range(len(out_tokens) - n + 1)
+        if list(out_tokens[i : i + n]) == list(claim_tokens)
+    ]
+
+
 def _claim_present(output: str, claim: str, min_score: float) -> bool:
     nc = normalize(claim)
     if not nc:
         return True
     no = normalize(output)
-    if _contains_phrase(no, nc):
-        return True
     claim_tokens = _tokens(nc)
     out_tokens = _tokens(no)
+    claim_negated = _has_negation(claim_tokens)
+    if _contains_phrase(no, nc):
+        if claim_negated:
+            return True
+        spans = _phrase_spans(out_tokens, claim_tokens)
+        if any(not _negated(out_tokens, i, i + len(claim_tokens) - 1) for i in spans):
+            return True
     numbers = set(_numbers(claim_tokens))
     words = _content_words(claim_tokens)
     if not out_tokens:
@@ -85,7 +135,14 @@ def _claim_present(output: str, claim: str, min_score: float) -> bool:
         return False
     width = len(claim_tokens) + 2
     anchor = min(spots, key=len)
-    return any(all(any(abs(j - i) <= width for j in s) for s in spots) for i in anchor)
+    for i in anchor:
+        near = [[j for j in s if abs(j - i) <= width] for s in spots]
+        if all(near):
+            start = min(min(n) for n in near)
+            end = max(max(n) for n in near)
+            if claim_negated or not _negated(out_tokens, start, end):
+                return True
+    return False
 
 
 def fact_supported(output: str, fact: str) -> bool:

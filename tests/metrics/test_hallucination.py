@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from pytest_llmguard.metrics.hallucination import (
     fact_supported,
     forbidden_found,
@@ -56,3 +58,22 @@ def test_claim_words_must_be_close_together() -> None:
     far = "Our lifetime members get priority support. " + "filler " * 20 + "No warranty applies."
     assert forbidden_found(far, ["lifetime warranty"]) == []
     assert fact_supported("Receipts are required for refunds.", "receipt required")
+
+
+@pytest.mark.parametrize(
+    ("output", "claim", "present"),
+    [
+        ("We do not offer a lifetime warranty.", "lifetime warranty", False),
+        ("Yes, a lifetime warranty is included.", "lifetime warranty", True),
+        ("We don't match competitors' prices.", "we match any price", False),
+        ("We never share your data.", "we share your data", False),
+        ("Refunds are not available after 30 days.", "refunds are not available", True),
+        ("No, it is not free; it costs $5.", "it is free", False),
+        ("It is free, and not limited to members.", "it is free", True),
+    ],
+)
+def test_negation_close_to_a_claim_means_it_is_not_stated(
+    output: str, claim: str, present: bool
+) -> None:
+    assert fact_supported(output, claim) is present
+    assert (forbidden_found(output, [claim]) == [claim]) is present
