@@ -24,6 +24,7 @@ from pytest_llmguard.gate import Comparison, check_absolute, compare, overall_ve
 from pytest_llmguard.golden import GoldenSet
 from pytest_llmguard.handover import Worker, case_partitions, own_units, publish, wait_for_partition
 from pytest_llmguard.records import Case, Observation, ScoredObservation
+from pytest_llmguard.regressions import CaseRegression, find_regressions
 from pytest_llmguard.runner import CallUnit, Engine, plan_calls
 from pytest_llmguard.scoring import score_batch, validate_quality
 from pytest_llmguard.summary import RunSummary, summarize
@@ -60,6 +61,7 @@ class Outcome:
     cases: Mapping[str, Case]
     targets: Mapping[str, TargetConfig]
     notes: tuple[str, ...] = ()
+    regressions: tuple[CaseRegression, ...] = ()
     partial: bool = False
     reports_written: tuple[str, ...] = field(default=())
 
@@ -71,6 +73,7 @@ class Judgement:
     summaries: Mapping[str, RunSummary]
     comparisons: tuple[Comparison, ...]
     notes: tuple[str, ...]
+    regressions: tuple[CaseRegression, ...] = ()
 
 
 def reserved_key_notes(config: Config) -> list[str]:
@@ -312,12 +315,18 @@ class GuardSession:
             and compare_cfg.baseline.endswith(".json")
         ):
             saved_path = str(Path(self.config.rootdir) / compare_cfg.baseline)
+        baseline_scored: Sequence[ScoredObservation] = ()
         if saved_path is not None:
-            baseline_summary = load_run(saved_path).pick(candidate_name)
+            saved = load_run(saved_path)
+            baseline_summary = saved.pick(candidate_name)
             baseline_label = saved_path
+            baseline_scored = [
+                s for s in saved.scored if s.observation.target == baseline_summary.target
+            ]
         elif compare_cfg is not None:
             baseline_label = compare_cfg.baseline
             baseline_summary = summaries.get(baseline_label)
+            baseline_scored = by_target.get(baseline_label, [])
             if baseline_summary is None:
                 notes.append(
                     f"no comparison: baseline target '{baseline_label}' did not run (deselected?)"
@@ -342,7 +351,10 @@ class GuardSession:
             comparisons.extend(
                 check_absolute(summary, self.budgets, self.config.gate, case_scopes=scopes)
             )
-        return Judgement(summaries, tuple(comparisons), tuple(notes))
+        regressions: tuple[CaseRegression, ...] = ()
+        if candidate_name and baseline_scored:
+            regressions = find_regressions(baseline_scored, by_target.get(candidate_name, []))
+        return Judgement(summaries, tuple(comparisons), tuple(notes), regressions)
 
     def finish(self, *, partial: bool = False) -> Outcome:
         """Judge everything this process holds (the controller: every worker's), then report."""
@@ -363,6 +375,7 @@ class GuardSession:
             cases=dict(self.cases),
             targets=dict(self.targets),
             notes=judgement.notes,
+            regressions=judgement.regressions,
             partial=partial,
         )
         written = write_reports(outcome, self._report_paths(), save_path=self.options.save_path)

@@ -94,6 +94,7 @@ def build_report(outcome: Outcome, *, rootdir: str = ".") -> dict[str, Any]:
         "notes": list(outcome.notes),
         "targets": targets,
         "comparisons": [c.to_dict() for c in outcome.comparisons],
+        "regressions": [r.to_dict() for r in outcome.regressions],
         "cases": cases,
     }
 

@@ -54,6 +54,17 @@ def render_markdown(outcome: Outcome) -> str:
         lines.append("\n<details><summary>Per-target metrics</summary>\n")
         lines.extend(_table(["target", *(c[0] for c in TARGET_COLUMNS)], target_rows(outcome)))
         lines.append("\n</details>")
+    if outcome.regressions:
+        lines.append(f"\n### Worst regressed cases ({len(outcome.regressions)})\n")
+        rows = [
+            [r.case_key, r.reason, f"{r.output_similarity:.2f}", r.diff]
+            for r in outcome.regressions
+        ]
+        # diffs are model output too: redacted, then escaped by _table
+        rows = [[k, redact(why), sim, redact(diff)] for k, why, sim, diff in rows]
+        lines.extend(
+            _table(["case", "why", "output similarity", "diff (baseline → candidate)"], rows)
+        )
     failed = [s for s in outcome.scored if not s.passed][:10]
     if failed:
         lines.append(f"\n<details><summary>Failed cases ({len(failed)} shown)</summary>\n")
