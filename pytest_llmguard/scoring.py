@@ -23,6 +23,10 @@ The ``quality`` configuration (all keys optional)::
       similarity:
         scorer: token_set_ratio   # | token_sort_ratio | ratio | partial_ratio | WRatio
         normalize: true           # case, whitespace, punctuation, number formats
+        embeddings:               # optional: blend in cosine similarity of embeddings
+          target: baseline        # a configured target whose endpoint serves /embeddings
+          model: text-embedding-3-small
+          weight: 0.3             # 0..1 share of the cosine in the blended similarity
       hallucination:
         groundedness_min: 0.6     # 0..1
       refusal:
@@ -36,10 +40,11 @@ The ``quality`` configuration (all keys optional)::
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from rapidfuzz import process
 
 from pytest_llmguard.checks import evaluate_checks
@@ -52,6 +57,8 @@ from pytest_llmguard.metrics.refusal import is_refusal
 from pytest_llmguard.metrics.similarity import DEFAULT_SCORER, SCORERS, similarity_batch
 from pytest_llmguard.records import Case, CheckResult, Observation, ScoredObservation
 
+DEFAULT_EMBEDDING_MODEL = "text-embedding-3-small"
+
 SCORE_NAMES: tuple[str, ...] = (
     "similarity",
     "hallucination",
@@ -62,6 +69,7 @@ SCORE_NAMES: tuple[str, ...] = (
     "repetitive",
     "output_chars",
     "empty",
+    "similarity_embedding",
 )
 
 _UNIT = {"type": "number", "minimum": 0, "maximum": 1}
@@ -75,6 +83,16 @@ QUALITY_SCHEMA: dict[str, Any] = {
             "properties": {
                 "scorer": {"enum": list(SCORERS)},
                 "normalize": {"type": "boolean"},
+                "embeddings": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["target"],
+                    "properties": {
+                        "target": {"type": "string"},
+                        "model": {"type": "string"},
+                        "weight": _UNIT,
+                    },
+                },
             },
         },
         "hallucination": {
@@ -105,10 +123,13 @@ class QualitySettings:
     groundedness_min: float = 0.6
     refusal_threshold: float = REFUSAL_THRESHOLD
     repetition_threshold: float = repetition_metric.DEFAULT_THRESHOLD
+    embeddings_target: str | None = None
+    embeddings_model: str = DEFAULT_EMBEDDING_MODEL
+    embeddings_weight: float = 0.3
 
 
 _SECTIONS: dict[str, tuple[str, ...]] = {
-    "similarity": ("scorer", "normalize"),
+    "similarity": ("scorer", "normalize", "embeddings"),
     "hallucination": ("groundedness_min",),
     "refusal": ("threshold",),
     "repetition": ("threshold",),
@@ -162,6 +183,7 @@ def validate_quality(quality: Mapping[str, Any]) -> QualitySettings:
             f"expected true or false, got {normalize!r}", key_path="quality.similarity.normalize"
         )
     defaults = QualitySettings()
+    emb = _embeddings(sim.get("embeddings"), defaults)
     hall = quality.get("hallucination", {})
     ref = quality.get("refusal", {})
     rep = quality.get("repetition", {})
@@ -178,7 +200,42 @@ def validate_quality(quality: Mapping[str, Any]) -> QualitySettings:
         repetition_threshold=_unit(
             "quality.repetition.threshold", rep.get("threshold", defaults.repetition_threshold)
         ),
+        embeddings_target=emb[0],
+        embeddings_model=emb[1],
+        embeddings_weight=emb[2],
     )
+
+
+def _embeddings(raw: object, defaults: QualitySettings) -> tuple[str | None, str, float]:
+    """(target, model, weight) of ``quality.similarity.embeddings``."""
+    path = "quality.similarity.embeddings"
+    if raw is None:
+        return None, defaults.embeddings_model, defaults.embeddings_weight
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"expected a mapping, got {type(raw).__name__}", key_path=path)
+    valid = ("target", "model", "weight")
+    for key in raw:
+        if key not in valid:
+            raise _unknown_key(path, key, valid)
+    target, model = raw.get("target"), raw.get("model", defaults.embeddings_model)
+    if not isinstance(target, str) or not target:
+        raise ConfigError("expected the name of a configured target", key_path=f"{path}.target")
+    if not isinstance(model, str) or not model:
+        raise ConfigError("expected an embedding model name", key_path=f"{path}.model")
+    return target, model, _unit(f"{path}.weight", raw.get("weight", defaults.embeddings_weight))
+
+
+Embedder = Callable[[Sequence[str]], "Sequence[Sequence[float]] | None"]
+
+
+def _cosines(vectors: Sequence[Sequence[float]], n: int) -> list[float]:
+    """Cosine of output i (vectors[i]) with reference i (vectors[n + i]), clipped to 0..1."""
+    matrix = np.asarray(vectors, dtype=np.float64)
+    outs, refs = matrix[:n], matrix[n:]
+    norms = np.linalg.norm(outs, axis=1) * np.linalg.norm(refs, axis=1)
+    dots = np.einsum("ij,ij->i", outs, refs)
+    cos = np.divide(dots, norms, out=np.zeros(n), where=norms > 0)
+    return [float(c) for c in np.clip(cos, 0.0, 1.0)]
 
 
 def _failed(observation: Observation) -> ScoredObservation:
@@ -235,11 +292,15 @@ def score_batch(
     cases: Sequence[Case],
     observations: Sequence[Observation],
     quality: Mapping[str, Any],
+    *,
+    embed: Embedder | None = None,
 ) -> list[ScoredObservation]:
     """Score every observation and evaluate its case's checks, in input order.
 
     Observations are matched to cases by ``case.key`` (so one case may have several
     observations: repeats, targets). Similarity to ``expected`` is computed in one batch.
+    With ``embed`` (texts → vectors, or None when unavailable) and embeddings configured,
+    the similarity blends in the embeddings' cosine: ``(1 - weight) * fuzzy + weight * cos``.
     """
     settings = validate_quality(quality)
     by_key = {case.key: case for case in cases}
@@ -262,6 +323,13 @@ def score_batch(
             outputs, references, settings.scorer, normalize=settings.normalize
         )
         similarity = dict(zip(pending, (float(v) for v in values), strict=True))
+    cosine: dict[int, float] = {}
+    if pending and embed is not None and settings.embeddings_target is not None:
+        vectors = embed(outputs + references)
+        if vectors is not None and len(vectors) == 2 * len(pending):
+            cosine = dict(zip(pending, _cosines(vectors, len(pending)), strict=True))
+            w = settings.embeddings_weight
+            similarity = {i: (1 - w) * similarity[i] + w * cosine[i] for i in pending}
 
     scored = []
     for i, obs in enumerate(observations):
@@ -270,6 +338,7 @@ def score_batch(
             continue
         case = by_key[obs.case_key]
         scores = _scores(case, obs.output, similarity.get(i), settings)
+        scores["similarity_embedding"] = cosine.get(i)
         checks = evaluate_checks(case, obs.output, obs.output_tokens, scores)
         scored.append(ScoredObservation(observation=obs, checks=checks, scores=scores))
     return scored

@@ -28,7 +28,8 @@ from pytest_llmguard.regressions import CaseRegression, find_regressions
 from pytest_llmguard.runner import CallUnit, Engine, plan_calls
 from pytest_llmguard.scoring import score_batch, validate_quality
 from pytest_llmguard.summary import RunSummary, summarize
-from pytest_llmguard.targets import build_clients, missing_key_message
+from pytest_llmguard.targets import DEFAULT_OPENAI_URL, build_clients, missing_key_message
+from pytest_llmguard.targets.embeddings import EmbeddingClient
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,11 +139,18 @@ class GuardSession:
             )
         self.budgets: tuple[Budget, ...] = parse_budgets(config.budgets, file=config.path)
         try:
-            validate_quality(config.quality)  # now, not after the calls
+            quality = validate_quality(config.quality)  # now, not after the calls
         except ConfigError as exc:
             raise ConfigError(
                 exc.message, file=config.path, key_path=exc.key_path, hint=exc.hint
             ) from None
+        if quality.embeddings_target and quality.embeddings_target not in config.targets:
+            raise ConfigError(
+                f"unknown target '{quality.embeddings_target}'",
+                file=config.path,
+                key_path="quality.similarity.embeddings.target",
+                hint=f"configured targets: {', '.join(config.targets)}",
+            )
         self.cases: dict[str, Case] = {c.key: c for s in self.golden_sets for c in s.cases}
         self.notes: list[str] = [
             msg for t in self.targets.values() if (msg := missing_key_message(t)) is not None
@@ -191,7 +199,9 @@ class GuardSession:
 
         try:
             if units:
-                self._run_engine(units, on_observation)
+                self._run_engine(units, on_observation, observed)
+            else:
+                self._store([], [])
         except KeyboardInterrupt:
             # Ctrl-C: keep what was observed so the partial report shows it, then let
             # pytest end the session as interrupted (exit 2).
@@ -199,10 +209,12 @@ class GuardSession:
             self._store([c for c, _ in observed], [o for _, o in observed])
             raise
         self.call_seconds = time.perf_counter() - t0
-        self._store([c for c, _ in observed], [o for _, o in observed])
 
     def _run_engine(
-        self, units: Sequence[CallUnit], on_observation: Callable[[CallUnit, Observation], None]
+        self,
+        units: Sequence[CallUnit],
+        on_observation: Callable[[CallUnit, Observation], None],
+        observed: list[tuple[Case, Observation]],
     ) -> None:
         from pytest_llmguard.targets.sim import running_simulator
 
@@ -225,10 +237,33 @@ class GuardSession:
                     f"spend limit reached: run.max_cost_usd={self.config.run.max_cost_usd}; "
                     "calls after it were not made and are reported as budget_exhausted"
                 )
+            # Scored while a sim target's server still runs: it may serve the embeddings.
+            embedder = self._embedder(sim_url)
+            self._store([c for c, _ in observed], [o for _, o in observed], embed=embedder)
+            if embedder is not None and embedder.problem:
+                self.notes.append(
+                    f"embeddings unavailable ({embedder.problem}); similarity is fuzzy only"
+                )
 
-    def _store(self, cases: Sequence[Case], observations: Sequence[Observation]) -> None:
+    def _embedder(self, sim_url: str | None) -> EmbeddingClient | None:
+        settings = validate_quality(self.config.quality)
+        name = settings.embeddings_target
+        if name is None:
+            return None
+        target = self.config.targets[name]  # checked when the session was created
+        base_url = target.base_url or (sim_url if target.provider == "sim" else DEFAULT_OPENAI_URL)
+        if base_url is None:
+            return None
+        return EmbeddingClient(target, base_url, settings.embeddings_model)
+
+    def _store(
+        self,
+        cases: Sequence[Case],
+        observations: Sequence[Observation],
+        embed: EmbeddingClient | None = None,
+    ) -> None:
         """Score observations, keep them, and publish them to the other xdist workers."""
-        scored = score_batch(cases, observations, self.config.quality)
+        scored = score_batch(cases, observations, self.config.quality, embed=embed)
         self._own = scored
         for s in scored:
             self._results[(s.observation.case_key, s.observation.target)].append(s)

@@ -403,3 +403,45 @@ def test_bad_quality_config_is_a_usage_error_before_any_call(
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*llmguard.yaml*quality.similarity.scorer*"])
     assert sim_log.requests() == []
+
+
+def test_embedding_similarity_is_blended_in(pytester: pytest.Pytester, sim_url: str) -> None:
+    write_project(
+        pytester,
+        sim_url,
+        extra="quality: {similarity: {embeddings: {target: baseline, weight: 0.5}}}\n",
+    )
+    result = pytester.runpytest(
+        "--llmguard", "golden_sets", "--llmguard-target", "candidate=sim-drifted"
+    )
+    assert result.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
+    report = json.loads((pytester.path / "report.json").read_text())
+    for case in report["cases"]:
+        cos = case["scores"]["similarity_embedding"]
+        assert cos is not None and 0.0 <= cos <= 1.0
+        if case["target"] == "baseline":  # exact reference answer: both parts are 1
+            assert case["scores"]["similarity"] == pytest.approx(1.0)
+    assert "embeddings unavailable" not in result.stdout.str()
+
+
+def test_embedding_failure_falls_back_with_a_note(pytester: pytest.Pytester, sim_url: str) -> None:
+    targets = f"""
+  baseline: {{provider: openai, base_url: "{sim_url}", model: sim-stable}}
+  embedder: {{provider: openai, base_url: "http://127.0.0.1:9/v1", model: none}}
+"""
+    write_project(
+        pytester,
+        sim_url,
+        targets=targets,
+        extra="quality: {similarity: {embeddings: {target: embedder}}}\n",
+    )
+    result = pytester.runpytest("--llmguard", "golden_sets", "--llmguard-target", "baseline")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["note: embeddings unavailable (*); similarity is fuzzy only"])
+
+
+def test_unknown_embedding_target_is_a_usage_error(pytester: pytest.Pytester, sim_url: str) -> None:
+    write_project(pytester, sim_url, extra="quality: {similarity: {embeddings: {target: nope}}}\n")
+    result = pytester.runpytest("--llmguard", "golden_sets")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*quality.similarity.embeddings.target*unknown target 'nope'*"])

@@ -1,0 +1,51 @@
+"""Embeddings from any OpenAI-compatible ``/embeddings`` endpoint, for blended similarity.
+
+A handful of batched requests per run, after the calls: httpx's plain client is fine
+here (the hot path is the chat calls). A failure never fails the run: the caller gets
+None, similarity stays fuzzy-only, and the run says so.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import httpx
+
+from pytest_llmguard.config import TargetConfig
+from pytest_llmguard.faults import scrub
+
+BATCH = 128
+
+
+class EmbeddingClient:
+    """Embeds texts with ``model`` at ``base_url``; ``problem`` says why it failed, if it did."""
+
+    def __init__(
+        self, target: TargetConfig, base_url: str, model: str, timeout_s: float = 30.0
+    ) -> None:
+        self.url = base_url.rstrip("/") + "/embeddings"
+        self.model = model
+        self._key = os.environ.get(target.api_key_env) if target.api_key_env else None
+        headers = dict(target.headers)
+        if self._key:
+            headers["authorization"] = f"Bearer {self._key}"
+        self._headers = headers
+        self._timeout = timeout_s
+        self.problem: str | None = None
+
+    def __call__(self, texts: Sequence[str]) -> list[list[float]] | None:
+        vectors: list[list[float]] = []
+        try:
+            with httpx.Client(timeout=self._timeout, headers=self._headers) as client:
+                for start in range(0, len(texts), BATCH):
+                    batch = list(texts[start : start + BATCH])
+                    resp = client.post(self.url, json={"model": self.model, "input": batch})
+                    resp.raise_for_status()
+                    data = sorted(resp.json()["data"], key=lambda d: d["index"])
+                    vectors.extend([list(map(float, d["embedding"])) for d in data])
+        except Exception as exc:  # any fault here must not fail the run (see module doc)
+            secrets = (self._key,) if self._key else ()
+            self.problem = scrub(f"{type(exc).__name__}: {exc}", secrets)
+            return None
+        return vectors
