@@ -98,6 +98,7 @@ class GateConfig:
     min_cases: int = 20
     strict: bool = False
     adaptive: bool = False
+    adaptive_rounds: int = 2  # at most this many extra repeats of borderline budgets' cases
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,7 +320,12 @@ def _build_config(doc: Document, rootdir: str, path: str) -> Config:
         budgets=dict(data.get("budgets") or {}),
         gate=GateConfig(
             **_present(
-                data.get("gate") or {}, confidence=float, min_cases=int, strict=bool, adaptive=bool
+                data.get("gate") or {},
+                confidence=float,
+                min_cases=int,
+                strict=bool,
+                adaptive=bool,
+                adaptive_rounds=int,
             )
         ),
         report=ReportConfig(**_present(data.get("report") or {}, json=str, markdown=str, html=str)),

@@ -59,24 +59,26 @@ def own_units(units: Sequence[CallUnit], worker: Worker) -> list[CallUnit]:
     return [u for u in units if owners[u.case.key] == worker.index]
 
 
-def _partition_file(run_dir: str, index: int) -> Path:
-    return Path(run_dir) / f"scored-gw{index}.json"
+def _partition_file(run_dir: str, index: int, round_index: int) -> Path:
+    return Path(run_dir) / f"scored-gw{index}-r{round_index}.json"
 
 
-def publish(worker: Worker, scored: Sequence[ScoredObservation]) -> None:
-    """Write this worker's scored results for the other workers (atomically)."""
+def publish(worker: Worker, scored: Sequence[ScoredObservation], round_index: int = 0) -> None:
+    """Write this worker's scored results of one round for the other workers (atomically)."""
     if worker.run_dir is None:
         return
     payload = json.dumps([s.to_dict() for s in scored], ensure_ascii=False)
-    write_atomic(_partition_file(worker.run_dir, worker.index), payload)
+    write_atomic(_partition_file(worker.run_dir, worker.index, round_index), payload)
 
 
-def wait_for_partition(run_dir: str, index: int, deadline_s: float) -> list[ScoredObservation]:
-    """Load another worker's published results, waiting at most ``deadline_s`` seconds.
+def wait_for_partition(
+    run_dir: str, index: int, deadline_s: float, round_index: int = 0
+) -> list[ScoredObservation]:
+    """Load another worker's results of one round, waiting at most ``deadline_s`` seconds.
 
     Raises TimeoutError when the partition never appears (that worker crashed or hung).
     """
-    path = _partition_file(run_dir, index)
+    path = _partition_file(run_dir, index, round_index)
     give_up = time.monotonic() + deadline_s
     while not path.exists():
         if time.monotonic() > give_up:

@@ -20,7 +20,7 @@ from pytest_llmguard.budgets import Budget, parse_budgets, scopes_of
 from pytest_llmguard.cache import ResponseCache
 from pytest_llmguard.config import CACHE_MODES, Config, RunConfig, TargetConfig
 from pytest_llmguard.exceptions import ConfigError
-from pytest_llmguard.gate import Comparison, check_absolute, compare, overall_verdict
+from pytest_llmguard.gate import Comparison, borderline, check_absolute, compare, overall_verdict
 from pytest_llmguard.golden import GoldenSet
 from pytest_llmguard.handover import Worker, case_partitions, own_units, publish, wait_for_partition
 from pytest_llmguard.records import Case, Observation, ScoredObservation
@@ -80,7 +80,6 @@ class Judgement:
 def reserved_key_notes(config: Config) -> list[str]:
     """Say so when a config uses a key this version accepts but does not act on yet."""
     reserved = {
-        "gate.adaptive": config.gate.adaptive,
         "report.html": config.report.html,
         "logs": config.logs,
         "drift": config.drift,
@@ -160,8 +159,9 @@ class GuardSession:
         self._owners: dict[str, int] = {}
         self._results: dict[tuple[str, str], list[ScoredObservation]] = defaultdict(list)
         self._own: list[ScoredObservation] = []
-        self._partitions: dict[int, list[ScoredObservation]] = {}
-        self._whole_run: Judgement | None = None
+        self._partitions: dict[tuple[int, int], list[ScoredObservation]] = {}
+        self._whole_run: dict[int, Judgement] = {}
+        self.rounds = 0  # adaptive rounds done after the first calls (same on every worker)
         self.started = time.time()
         self.call_seconds = 0.0
         self.interrupted = False
@@ -197,11 +197,18 @@ class GuardSession:
             if progress is not None:
                 progress(len(observed), len(units))
 
+        from pytest_llmguard.targets.sim import running_simulator
+
         try:
-            if units:
-                self._run_engine(units, on_observation, observed)
-            else:
+            if not units:
                 self._store([], [])
+            # One simulator for the whole run (adaptive rounds included): its attempt
+            # counters make each repeat a fresh sample, as from a real provider.
+            with running_simulator(self.config, self.targets, self.golden_sets) as sim_url:
+                if units:
+                    self._run_engine(units, on_observation, observed, sim_url)
+                if self.config.gate.adaptive:
+                    self._adaptive_rounds(on_observation, observed, sim_url)
         except KeyboardInterrupt:
             # Ctrl-C: keep what was observed so the partial report shows it, then let
             # pytest end the session as interrupted (exit 2).
@@ -215,35 +222,33 @@ class GuardSession:
         units: Sequence[CallUnit],
         on_observation: Callable[[CallUnit, Observation], None],
         observed: list[tuple[Case, Observation]],
+        sim_url: str | None,
     ) -> None:
-        from pytest_llmguard.targets.sim import running_simulator
-
-        with running_simulator(self.config, self.targets, self.golden_sets) as sim_url:
-            clients = build_clients(self.config, self.targets, sim_base_url=sim_url)
-            cache = ResponseCache(
-                Path(self.config.rootdir) / self.config.cache.dir,
-                self.options.cache_mode or self.config.cache.mode,
+        clients = build_clients(self.config, self.targets, sim_base_url=sim_url)
+        cache = ResponseCache(
+            Path(self.config.rootdir) / self.config.cache.dir,
+            self.options.cache_mode or self.config.cache.mode,
+        )
+        engine = Engine(
+            clients,
+            self.run_config,
+            cache=cache,
+            pricing=self.config.pricing,
+            rate_share=1.0 / self.worker.count,
+        )
+        asyncio.run(engine.run(units, on_observation))
+        if engine.spend.exhausted:
+            self.notes.append(
+                f"spend limit reached: run.max_cost_usd={self.config.run.max_cost_usd}; "
+                "calls after it were not made and are reported as budget_exhausted"
             )
-            engine = Engine(
-                clients,
-                self.run_config,
-                cache=cache,
-                pricing=self.config.pricing,
-                rate_share=1.0 / self.worker.count,
+        # Scored while a sim target's server still runs: it may serve the embeddings.
+        embedder = self._embedder(sim_url)
+        self._store([c for c, _ in observed], [o for _, o in observed], embed=embedder)
+        if embedder is not None and embedder.problem:
+            self.notes.append(
+                f"embeddings unavailable ({embedder.problem}); similarity is fuzzy only"
             )
-            asyncio.run(engine.run(units, on_observation))
-            if engine.spend.exhausted:
-                self.notes.append(
-                    f"spend limit reached: run.max_cost_usd={self.config.run.max_cost_usd}; "
-                    "calls after it were not made and are reported as budget_exhausted"
-                )
-            # Scored while a sim target's server still runs: it may serve the embeddings.
-            embedder = self._embedder(sim_url)
-            self._store([c for c, _ in observed], [o for _, o in observed], embed=embedder)
-            if embedder is not None and embedder.problem:
-                self.notes.append(
-                    f"embeddings unavailable ({embedder.problem}); similarity is fuzzy only"
-                )
 
     def _embedder(self, sim_url: str | None) -> EmbeddingClient | None:
         settings = validate_quality(self.config.quality)
@@ -264,31 +269,78 @@ class GuardSession:
     ) -> None:
         """Score observations, keep them, and publish them to the other xdist workers."""
         scored = score_batch(cases, observations, self.config.quality, embed=embed)
-        self._own = scored
+        self._own.extend(scored)
         for s in scored:
             self._results[(s.observation.case_key, s.observation.target)].append(s)
-        publish(self.worker, scored)
+        publish(self.worker, scored, self.rounds)
+
+    def _adaptive_rounds(
+        self,
+        on_observation: Callable[[CallUnit, Observation], None],
+        observed: list[tuple[Case, Observation]],
+        sim_url: str | None,
+    ) -> None:
+        """``gate.adaptive``: re-run the cases of borderline budgets, one repeat per round.
+
+        Every worker judges the same whole-run data (seeded statistics), so all of them
+        take the same decision and each re-runs its own share of the cases.
+        """
+        for round_index in range(1, self.config.gate.adaptive_rounds + 1):
+            shaky = [c for c in self.judgement_of_whole_run().comparisons if borderline(c)]
+            if not shaky:
+                return
+            extra = self._extra_units(shaky, round_index)
+            self.rounds = round_index
+            observed.clear()
+            self._run_engine(extra, on_observation, observed, sim_url)
+            metrics = ", ".join(sorted({c.metric for c in shaky}))
+            self.notes.append(
+                f"gate.adaptive: round {round_index} repeated the cases of borderline "
+                f"budgets ({metrics})"
+            )
+
+    def _extra_units(self, shaky: Sequence[Comparison], round_index: int) -> list[CallUnit]:
+        """One more repeat, on both compared targets, of this worker's in-scope cases."""
+        wanted: set[tuple[str, str]] = set()
+        for c in shaky:
+            sides = {c.candidate, c.baseline} & set(self.targets)  # a saved run cannot re-run
+            for unit in self._units:
+                in_scope = c.budget.scope == "all" or c.budget.scope in scopes_of(unit.case)
+                if unit.target in sides and in_scope:
+                    wanted.add((unit.case.key, unit.target))
+        base = self.run_config.repeat
+        extra: list[CallUnit] = []
+        seen: set[tuple[str, str]] = set()
+        for unit in self._units:
+            ident = (unit.case.key, unit.target)
+            mine = self._owners.get(unit.case.key) == self.worker.index
+            if ident in wanted and ident not in seen and mine:
+                seen.add(ident)
+                first_extra = max(unit.case.repeat, base)
+                extra.append(CallUnit(unit.case, unit.target, first_extra + round_index - 1))
+        return extra
 
     def _partition(self, index: int) -> list[ScoredObservation]:
-        """Another worker's published results, loaded once (waits, bounded)."""
-        if index not in self._partitions:
-            assert self.worker.run_dir is not None
-            loaded = wait_for_partition(self.worker.run_dir, index, self._handover_deadline())
-            self._partitions[index] = loaded
-            for s in loaded:
-                self._results[(s.observation.case_key, s.observation.target)].append(s)
-        return self._partitions[index]
+        """Another worker's published results of every round so far (each file loaded once)."""
+        assert self.worker.run_dir is not None
+        everything: list[ScoredObservation] = []
+        for round_index in range(self.rounds + 1):
+            key = (index, round_index)
+            if key not in self._partitions:
+                loaded = wait_for_partition(
+                    self.worker.run_dir, index, self._handover_deadline(), round_index
+                )
+                self._partitions[key] = loaded
+                for s in loaded:
+                    self._results[(s.observation.case_key, s.observation.target)].append(s)
+            everything.extend(self._partitions[key])
+        return everything
 
     def results_for(self, case_key: str, target: str) -> list[ScoredObservation]:
         """The scored repeats of one item; waits for another worker's partition if needed."""
         key = (case_key, target)
         owner = self._owners.get(case_key)
-        if (
-            key not in self._results
-            and owner is not None
-            and owner != self.worker.index
-            and self.worker.run_dir is not None
-        ):
+        if owner is not None and owner != self.worker.index and self.worker.run_dir is not None:
             self._partition(owner)
         return sorted(self._results.get(key, []), key=lambda s: s.observation.repeat_index)
 
@@ -300,14 +352,16 @@ class GuardSession:
     # ---- xdist: workers export, the controller absorbs ------------------------------------
 
     def export(self) -> str:
-        """This process's own scored results, for ``workeroutput``."""
-        return json.dumps([s.to_dict() for s in self._own], ensure_ascii=False)
+        """This process's own scored results and notes, for ``workeroutput``."""
+        return json.dumps(
+            {"scored": [s.to_dict() for s in self._own], "notes": self.notes}, ensure_ascii=False
+        )
 
     def absorb(self, exported: str) -> None:
         """Merge a worker's exported results (controller side)."""
-        for d in json.loads(exported):
-            s = ScoredObservation.from_dict(d)
-            self._own.append(s)
+        data = json.loads(exported)
+        self._own.extend(ScoredObservation.from_dict(d) for d in data["scored"])
+        self.notes.extend(n for n in data["notes"] if n not in self.notes)
 
     def add_cases(self, cases: Mapping[str, Case]) -> None:
         self.cases.update(cases)
@@ -422,14 +476,14 @@ class GuardSession:
         Budget items use it so each budget's verdict is a test result in JUnit XML; it
         equals the controller's final judgement because every statistic is seeded.
         """
-        if self._whole_run is None:
+        if self.rounds not in self._whole_run:
             everything = list(self._own)
             if self.worker.run_dir is not None:
                 for index in range(self.worker.count):
                     if index != self.worker.index:
                         everything.extend(self._partition(index))
-            self._whole_run = self.judge(everything)
-        return self._whole_run
+            self._whole_run[self.rounds] = self.judge(everything)
+        return self._whole_run[self.rounds]
 
     def _report_paths(self) -> dict[str, str]:
         cfg = self.config.report

@@ -144,6 +144,8 @@ class _Side:
         counts = np.bincount(cases, minlength=n_cases)
         self.case_counts = counts.astype(np.float64)
         self.single = bool((counts == 1).all())
+        # Cells of one resample row (padded rows for repeats): sizes the chunks.
+        self.row_cells = n_cases if self.single else n_cases * int(counts.max())
         order = np.argsort(values, kind="stable")
         self.sorted_values = values[order]
         self.sorted_cases = cases[order]
@@ -324,7 +326,7 @@ def bootstrap_diff(
     b_side, c_side = _Side(b_vals, b_idx, nb), _Side(c_vals, c_idx, nc)
     estimate = c_side.full(stat, q) - b_side.full(stat, q)
 
-    widest = max(b_vals.size, c_vals.size, nb, nc)
+    widest = max(b_vals.size, c_vals.size, b_side.row_cells, c_side.row_cells)
     chunk = max(1, min(n_resamples, _CHUNK_CELLS // widest))
     starts = range(0, n_resamples, chunk)
     # One generator per chunk, spawned from the seed: the result depends on the seed and

@@ -445,3 +445,35 @@ def test_unknown_embedding_target_is_a_usage_error(pytester: pytest.Pytester, si
     result = pytester.runpytest("--llmguard", "golden_sets")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*quality.similarity.embeddings.target*unknown target 'nope'*"])
+
+
+@pytest.mark.parametrize("xdist", XDIST)
+def test_adaptive_rounds_repeat_borderline_cases_once_each(
+    pytester: pytest.Pytester, sim_url: str, sim_log: SimLog, xdist: list[str]
+) -> None:
+    # Whether real data is borderline depends on noise; gate.borderline() itself is unit
+    # tested in test_gate.py. Here every budget is declared borderline (in every xdist
+    # worker, through the project's conftest) to test the rounds deterministically.
+    pytester.makeconftest(
+        "import pytest_llmguard.session as s\ns.borderline = lambda comparison: True\n"
+    )
+    extra = (
+        "compare: {baseline: baseline, candidate: candidate}\n"
+        "gate: {min_cases: 3, adaptive: true, adaptive_rounds: 2}\n"
+        'budgets: {latency_mean_ms: {max_increase: "50%"}}\n'
+    )
+    write_project(pytester, sim_url, extra=extra)
+    result = pytester.runpytest("--llmguard", "golden_sets", *xdist)
+    result.stdout.fnmatch_lines(
+        [
+            "note: gate.adaptive: round 1 repeated*latency_mean_ms*",
+            "note: gate.adaptive: round 2 repeated*latency_mean_ms*",
+        ]
+    )
+    # every (model, prompt) was called once per round, the first included: 3 times
+    calls = Counter((r["model"], r["prompt_sha"]) for r in sim_log.requests())
+    assert len(calls) == 6 and set(calls.values()) == {3}
+    report = json.loads((pytester.path / "report.json").read_text())
+    assert {c["repeat_index"] for c in report["cases"]} == {0, 1, 2}
+    assert len(report["cases"]) == 18
+    assert {c["n_paired"] for c in report["comparisons"]} == {3}

@@ -226,3 +226,38 @@ def test_bootstrap_median_covers_the_true_difference_at_about_95_percent() -> No
         iv = bootstrap_diff(b, c, "p50", paired=False, n_resamples=1000, seed=i)
         ivs.append((iv.low, iv.high))
     assert 0.92 <= _coverage(ivs, 80.0) <= 0.98
+
+
+@pytest.mark.parametrize("q", [0.0, 5.0, 50.0, 95.0, 99.0, 100.0])
+def test_uneven_repeats_with_ties_equal_brute_force(q: float) -> None:
+    # Many resamples of cases with 1..4 values each, rounded so values tie: every row's
+    # order statistics sit at a different position of the padded band.
+    rng = np.random.default_rng(11)
+    n_cases = 30
+    cases = np.concatenate([np.arange(n_cases), rng.integers(0, n_cases, 60)])
+    values = np.round(rng.lognormal(3.0, 0.5, cases.size))
+    side = _Side(values, cases, n_cases)
+    assert not side.single and side.repeats == 0
+    drawn = rng.integers(0, n_cases, size=(200, n_cases))
+    got = side.resampled(f"p{q:g}", q, drawn)
+    np.testing.assert_allclose(got, _brute_force(values, cases, drawn, q))
+
+
+def test_one_heavily_repeated_case_keeps_chunks_small() -> None:
+    # One case with 200 repeats pads every row to 200 slots; chunks must shrink to match
+    # (the interval still equals the brute-force statistic's bootstrap on a small draw).
+    cases = np.concatenate([np.arange(50), np.zeros(199, dtype=np.int64)])
+    values = np.random.default_rng(3).lognormal(3.0, 0.4, cases.size)
+    side = _Side(values, cases, 50)
+    assert side.row_cells == 50 * 200
+    iv = bootstrap_diff(
+        values,
+        values * 1.1,
+        "p95",
+        paired=True,
+        baseline_cases=cases,
+        candidate_cases=cases,
+        n_resamples=300,
+    )
+    assert iv.low <= iv.estimate <= iv.high
+    assert iv.estimate == pytest.approx(np.percentile(values, 95) * 0.1)

@@ -1,0 +1,82 @@
+"""benchmarks/gate_quality.py end to end on a tiny configuration (2 runs x 20 cases)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _benchmark() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "gate_quality_bench", ROOT / "benchmarks" / "gate_quality.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    return _benchmark()
+
+
+def test_budgets_sit_between_no_change_and_the_injected_regression(bench: ModuleType) -> None:
+    by_metric = {b.metric: b for b in bench.budgets()}
+    assert 0 < by_metric["latency_p95_ms"].max_increase.value < 0.25
+    assert 0 < by_metric["output_tokens_mean"].max_increase.value < 0.15
+    assert 0 < by_metric["similarity_mean"].max_decrease.value < 0.05
+    assert {s.metric for s in bench.SCENARIOS} == {None, *by_metric}
+
+
+def test_cases_have_reference_answers(bench: ModuleType) -> None:
+    cases = bench.build_cases(5)
+    assert len({c.key for c in cases}) == 5
+    assert all(c.expected and len(c.expected.split()) > 60 for c in cases)
+    assert bench.build_cases(5) == cases  # deterministic
+
+
+def test_tiny_run_tallies_every_scenario(bench: ModuleType) -> None:
+    settings = bench.Settings(
+        runs=2, cases=20, latency_scale=0.1, concurrency=8, resamples=200, in_process=True
+    )
+    result = bench.run_benchmark(settings)
+    assert result.errors == 0
+    assert set(result.tallies) == {s.name for s in bench.SCENARIOS}
+    for scenario in bench.SCENARIOS:
+        tally = result.tallies[scenario.name]
+        assert tally.runs == 2
+        assert sum(tally.interval.values()) == sum(tally.strict.values()) == 2
+        assert set(tally.interval) <= {"pass", "warn", "fail"}
+        assert len(tally.changes) == 2
+    # Output wording and length do not depend on timing: these regressions are far
+    # beyond their budgets even on 20 cases, so the point estimate always sees them.
+    for name in ("output tokens +15%", "similarity -0.05"):
+        tally = result.tallies[name]
+        assert tally.rate("strict", "fail") == 1.0
+        assert tally.rate("interval", "fail") + tally.rate("interval", "warn") == 1.0
+    tokens = result.tallies["output tokens +15%"].changes
+    assert all(8.0 < change < 25.0 for change in tokens)  # percent
+    drift = result.tallies["similarity -0.05"].changes
+    assert all(-0.09 < change < -0.02 for change in drift)
+
+    table = bench.table(result).splitlines()
+    assert table[0].startswith("| scenario | runs |")
+    assert len(table) == 2 + len(bench.SCENARIOS)
+    assert all(
+        row.startswith(f"| {s.name} | 2 |")
+        for row, s in zip(table[2:], bench.SCENARIOS, strict=True)
+    )
+
+
+def test_command_reproduces_the_settings(bench: ModuleType) -> None:
+    assert bench.command(bench.Settings()) == ".venv/bin/python benchmarks/gate_quality.py"
+    cmd = bench.command(bench.Settings(runs=50, noise_sigma=0.1, in_process=True))
+    assert cmd.endswith("--runs 50 --noise-sigma 0.1 --in-process")
