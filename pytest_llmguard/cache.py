@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import replace
+import os
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ class ResponseCache:
     def __init__(self, directory: str | Path, mode: str) -> None:
         self.directory = Path(directory)
         self.mode = mode
+        self._root = os.fspath(self.directory)  # str joins: pathlib costs ~30 µs a lookup
 
     @property
     def reads(self) -> bool:
@@ -46,13 +47,14 @@ class ResponseCache:
     def writes(self) -> bool:
         return self.mode in ("record", "refresh")
 
-    def _path(self, key: str) -> Path:
-        return self.directory / key[:2] / f"{key}.json"
+    def _path(self, key: str) -> str:
+        return os.path.join(self._root, key[:2], key + ".json")
 
     def get(self, key: str, *, case_key: str, target: str, repeat_index: int) -> Observation | None:
         """The stored observation for ``key`` re-labelled for this case, or None."""
         try:
-            stored = json.loads(self._path(key).read_bytes())
+            with open(self._path(key), "rb") as fh:
+                stored = json.loads(fh.read())
         except (FileNotFoundError, NotADirectoryError):
             return None
         except (OSError, ValueError):
@@ -60,8 +62,8 @@ class ResponseCache:
         if not isinstance(stored, dict) or stored.get("format") != CACHE_FORMAT:
             return None
         data = stored["observation"]
-        data.update(case_key=case_key, target=target, repeat_index=repeat_index)
-        return replace(Observation.from_dict(data), cached=True)
+        data.update(case_key=case_key, target=target, repeat_index=repeat_index, cached=True)
+        return Observation.from_dict(data)
 
     def put(self, key: str, observation: Observation) -> None:
         if observation.error is not None:

@@ -118,6 +118,37 @@ def _validate_schema(arg: object) -> None:
     except SchemaError as exc:
         path = "/".join(str(p) for p in exc.path) or "(root)"
         raise CheckSpecError(f"json_schema: invalid schema at {path}: {exc.message}") from None
+    except RecursionError:
+        raise CheckSpecError("json_schema: the schema is nested too deeply") from None
+    _check_refs(arg, arg)
+
+
+def _check_refs(node: object, root: dict[str, Any], depth: int = 0) -> None:
+    """Every ``$ref`` must be local (``#/...``) and resolve: no network, no crash later."""
+    if depth > 200:
+        raise CheckSpecError("json_schema: the schema is nested too deeply")
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if ref is not None:
+            if not isinstance(ref, str) or not (ref == "#" or ref.startswith("#/")):
+                raise CheckSpecError(
+                    f"json_schema: $ref {ref!r} is not a local reference",
+                    hint="only references inside the schema (#/...) are allowed",
+                )
+            target: object = root
+            for part in ref[2:].split("/") if ref != "#" else ():
+                part = part.replace("~1", "/").replace("~0", "~")
+                if isinstance(target, dict) and part in target:
+                    target = target[part]
+                elif isinstance(target, list) and part.isdigit() and int(part) < len(target):
+                    target = target[int(part)]
+                else:
+                    raise CheckSpecError(f"json_schema: $ref {ref!r} does not resolve")
+        for value in node.values():
+            _check_refs(value, root, depth + 1)
+    elif isinstance(node, list):
+        for value in node:
+            _check_refs(value, root, depth + 1)
 
 
 def _validate_max_tokens(arg: object) -> None:
@@ -264,9 +295,13 @@ def _json_schema(arg: Any, output: str, **_: Any) -> tuple[bool, str]:
             False,
             f"json_schema: output is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
         )
-    error = jsonschema.exceptions.best_match(
-        _validator(json.dumps(arg, sort_keys=True)).iter_errors(value)
-    )
+    try:
+        error = jsonschema.exceptions.best_match(
+            _validator(json.dumps(arg, sort_keys=True)).iter_errors(value)
+        )
+    except (jsonschema.exceptions.SchemaError, RecursionError, LookupError) as exc:
+        # validated at load time; anything left is reported on the case, never a crash
+        return False, f"json_schema: cannot validate: {type(exc).__name__}"
     if error is None:
         return True, "json_schema: valid"
     message = redact(error.message)

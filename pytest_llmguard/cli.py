@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pytest_llmguard import __version__
+from pytest_llmguard.atomic import write_atomic
 from pytest_llmguard.exceptions import LLMGuardError
 
 
@@ -26,7 +27,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if args.markdown:
         from pytest_llmguard.report.markdown import render_markdown
 
-        Path(args.markdown).write_text(render_markdown(outcome), encoding="utf-8")
+        write_atomic(args.markdown, render_markdown(outcome))
         print(f"wrote {args.markdown}")
     else:
         from pytest_llmguard.report.terminal import render_terminal

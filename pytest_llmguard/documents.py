@@ -126,6 +126,12 @@ def format_path(json_path: Iterable[Any]) -> str:
     return out
 
 
+def _secret_like(value: Any) -> bool:
+    from pytest_llmguard.faults import scrub
+
+    return isinstance(value, str) and scrub(value) != value
+
+
 def describe(value: Any) -> str:
     """A short phrase for a found value: ``a string ('abc')``, ``a list``, ``null``."""
     if value is None:
@@ -464,6 +470,10 @@ def load_jsonl(
             raise error(
                 f"duplicate key {exc.args[0]!r} in this line", file=name, line=lineno
             ) from None
+        except RecursionError:
+            raise error(
+                "the JSON on this line is nested too deeply", file=name, line=lineno
+            ) from None
         except json.JSONDecodeError as exc:
             hint = "each line must hold one complete JSON object"
             if stripped in ("{", "["):
@@ -611,7 +621,9 @@ def _translate(e: ValidationError, doc: Document, error: type[E], docs: str | No
         message = custom or f"expected {limit!r}, found {describe(value)}"
     elif kind == "pattern":
         rule = custom or f"must match the pattern {limit}"
-        message = f"{rule}; found {value!r}"
+        # Never echo what was found where a secret may have been pasted by mistake.
+        shown = "a value that looks like a secret" if _secret_like(value) else repr(value)
+        message = f"{rule}; found {shown}"
     elif kind in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
         op = {
             "minimum": ">=",

@@ -92,6 +92,9 @@ def classify_exception(exc: BaseException) -> CallFault:
         return CallFault("connection", f"response body cut short: {exc}")
     if isinstance(exc, (aiohttp.ClientOSError, ConnectionError)):
         return CallFault("connection", f"connection error: {exc}")
+    if isinstance(exc, aiohttp.http_exceptions.HttpProcessingError):
+        # e.g. LineTooLong: a single SSE line beyond aiohttp's limit is a bad response
+        return CallFault("invalid_response", f"unparseable response: {type(exc).__name__}")
     if isinstance(exc, aiohttp.ClientResponseError):
         return CallFault(
             class_for_status(exc.status), f"HTTP {exc.status}: {exc.message}", exc.status

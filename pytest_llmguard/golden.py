@@ -47,7 +47,7 @@ RESERVED_TAGS = frozenset(
     {"skip", "skipif", "xfail", "parametrize", "usefixtures", "filterwarnings", "llmguard"}
 )
 _VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
-_NAME = re.compile(r"^(?!.*(\.\.|::))[^\s/\\\[\]]+$")
+_NAME = re.compile(r"^(?!.*(\.\.|::))[^\s/\\\[\]\x00-\x1f\x7f-\x9f]+$")
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -69,6 +69,18 @@ def publish(worker: Worker, scored: Sequence[ScoredObservation], round_index: in
         return
     payload = json.dumps([s.to_dict() for s in scored], ensure_ascii=False)
     write_atomic(_partition_file(worker.run_dir, worker.index, round_index), payload)
+
+
+def iter_published(run_dir: str) -> Iterator[tuple[int, ScoredObservation]]:
+    """Every published result in ``run_dir`` with its worker index (readable files only)."""
+    for path in sorted(Path(run_dir).glob("scored-gw*-r*.json")):
+        index = int(path.name[len("scored-gw") :].split("-", 1)[0])
+        try:
+            entries = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            continue
+        for d in entries:
+            yield index, ScoredObservation.from_dict(d)
 
 
 def wait_for_partition(

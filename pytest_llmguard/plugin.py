@@ -476,6 +476,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     try:
         partial = exitstatus == pytest.ExitCode.INTERRUPTED or guard.interrupted
+        run_dir = config.stash.get(RUN_DIR_KEY, None)
+        if partial and run_dir:
+            # Interrupted workers never send workeroutput; they did publish their results.
+            guard.absorb_published(run_dir)
         outcome = guard.finish(partial=partial)
     except UsageError as exc:
         reporter = config.pluginmanager.get_plugin("terminalreporter")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+from pytest_llmguard.atomic import write_atomic
+
 CONFIG = """\
 # pytest-llmguard configuration: see README.md#configuration
 golden_sets: [golden_sets/]
@@ -68,7 +70,6 @@ def scaffold(directory: Path, *, force: bool = False) -> list[Path]:
     for path, text in files.items():
         if path.exists() and not force:
             continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        write_atomic(path, text)
         written.append(path)
     return written

@@ -22,7 +22,14 @@ from pytest_llmguard.config import CACHE_MODES, Config, RunConfig, TargetConfig
 from pytest_llmguard.exceptions import ConfigError
 from pytest_llmguard.gate import Comparison, borderline, check_absolute, compare, overall_verdict
 from pytest_llmguard.golden import GoldenSet
-from pytest_llmguard.handover import Worker, case_partitions, own_units, publish, wait_for_partition
+from pytest_llmguard.handover import (
+    Worker,
+    case_partitions,
+    iter_published,
+    own_units,
+    publish,
+    wait_for_partition,
+)
 from pytest_llmguard.records import Case, Observation, ScoredObservation
 from pytest_llmguard.regressions import CaseRegression, find_regressions
 from pytest_llmguard.runner import CallUnit, Engine, plan_calls
@@ -362,6 +369,10 @@ class GuardSession:
         data = json.loads(exported)
         self._own.extend(ScoredObservation.from_dict(d) for d in data["scored"])
         self.notes.extend(n for n in data["notes"] if n not in self.notes)
+
+    def absorb_published(self, run_dir: str) -> None:
+        """Take every worker's published results from ``run_dir`` (an interrupted controller)."""
+        self._own = [s for index, s in iter_published(run_dir)]
 
     def add_cases(self, cases: Mapping[str, Case]) -> None:
         self.cases.update(cases)

@@ -25,10 +25,11 @@ def escape_cell(text: str, limit: int = 200) -> str:
     text = _CONTROL.sub("", text)
     if len(text) > limit:
         text = text[: limit - 1] + "…"
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = text.replace("|", "&#124;").replace("`", "&#96;").replace("\n", " ")
+    # Mentions and #refs first: the entities added below contain '#' followed by digits.
     text = re.sub(r"@(?=\w)", "@\u200b", text)
     text = re.sub(r"(?<!\w)#(?=\d)", "#\u200b", text)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = text.replace("|", "&#124;").replace("`", "&#96;").replace("\n", " ")
     return re.sub(r"([\\*_\[\]~])", r"\\\1", text)
 
 

@@ -48,7 +48,7 @@ def running_simulator(
     from pytest_llmguard.sim.models import load_models
     from pytest_llmguard.sim.server import SimServer
 
-    models = load_models(config.sim.get("models", {}))
+    models = load_models(config.sim)  # reads the section's "models" key itself
     server = SimServer(
         models=models, answers=answer_book(golden_sets), **simulator_options(config.sim)
     )

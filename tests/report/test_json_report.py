@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pytest_llmguard.report.json_report import dumps_report
+
+
+def _document() -> dict[str, Any]:
+    return {
+        "schema_version": 1,
+        "run": {"started_at": "2026-01-01T00:00:00+00:00", "git": {"commit": None}},
+        "verdict": "pass",
+        "notes": [],
+        "targets": {"a": {"metrics": {"latency_p95_ms": 412.5}}},
+        "cases": [
+            {"key": "s.yaml::c1", "output": "café\nline two", "scores": {"pii": 0.0}},
+            {"key": "s.yaml::c2", "output": None, "checks": [{"name": "call", "passed": False}]},
+        ],
+    }
+
+
+def test_dumps_report_parses_back_to_the_same_document() -> None:
+    doc = _document()
+    assert json.loads(dumps_report(doc)) == doc
+
+
+def test_dumps_report_puts_each_case_on_one_line_and_keeps_unicode() -> None:
+    text = dumps_report(_document())
+    case_lines = [line for line in text.splitlines() if line.lstrip().startswith('{"key"')]
+    assert len(case_lines) == 2
+    assert "café" in text  # not escaped to \u00e9
+    assert text.splitlines()[0] == "{"
+
+
+def test_dumps_report_without_cases() -> None:
+    doc = {**_document(), "cases": []}
+    assert json.loads(dumps_report(doc)) == doc
