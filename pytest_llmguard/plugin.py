@@ -469,8 +469,8 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     guard = config.stash.get(SESSION_KEY, None)
-    if guard is None:
-        return
+    if guard is None or config.option.collectonly:
+        return  # nothing was called: no verdict, no reports
     if _worker(config) is not None:
         config.workeroutput[WORKER_OUTPUT] = guard.export()  # type: ignore[attr-defined]
         return

@@ -477,3 +477,15 @@ def test_adaptive_rounds_repeat_borderline_cases_once_each(
     assert {c["repeat_index"] for c in report["cases"]} == {0, 1, 2}
     assert len(report["cases"]) == 18
     assert {c["n_paired"] for c in report["comparisons"]} == {3}
+
+
+def test_collect_only_calls_nothing_and_judges_nothing(
+    pytester: pytest.Pytester, sim_url: str, sim_log: SimLog
+) -> None:
+    write_project(pytester, sim_url, extra=GATED)
+    result = pytester.runpytest("--llmguard", "golden_sets", "--co", "-q")
+    assert result.ret == pytest.ExitCode.OK
+    assert "llmguard verdict" not in result.stdout.str()
+    assert "golden_sets/support.yaml::refund-window[candidate]" in result.stdout.str()
+    assert sim_log.requests() == []
+    assert not (pytester.path / "report.json").exists()

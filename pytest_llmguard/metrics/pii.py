@@ -96,6 +96,9 @@ _VERSION_BEFORE_RE = re.compile(
 )
 _IPV6_RE = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
 
+_KEY_HINT_RE = re.compile(r"sk-|gh[pousr]_|github_pat_|A[KSBC][IC]A|xox[bpars]-|Bearer")
+# Every kind needs a digit, "@" (email) or ":" (IPv6); API keys need a digit too.
+_MAYBE_PII_RE = re.compile(r"[0-9@:]")
 _API_KEY_RES = (
     re.compile(r"(?<![\w-])sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"),
     re.compile(r"(?<!\w)gh[pousr]_[A-Za-z0-9]{30,255}(?!\w)"),
@@ -220,6 +223,8 @@ def _ips(text: str) -> Iterator[PiiMatch]:
 
 
 def _api_keys(text: str) -> Iterator[PiiMatch]:
+    if not _KEY_HINT_RE.search(text):  # one cheap scan instead of six
+        return
     for pattern in _API_KEY_RES:
         for m in pattern.finditer(text):
             token = m.group(0)
@@ -257,6 +262,8 @@ def find_pii(text: str, kinds: Iterable[str] | None = None) -> list[PiiMatch]:
     kinds, so a card number is never reported as the phone number inside it).
     """
     wanted = _check_kinds(kinds)
+    if not _MAYBE_PII_RE.search(text):
+        return []
     candidates = [match for detect in _DETECTORS.values() for match in detect(text)]
     candidates.sort(key=lambda m: (_PRIORITY[m.kind], m.start - m.end, m.start))
     # accepted spans never overlap, so their starts and ends are sorted alike and one

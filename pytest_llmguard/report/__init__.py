@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -16,12 +15,12 @@ def write_reports(
     outcome: Outcome, paths: Mapping[str, str], *, save_path: str | None = None
 ) -> list[str]:
     """Write the configured report files; returns the paths written."""
-    from pytest_llmguard.report.json_report import build_report
+    from pytest_llmguard.report.json_report import build_report, dumps_report
 
     written: list[str] = []
     document = None
     if "json" in paths or save_path:
-        document = json.dumps(build_report(outcome), indent=1, ensure_ascii=False)
+        document = dumps_report(build_report(outcome))
     if "json" in paths and document is not None:
         write_atomic(paths["json"], document + "\n")
         written.append(paths["json"])
