@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import Any, Literal, cast, get_args
 
 ErrorClass = Literal[
     "timeout",
@@ -23,16 +23,7 @@ ErrorClass = Literal[
     "cache_miss",
     "budget_exhausted",
 ]
-ERROR_CLASSES: tuple[ErrorClass, ...] = (
-    "timeout",
-    "rate_limit",
-    "server_error",
-    "client_error",
-    "connection",
-    "invalid_response",
-    "cache_miss",
-    "budget_exhausted",
-)
+ERROR_CLASSES: tuple[ErrorClass, ...] = get_args(ErrorClass)
 
 
 @dataclass(frozen=True, slots=True)
