@@ -310,7 +310,7 @@ def _failure_text(case: Case, failed: list[ScoredObservation], total: int) -> st
             continue
         bad = [c for c in s.checks if not c.passed]
         lines.append(f"{head}{len(bad)} of {len(s.checks)} checks failed")
-        lines.extend(f"  ✗ {c.name}: {safe_text(c.detail)}" for c in bad)
+        lines.extend(f"  ✗ {safe_text(c.detail)}" for c in bad)  # details name their check
         latency = f"{o.latency_ms:.0f} ms" if o.latency_ms is not None else "? ms"
         lines.append(f"  output ({o.model}, {latency}, {o.output_tokens} tokens):")
         lines.append("    " + safe_text(o.output or "", 600).replace("\n", "\n    "))

@@ -61,7 +61,7 @@ def find_regressions(
         drop = (b_sim - c_sim) if b_sim is not None and c_sim is not None else 0.0
         if b.passed and not c.passed:
             failed = [ch for ch in c.checks if not ch.passed]
-            reason = "now fails: " + "; ".join(f"{ch.name}: {ch.detail}" for ch in failed)
+            reason = "now fails: " + "; ".join(ch.detail for ch in failed)
             rank = 10.0 + drop
         elif drop >= SIMILARITY_DROP:
             reason = f"similarity to the reference fell {drop:.2f} ({b_sim:.2f} → {c_sim:.2f})"

@@ -75,7 +75,7 @@ def render_markdown(outcome: Outcome) -> str:
             why = (
                 o.error.cls + ": " + o.error.message
                 if o.error
-                else "; ".join(f"{c.name}: {c.detail}" for c in s.checks if not c.passed)
+                else "; ".join(c.detail for c in s.checks if not c.passed)
             )
             # A PR comment is read widely: PII and keys in model output are redacted.
             rows.append([o.case_key, o.target, redact(why), redact(o.output or "")])
