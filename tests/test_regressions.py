@@ -7,7 +7,8 @@ from pytest_llmguard.report.markdown import escape_cell
 
 def _s(key: str, target: str, output: str, passed: bool, sim: float) -> ScoredObservation:
     obs = Observation(key, target, 0, "m", output, 10.0)
-    checks = (CheckResult("contains", passed, "ok" if passed else '"30 days": not found'),)
+    detail = 'contains "30 days": found' if passed else 'contains "30 days": not found'
+    checks = (CheckResult("contains", passed, detail),)
     return ScoredObservation(obs, checks, {"similarity": sim})
 
 
