@@ -19,6 +19,8 @@ Kinds and their argument (as written in YAML):
 ``not_refusal``     ``true``: the output must not refuse (partial refusals fail too);
                     ``false`` disables the check
 ``max_repetition``  a number in 0..1: the repetition score must not exceed it
+``judge``           ``{min: 0..1}``: the LLM judge's score (``quality.judge``); fails
+                    with the judge's reason, or when the judge gave no score
 ==================  =====================================================================
 
 Details never contain PII found in an output: snippets are passed through
@@ -59,6 +61,7 @@ CHECK_KINDS: tuple[str, ...] = (
     "no_pii",
     "not_refusal",
     "max_repetition",
+    "judge",
 )
 
 _SNIPPET = 40
@@ -156,15 +159,18 @@ def _validate_max_tokens(arg: object) -> None:
         raise CheckSpecError(f"max_output_tokens: expected a positive integer, got {_show(arg)}")
 
 
-def _validate_similarity(arg: object) -> None:
-    if not isinstance(arg, dict) or set(arg) != {"min"}:
-        raise CheckSpecError(
-            f"similarity: expected {{min: <number 0..1>}}, got {_show(arg)}",
-            hint="similarity: {min: 0.7}",
-        )
-    low = arg["min"]
-    if not _is_number(low) or not 0.0 <= low <= 1.0:
-        raise CheckSpecError(f"similarity: min must be a number from 0 to 1, got {_show(low)}")
+def _validate_min(kind: str) -> Callable[[object], None]:
+    def check(arg: object) -> None:
+        if not isinstance(arg, dict) or set(arg) != {"min"}:
+            raise CheckSpecError(
+                f"{kind}: expected {{min: <number 0..1>}}, got {_show(arg)}",
+                hint=f"{kind}: {{min: 0.7}}",
+            )
+        low = arg["min"]
+        if not _is_number(low) or not 0.0 <= low <= 1.0:
+            raise CheckSpecError(f"{kind}: min must be a number from 0 to 1, got {_show(low)}")
+
+    return check
 
 
 def _validate_no_pii(arg: object) -> None:
@@ -205,12 +211,13 @@ _VALIDATORS: dict[str, Callable[[object], None]] = {
     "regex": _validate_regex,
     "json_schema": _validate_schema,
     "max_output_tokens": _validate_max_tokens,
-    "similarity": _validate_similarity,
+    "similarity": _validate_min("similarity"),
     "facts": functools.partial(_need_string_list, "facts"),
     "forbidden": functools.partial(_need_string_list, "forbidden"),
     "no_pii": _validate_no_pii,
     "not_refusal": _validate_bool("not_refusal"),
     "max_repetition": _validate_max_repetition,
+    "judge": _validate_min("judge"),
 }
 
 
@@ -381,6 +388,23 @@ def _max_repetition(
     return ok, f"max_repetition {float(arg):.2f}: repetition score {score:.2f}"
 
 
+def _judge(
+    arg: Any, scores: Mapping[str, float | None], judge_reason: str | None = None, **_: Any
+) -> tuple[bool, str]:
+    low = float(arg["min"])
+    score = scores.get("judge")
+    # The reason is model text about the output: it may quote PII from it.
+    why = redact(" ".join(judge_reason.split())) if judge_reason else ""
+    if len(why) > 160:
+        why = why[:157] + "..."
+    if score is None:
+        cause = why or "quality.judge is not configured or the judge was not called"
+        return False, f"judge >= {low:.2f}: no score ({cause})"
+    ok = score >= low
+    detail = f"judge {score:.2f} {'>=' if ok else '<'} min {low:.2f}"
+    return ok, f"{detail}: {why}" if why else detail
+
+
 _EVALUATORS: dict[str, Callable[..., tuple[bool, str]]] = {
     "contains": _contains,
     "not_contains": _not_contains,
@@ -393,6 +417,7 @@ _EVALUATORS: dict[str, Callable[..., tuple[bool, str]]] = {
     "no_pii": _no_pii,
     "not_refusal": _not_refusal,
     "max_repetition": _max_repetition,
+    "judge": _judge,
 }
 
 
@@ -401,17 +426,24 @@ def evaluate_checks(
     output: str,
     output_tokens: int | None,
     scores: Mapping[str, float | None],
+    *,
+    judge_reason: str | None = None,
 ) -> tuple[CheckResult, ...]:
     """One :class:`CheckResult` per declared check of ``case``, in declaration order.
 
-    ``scores`` are the batch-computed scores of this output (``similarity`` is read from
-    there; ``repetition`` too when present).
+    ``scores`` are the batch-computed scores of this output (``similarity`` and ``judge``
+    are read from there; ``repetition`` too when present). ``judge_reason`` is the LLM
+    judge's explanation (or why it gave no score), shown in ``judge`` check details.
     """
     results = []
     for check in case.checks:
         evaluate = _EVALUATORS[check.kind]
         passed, detail = evaluate(
-            check.arg, output=output, output_tokens=output_tokens, scores=scores
+            check.arg,
+            output=output,
+            output_tokens=output_tokens,
+            scores=scores,
+            judge_reason=judge_reason,
         )
         results.append(CheckResult(check.kind, passed, detail))
     return tuple(results)

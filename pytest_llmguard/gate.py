@@ -23,14 +23,14 @@ A relative budget ("15%") is turned into metric units with the baseline's point 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
 from .budgets import Budget, Delta
 from .config import GateConfig
-from .stats import Interval, bootstrap_diff, newcombe_diff, newcombe_paired_diff
+from .stats import Interval, bootstrap_diffs, newcombe_diff, newcombe_paired_diff, shared_draws
 from .summary import MetricDef, RunSummary
 
 Verdict = Literal["pass", "warn", "fail", "skip"]
@@ -176,6 +176,8 @@ class _Scope:
 
     def keys(self, keys: Collection[str]) -> list[str]:
         scope = self.budget.scope
+        if scope == "all" and self.case_filter is None:
+            return sorted(keys)
         return sorted(
             k
             for k in keys
@@ -185,8 +187,39 @@ class _Scope:
 
 
 def _with_samples(summary: RunSummary, sample: str, keys: Collection[str]) -> list[str]:
-    per_case = summary.samples.get(sample, {})
-    return [k for k in keys if k in per_case]
+    return list(filter(summary.column(sample).position.__contains__, keys))
+
+
+class _Keys:
+    """One summary's case keys per scope, and per scope and sample, each found once."""
+
+    def __init__(
+        self,
+        summary: RunSummary,
+        case_filter: Callable[[str], bool] | None,
+        lookups: Sequence[Mapping[str, Collection[str]]],
+    ) -> None:
+        self.summary = summary
+        self.case_filter = case_filter
+        self.lookups = lookups
+        self._scoped: dict[str, list[str]] = {}
+        self._sampled: dict[tuple[str, str], list[str]] = {}
+
+    def scoped(self, budget: Budget) -> list[str]:
+        found = self._scoped.get(budget.scope)
+        if found is None:
+            scope = _Scope(budget, self.case_filter, self.lookups)
+            found = self._scoped[budget.scope] = scope.keys(self.summary.case_keys)
+        return found
+
+    def sampled(self, budget: Budget) -> list[str]:
+        key = (budget.scope, budget.definition.sample)
+        found = self._sampled.get(key)
+        if found is None:
+            found = self._sampled[key] = _with_samples(
+                self.summary, budget.definition.sample, self.scoped(budget)
+            )
+        return found
 
 
 def _cached_share(summaries: Sequence[tuple[RunSummary, Collection[str]]]) -> float | None:
@@ -221,43 +254,73 @@ def _absolute_part(
     return "pass", f"{mdef.name} is {_fmt(value, mdef.unit)}, within {' and '.join(bounds)}"
 
 
-def _interval(
-    mdef: MetricDef,
+@dataclass(frozen=True, slots=True)
+class _IntervalRequest:
+    """One budget's interval: which metric, over which cases, paired or not."""
+
+    mdef: MetricDef
+    keys_b: tuple[str, ...]
+    keys_c: tuple[str, ...]
+    paired: bool
+
+
+def _intervals(
+    requests: Sequence[_IntervalRequest],
     baseline: RunSummary,
     candidate: RunSummary,
-    keys_b: Sequence[str],
-    keys_c: Sequence[str],
-    paired: bool,
     gate: GateConfig,
     n_resamples: int,
     seed: int,
+) -> list[Interval]:
+    """Every requested interval; bootstraps of the same values share one pass.
+
+    Each interval is the one its budget would get alone: statistics of one sample over
+    the same cases are resampled together, and every bootstrap with the same number of
+    cases reuses the same seeded draws (see ``stats.shared_draws``).
+    """
+    out: dict[int, Interval] = {}
+    groups: dict[tuple[str, tuple[str, ...], tuple[str, ...], bool], list[int]] = {}
+    for i, req in enumerate(requests):
+        vb, _, kb = baseline.sample_values(req.mdef.sample, req.keys_b)
+        vc, _, kc = candidate.sample_values(req.mdef.sample, req.keys_c)
+        if req.mdef.kind == "rate" and vb.size == len(kb) and vc.size == len(kc):
+            out[i] = _rate_interval(vb, vc, req.paired, gate)
+        else:
+            groups.setdefault((req.mdef.sample, req.keys_b, req.keys_c, req.paired), []).append(i)
+    with shared_draws():
+        for (sample, keys_b, keys_c, paired), members in groups.items():
+            vb, ib, _ = baseline.sample_values(sample, keys_b)
+            vc, ic, _ = candidate.sample_values(sample, keys_c)
+            stats = list(dict.fromkeys(requests[i].mdef.stat for i in members))
+            found = bootstrap_diffs(
+                vb,
+                vc,
+                stats,
+                paired=paired,
+                n_resamples=n_resamples,
+                confidence=gate.confidence,
+                seed=seed,
+                baseline_cases=ib,
+                candidate_cases=ic,
+            )
+            by_stat = dict(zip(stats, found, strict=True))
+            for i in members:
+                out[i] = by_stat[requests[i].mdef.stat]
+    return [out[i] for i in range(len(requests))]
+
+
+def _rate_interval(
+    vb: np.ndarray[Any, Any], vc: np.ndarray[Any, Any], paired: bool, gate: GateConfig
 ) -> Interval:
-    vb, ib, kb = baseline.sample_values(mdef.sample, keys_b)
-    vc, ic, kc = candidate.sample_values(mdef.sample, keys_c)
-    single = vb.size == len(kb) and vc.size == len(kc)
-    if mdef.kind == "rate" and single:
-        # Rates are 0/1 per observation: score intervals stay honest at 0 % and 100 %,
-        # where a bootstrap collapses to a point.
-        if paired:  # kb == kc, so vb[i] and vc[i] are the same case
-            both = int(np.sum(vb * vc))
-            only_c = int(np.sum(vc * (1 - vb)))
-            only_b = int(np.sum(vb * (1 - vc)))
-            neither = vb.size - both - only_c - only_b
-            return newcombe_paired_diff(both, only_c, only_b, neither, gate.confidence)
-        return newcombe_diff(
-            int(vc.sum()), vc.size, int(vb.sum()), vb.size, confidence=gate.confidence
-        )
-    return bootstrap_diff(
-        vb,
-        vc,
-        mdef.stat,
-        paired=paired,
-        n_resamples=n_resamples,
-        confidence=gate.confidence,
-        seed=seed,
-        baseline_cases=ib,
-        candidate_cases=ic,
-    )
+    # Rates are 0/1 per observation: score intervals stay honest at 0 % and 100 %,
+    # where a bootstrap collapses to a point.
+    if paired:  # the same cases in the same order, so vb[i] and vc[i] are the same case
+        both = int(np.sum(vb * vc))
+        only_c = int(np.sum(vc * (1 - vb)))
+        only_b = int(np.sum(vb * (1 - vc)))
+        neither = vb.size - both - only_c - only_b
+        return newcombe_paired_diff(both, only_c, only_b, neither, gate.confidence)
+    return newcombe_diff(int(vc.sum()), vc.size, int(vb.sum()), vb.size, confidence=gate.confidence)
 
 
 def _relative_part(
@@ -322,6 +385,59 @@ def _relative_part(
     return verdict, text
 
 
+@dataclass(slots=True)
+class _Plan:
+    """A budget's judgement while its interval waits to be computed with the others."""
+
+    budget: Budget
+    keys_b: list[str]
+    keys_c: list[str]
+    n_matched: int
+    paired: bool
+    cached: float | None = None
+    base_value: float | None = None
+    cand_value: float | None = None
+    parts: list[tuple[Verdict, str]] = field(default_factory=list)
+    request: int | None = None  # index of its interval request
+
+    def comparison(
+        self, label: str, candidate: str, intervals: Sequence[Interval], gate: GateConfig
+    ) -> Comparison:
+        budget, mdef = self.budget, self.budget.definition
+        base_value, cand_value = self.base_value, self.cand_value
+        iv = None if self.request is None else intervals[self.request]
+        parts = list(self.parts)
+        if iv is not None and base_value is not None and cand_value is not None:
+            parts.append(_relative_part(budget, base_value, cand_value - base_value, iv, gate))
+        verdict, reason = _worst(parts)
+        if self.cached and mdef.sample in _TIMING_SAMPLES and verdict != "skip":
+            reason += f"; note: {self.cached:.0%} of the timings came from the cache"
+        delta_value = pct = None
+        if base_value is not None and cand_value is not None:
+            delta_value = cand_value - base_value
+            pct = delta_value / abs(base_value) * 100 if base_value else None
+        return Comparison(
+            metric=budget.metric,
+            scope=budget.scope,
+            baseline=label,
+            candidate=candidate,
+            baseline_value=base_value,
+            candidate_value=cand_value,
+            delta=delta_value,
+            delta_pct=pct,
+            interval=None if iv is None else (iv.low, iv.high),
+            budget=budget,
+            verdict=verdict,
+            reason=reason,
+            n_paired=self.n_matched,
+            n_baseline=len(self.keys_b),
+            n_candidate=len(self.keys_c),
+            cached_share=self.cached,
+            paired=self.paired,
+            method=None if iv is None else iv.method,
+        )
+
+
 def compare(
     baseline: RunSummary,
     candidate: RunSummary,
@@ -344,81 +460,49 @@ def compare(
     """
     lookups = [m for m in (case_scopes, candidate.scopes, baseline.scopes) if m is not None]
     label = baseline_label or baseline.target
-    out: list[Comparison] = []
+    runs_b = _Keys(baseline, case_filter, lookups)
+    runs_c = _Keys(candidate, case_filter, lookups)
+    plans: list[_Plan] = []
+    requests: list[_IntervalRequest] = []
     for budget in budgets:
         mdef = budget.definition
-        scope = _Scope(budget, case_filter, lookups)
-        all_b = scope.keys(baseline.case_keys)
-        all_c = scope.keys(candidate.case_keys)
-        keys_b = _with_samples(baseline, mdef.sample, all_b)
-        keys_c = _with_samples(candidate, mdef.sample, all_c)
+        all_b, all_c = runs_b.scoped(budget), runs_c.scoped(budget)
+        keys_b, keys_c = runs_b.sampled(budget), runs_c.sampled(budget)
+        full_c = keys_c
         matched = sorted(set(keys_b) & set(keys_c))
         paired = len(matched) >= gate.min_cases
         if paired:
             keys_b = keys_c = matched
-        cached = _cached_share([(baseline, keys_b), (candidate, keys_c)])
-
-        base_value: float | None = None
-        cand_value: float | None = None
-        iv: Interval | None = None
+        plan = _Plan(budget, keys_b, keys_c, len(matched), paired)
+        plan.cached = _cached_share([(baseline, keys_b), (candidate, keys_c)])
         unknown = [
             s.model or s.target
             for s, keys in ((candidate, all_c), (baseline, all_b))
             if s.is_unknown(budget.metric, keys)
         ]
-        parts: list[tuple[Verdict, str]] = []
         if unknown:
-            parts.append(("skip", f"cost unknown for model {unknown[0]} (no price)"))
+            plan.parts.append(("skip", f"cost unknown for model {unknown[0]} (no price)"))
         else:
             if budget.absolute:
-                full_c = _with_samples(candidate, mdef.sample, all_c)
                 value = candidate.metric(budget.metric, full_c) if full_c else None
-                parts.append(_absolute_part(budget, value, len(full_c), gate, candidate.target))
-            base_value = baseline.metric(budget.metric, keys_b) if keys_b else None
-            cand_value = candidate.metric(budget.metric, keys_c) if keys_c else None
+                plan.parts.append(
+                    _absolute_part(budget, value, len(full_c), gate, candidate.target)
+                )
+            plan.base_value = baseline.metric(budget.metric, keys_b) if keys_b else None
+            plan.cand_value = candidate.metric(budget.metric, keys_c) if keys_c else None
             if budget.relative:
-                if base_value is None or cand_value is None:
-                    who = label if base_value is None else candidate.target
-                    parts.append(("skip", f"no {mdef.sample} values for {who}"))
+                if plan.base_value is None or plan.cand_value is None:
+                    who = label if plan.base_value is None else candidate.target
+                    plan.parts.append(("skip", f"no {mdef.sample} values for {who}"))
                 elif not paired and min(len(keys_b), len(keys_c)) < gate.min_cases:
                     n = min(len(keys_b), len(keys_c))
-                    parts.append(("skip", f"only {n} cases (min_cases {gate.min_cases})"))
+                    plan.parts.append(("skip", f"only {n} cases (min_cases {gate.min_cases})"))
                 else:
-                    iv = _interval(
-                        mdef, baseline, candidate, keys_b, keys_c, paired, gate, n_resamples, seed
-                    )
-                    delta = cand_value - base_value
-                    parts.append(_relative_part(budget, base_value, delta, iv, gate))
-        verdict, reason = _worst(parts)
-        if cached and mdef.sample in _TIMING_SAMPLES and verdict != "skip":
-            reason += f"; note: {cached:.0%} of the timings came from the cache"
-        delta_value = pct = None
-        if base_value is not None and cand_value is not None:
-            delta_value = cand_value - base_value
-            pct = delta_value / abs(base_value) * 100 if base_value else None
-        out.append(
-            Comparison(
-                metric=budget.metric,
-                scope=budget.scope,
-                baseline=label,
-                candidate=candidate.target,
-                baseline_value=base_value,
-                candidate_value=cand_value,
-                delta=delta_value,
-                delta_pct=pct,
-                interval=None if iv is None else (iv.low, iv.high),
-                budget=budget,
-                verdict=verdict,
-                reason=reason,
-                n_paired=len(matched),
-                n_baseline=len(keys_b),
-                n_candidate=len(keys_c),
-                cached_share=cached,
-                paired=paired,
-                method=None if iv is None else iv.method,
-            )
-        )
-    return tuple(out)
+                    plan.request = len(requests)
+                    requests.append(_IntervalRequest(mdef, tuple(keys_b), tuple(keys_c), paired))
+        plans.append(plan)
+    intervals = _intervals(requests, baseline, candidate, gate, n_resamples, seed)
+    return tuple(plan.comparison(label, candidate.target, intervals, gate) for plan in plans)
 
 
 def check_absolute(

@@ -12,7 +12,9 @@ Scores of a successful call (all 0..1 unless said otherwise; None = not applicab
 - ``repetition``: the repetition score (0..1); ``repetitive``: 1.0 when it reaches
   ``repetition.threshold``, else 0.0 (``repetition_rate`` is the mean of ``repetitive``);
 - ``output_chars``: length of the output in characters (not 0..1);
-  ``empty``: 1.0 when the output is empty or only whitespace.
+  ``empty``: 1.0 when the output is empty or only whitespace;
+- ``judge``: the LLM judge's score (0..1) when ``quality.judge`` is configured and the
+  judge answered (``judge_scores`` from :func:`pytest_llmguard.judge.judge_outputs`).
 
 A failed call (``observation.error`` set, or no output) gets every score None and one
 check ``CheckResult("call", False, "<error class>: <message>")``.
@@ -33,6 +35,12 @@ The ``quality`` configuration (all keys optional)::
         threshold: 0.5            # 0..1; 0.5 counts partial refusals, 1.0 full ones only
       repetition:
         threshold: 0.3            # 0..1
+      judge:                      # optional LLM-as-judge; its calls are costed separately
+        target: grader            # a configured target (any provider)
+        rubric: "Is the answer correct and helpful?"
+        model: gpt-4o-mini        # optional: override the target's model
+        min: 0.7                  # optional: every case without its own `judge` check
+                                  # fails when the judge's score is below this
 
 ``QUALITY_SCHEMA`` is the JSON Schema of that mapping, for the config schema.
 """
@@ -41,7 +49,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -55,7 +63,7 @@ from pytest_llmguard.metrics.pii import find_pii
 from pytest_llmguard.metrics.refusal import DEFAULT_THRESHOLD as REFUSAL_THRESHOLD
 from pytest_llmguard.metrics.refusal import is_refusal
 from pytest_llmguard.metrics.similarity import DEFAULT_SCORER, SCORERS, similarity_batch
-from pytest_llmguard.records import Case, CheckResult, Observation, ScoredObservation
+from pytest_llmguard.records import Case, Check, CheckResult, Observation, ScoredObservation
 
 DEFAULT_EMBEDDING_MODEL = "text-embedding-3-small"
 
@@ -70,6 +78,7 @@ SCORE_NAMES: tuple[str, ...] = (
     "output_chars",
     "empty",
     "similarity_embedding",
+    "judge",
 )
 
 _UNIT = {"type": "number", "minimum": 0, "maximum": 1}
@@ -110,8 +119,29 @@ QUALITY_SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "properties": {"threshold": _UNIT},
         },
+        "judge": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["target", "rubric"],
+            "properties": {
+                "target": {"type": "string", "minLength": 1},
+                "rubric": {"type": "string", "minLength": 1},
+                "model": {"type": "string", "minLength": 1},
+                "min": _UNIT,
+            },
+        },
     },
 }
+
+
+@dataclass(frozen=True, slots=True)
+class JudgeSettings:
+    """The validated ``quality.judge`` section."""
+
+    target: str
+    rubric: str
+    model: str | None = None  # None: the target's own model
+    min_score: float | None = None  # None: only explicit `judge` checks use the score
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +156,7 @@ class QualitySettings:
     embeddings_target: str | None = None
     embeddings_model: str = DEFAULT_EMBEDDING_MODEL
     embeddings_weight: float = 0.3
+    judge: JudgeSettings | None = None
 
 
 _SECTIONS: dict[str, tuple[str, ...]] = {
@@ -133,6 +164,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "hallucination": ("groundedness_min",),
     "refusal": ("threshold",),
     "repetition": ("threshold",),
+    "judge": ("target", "rubric", "model", "min"),
 }
 
 
@@ -203,6 +235,32 @@ def validate_quality(quality: Mapping[str, Any]) -> QualitySettings:
         embeddings_target=emb[0],
         embeddings_model=emb[1],
         embeddings_weight=emb[2],
+        judge=_judge(quality.get("judge")),
+    )
+
+
+def _judge(raw: Mapping[str, Any] | None) -> JudgeSettings | None:
+    """``quality.judge`` (keys already checked against ``_SECTIONS``)."""
+    if raw is None:
+        return None
+    path = "quality.judge"
+    for key, what in (("target", "the name of a configured target"), ("rubric", "a rubric")):
+        if key not in raw:
+            raise ConfigError(f"missing required key {key!r}: {what}", key_path=path)
+        value = raw[key]
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(
+                f"expected {what} (a non-empty string), got {value!r}", key_path=f"{path}.{key}"
+            )
+    model = raw.get("model")
+    if model is not None and (not isinstance(model, str) or not model.strip()):
+        raise ConfigError(f"expected a model name, got {model!r}", key_path=f"{path}.model")
+    low = raw.get("min")
+    return JudgeSettings(
+        target=raw["target"],
+        rubric=raw["rubric"],
+        model=model,
+        min_score=None if low is None else _unit(f"{path}.min", low),
     )
 
 
@@ -236,6 +294,14 @@ def _cosines(vectors: Sequence[Sequence[float]], n: int) -> list[float]:
     dots = np.einsum("ij,ij->i", outs, refs)
     cos = np.divide(dots, norms, out=np.zeros(n), where=norms > 0)
     return [float(c) for c in np.clip(cos, 0.0, 1.0)]
+
+
+def _judge_check(case: Case, settings: QualitySettings) -> Case:
+    """``case`` with the default ``judge`` check of ``quality.judge.min`` when it has none."""
+    judge = settings.judge
+    if judge is None or judge.min_score is None or any(c.kind == "judge" for c in case.checks):
+        return case
+    return replace(case, checks=(*case.checks, Check("judge", {"min": judge.min_score})))
 
 
 def _failed(observation: Observation) -> ScoredObservation:
@@ -294,6 +360,8 @@ def score_batch(
     quality: Mapping[str, Any],
     *,
     embed: Embedder | None = None,
+    judge_scores: Sequence[float | None] | None = None,
+    judge_reasons: Sequence[str | None] | None = None,
 ) -> list[ScoredObservation]:
     """Score every observation and evaluate its case's checks, in input order.
 
@@ -301,12 +369,18 @@ def score_batch(
     observations: repeats, targets). Similarity to ``expected`` is computed in one batch.
     With ``embed`` (texts → vectors, or None when unavailable) and embeddings configured,
     the similarity blends in the embeddings' cosine: ``(1 - weight) * fuzzy + weight * cos``.
+    ``judge_scores`` and ``judge_reasons`` (aligned with ``observations``) are the LLM
+    judge's verdicts: they become ``scores["judge"]`` and the detail of ``judge`` checks.
+    With ``quality.judge.min``, a judged output whose case has no ``judge`` check gets one.
     """
     settings = validate_quality(quality)
     by_key = {case.key: case for case in cases}
     missing = [o.case_key for o in observations if o.case_key not in by_key]
     if missing:
         raise ValueError(f"observation for unknown case {missing[0]!r}")
+    for name, given in (("judge_scores", judge_scores), ("judge_reasons", judge_reasons)):
+        if given is not None and len(given) != len(observations):
+            raise ValueError(f"{name} has {len(given)} items for {len(observations)} observations")
 
     pending: list[int] = []
     outputs: list[str] = []
@@ -339,6 +413,10 @@ def score_batch(
         case = by_key[obs.case_key]
         scores = _scores(case, obs.output, similarity.get(i), settings)
         scores["similarity_embedding"] = cosine.get(i)
-        checks = evaluate_checks(case, obs.output, obs.output_tokens, scores)
+        scores["judge"] = judge_scores[i] if judge_scores is not None else None
+        reason = judge_reasons[i] if judge_reasons is not None else None
+        if scores["judge"] is not None:
+            case = _judge_check(case, settings)
+        checks = evaluate_checks(case, obs.output, obs.output_tokens, scores, judge_reason=reason)
         scored.append(ScoredObservation(observation=obs, checks=checks, scores=scores))
     return scored

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from pytest_llmguard.budgets import Budget, parse_budgets, scopes_of
 from pytest_llmguard.cache import ResponseCache
@@ -30,6 +31,7 @@ from pytest_llmguard.handover import (
     publish,
     wait_for_partition,
 )
+from pytest_llmguard.judge import JudgeResult, judge_outputs, judge_target_config
 from pytest_llmguard.records import Case, Observation, ScoredObservation
 from pytest_llmguard.regressions import CaseRegression, find_regressions
 from pytest_llmguard.runner import CallUnit, Engine, plan_calls
@@ -70,6 +72,7 @@ class Outcome:
     targets: Mapping[str, TargetConfig]
     notes: tuple[str, ...] = ()
     regressions: tuple[CaseRegression, ...] = ()
+    judge: Mapping[str, Any] | None = None  # the judge's own calls and cost, kept apart
     partial: bool = False
     reports_written: tuple[str, ...] = field(default=())
 
@@ -82,6 +85,25 @@ class Judgement:
     comparisons: tuple[Comparison, ...]
     notes: tuple[str, ...]
     regressions: tuple[CaseRegression, ...] = ()
+
+
+def merge_judge_runs(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """Sum judge runs (rounds, xdist workers); cost is unknown if any part is unknown."""
+    if not runs:
+        return None
+    scored = sum(int(r["scored"]) for r in runs)
+    weighted = sum(r["mean_score"] * r["scored"] for r in runs if r["mean_score"] is not None)
+    costs = [r["cost_usd"] for r in runs]
+    return {
+        "target": runs[0]["target"],
+        "model": runs[0]["model"],
+        "calls": sum(int(r["calls"]) for r in runs),
+        "errors": sum(int(r["errors"]) for r in runs),
+        "scored": scored,
+        "mean_score": weighted / scored if scored else None,
+        "cost_usd": None if any(c is None for c in costs) else sum(costs),
+        "seconds": round(sum(float(r["seconds"]) for r in runs), 3),
+    }
 
 
 def reserved_key_notes(config: Config) -> list[str]:
@@ -150,6 +172,14 @@ class GuardSession:
             raise ConfigError(
                 exc.message, file=config.path, key_path=exc.key_path, hint=exc.hint
             ) from None
+        if quality.judge is not None and quality.judge.target not in config.targets:
+            raise ConfigError(
+                f"unknown target '{quality.judge.target}'",
+                file=config.path,
+                key_path="quality.judge.target",
+                hint=f"configured targets: {', '.join(config.targets)}",
+            )
+        self.judge_runs: list[dict[str, Any]] = []  # one JudgeResult.to_dict() per engine run
         if quality.embeddings_target and quality.embeddings_target not in config.targets:
             raise ConfigError(
                 f"unknown target '{quality.embeddings_target}'",
@@ -211,7 +241,8 @@ class GuardSession:
                 self._store([], [])
             # One simulator for the whole run (adaptive rounds included): its attempt
             # counters make each repeat a fresh sample, as from a real provider.
-            with running_simulator(self.config, self.targets, self.golden_sets) as sim_url:
+            needed = {**self._helper_targets(), **self.targets}
+            with running_simulator(self.config, needed, self.golden_sets) as sim_url:
                 if units:
                     self._run_engine(units, on_observation, observed, sim_url)
                 if self.config.gate.adaptive:
@@ -249,13 +280,51 @@ class GuardSession:
                 f"spend limit reached: run.max_cost_usd={self.config.run.max_cost_usd}; "
                 "calls after it were not made and are reported as budget_exhausted"
             )
-        # Scored while a sim target's server still runs: it may serve the embeddings.
+        cases = [c for c, _ in observed]
+        observations = [o for _, o in observed]
+        # Judged and scored while a sim target's server still runs: it may serve both.
+        verdicts = self._judge(cases, observations, sim_url, cache, engine.spend.spent_usd)
         embedder = self._embedder(sim_url)
-        self._store([c for c, _ in observed], [o for _, o in observed], embed=embedder)
+        self._store(cases, observations, embed=embedder, judge=verdicts)
         if embedder is not None and embedder.problem:
             self.notes.append(
                 f"embeddings unavailable ({embedder.problem}); similarity is fuzzy only"
             )
+
+    def _judge(
+        self,
+        cases: Sequence[Case],
+        observations: Sequence[Observation],
+        sim_url: str | None,
+        cache: ResponseCache,
+        spent_usd: float,
+    ) -> JudgeResult | None:
+        """``quality.judge``: score each output with the judge target (its cost kept apart)."""
+        settings = validate_quality(self.config.quality).judge
+        if settings is None or not observations:
+            return None
+        target = judge_target_config(self.config.targets[settings.target], settings)
+        (client,) = build_clients(self.config, {target.name: target}, sim_base_url=sim_url).values()
+        run = self.run_config
+        if run.max_cost_usd is not None:  # one spend limit for the calls and their judging
+            run = replace(run, max_cost_usd=max(0.0, run.max_cost_usd - spent_usd))
+        result = judge_outputs(
+            cases, observations, settings, client, run, self.config.pricing, cache=cache
+        )
+        self.judge_runs.append(
+            {"target": settings.target, "model": target.model, **result.to_dict()}
+        )
+        return result
+
+    def _helper_targets(self) -> dict[str, TargetConfig]:
+        """Targets that score rather than answer: the judge and the embeddings endpoint."""
+        quality = validate_quality(self.config.quality)
+        names = [quality.embeddings_target, quality.judge.target if quality.judge else None]
+        return {n: self.config.targets[n] for n in names if n is not None}
+
+    def judge_summary(self) -> dict[str, Any] | None:
+        """The judge's calls, errors, mean score and cost over every run (and worker)."""
+        return merge_judge_runs(self.judge_runs)
 
     def _embedder(self, sim_url: str | None) -> EmbeddingClient | None:
         settings = validate_quality(self.config.quality)
@@ -273,9 +342,17 @@ class GuardSession:
         cases: Sequence[Case],
         observations: Sequence[Observation],
         embed: EmbeddingClient | None = None,
+        judge: JudgeResult | None = None,
     ) -> None:
         """Score observations, keep them, and publish them to the other xdist workers."""
-        scored = score_batch(cases, observations, self.config.quality, embed=embed)
+        scored = score_batch(
+            cases,
+            observations,
+            self.config.quality,
+            embed=embed,
+            judge_scores=judge.scores if judge else None,
+            judge_reasons=judge.reasons if judge else None,
+        )
         self._own.extend(scored)
         for s in scored:
             self._results[(s.observation.case_key, s.observation.target)].append(s)
@@ -361,7 +438,12 @@ class GuardSession:
     def export(self) -> str:
         """This process's own scored results and notes, for ``workeroutput``."""
         return json.dumps(
-            {"scored": [s.to_dict() for s in self._own], "notes": self.notes}, ensure_ascii=False
+            {
+                "scored": [s.to_dict() for s in self._own],
+                "notes": self.notes,
+                "judge_runs": self.judge_runs,
+            },
+            ensure_ascii=False,
         )
 
     def absorb(self, exported: str) -> None:
@@ -369,6 +451,7 @@ class GuardSession:
         data = json.loads(exported)
         self._own.extend(ScoredObservation.from_dict(d) for d in data["scored"])
         self.notes.extend(n for n in data["notes"] if n not in self.notes)
+        self.judge_runs.extend(data.get("judge_runs", []))
 
     def absorb_published(self, run_dir: str) -> None:
         """Take every worker's published results from ``run_dir`` (an interrupted controller)."""
@@ -476,6 +559,7 @@ class GuardSession:
             targets=dict(self.targets),
             notes=judgement.notes,
             regressions=judgement.regressions,
+            judge=self.judge_summary(),
             partial=partial,
         )
         written = write_reports(outcome, self._report_paths(), save_path=self.options.save_path)

@@ -19,7 +19,11 @@ from __future__ import annotations
 import math
 import os
 import re
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any
@@ -32,6 +36,8 @@ IntArray = npt.NDArray[np.int64]
 
 # Bounds one chunk of drawn indices (resamples x cases) and its temporaries in memory.
 _CHUNK_CELLS = 2_000_000
+# Rows of a chunk are processed this many cells at a time, so gathers stay in cache.
+_BLOCK_CELLS = 262_144
 _THREADS = min(4, os.cpu_count() or 1)
 _PERCENTILE_STAT = re.compile(r"^p(\d+(?:\.\d+)?)$")
 
@@ -132,46 +138,33 @@ class _Side:
     """One side's values grouped by case, prepared for vectorised resampling.
 
     Resamples arrive as a matrix of drawn case indices (resamples x cases). Means and
-    sums need only per-case sums and counts. Percentiles partition the *ranks* of the
-    drawn observations (a cheap integer partition). When cases hold different numbers
-    of values (repeats where some calls failed) the rows are padded and each resample's
-    order statistics are found in a narrow band, still exact for the flattened repeats.
+    sums need only per-case sums and counts. Percentiles need order statistics of the
+    drawn observations, found by counting rather than sorting: how often each case was
+    drawn gives how often each of the side's sorted values was drawn, and a running total
+    of those counts locates the k-th smallest with one binary search per row. This is
+    exact for any layout (single values, equal repeats, repeats where some calls failed)
+    and serves every percentile of a resample at once.
     """
 
     def __init__(self, values: FloatArray, cases: IntArray, n_cases: int) -> None:
         self.n_cases = n_cases
         self.case_sums = np.bincount(cases, weights=values, minlength=n_cases)
         counts = np.bincount(cases, minlength=n_cases)
+        self.counts = counts
         self.case_counts = counts.astype(np.float64)
         self.single = bool((counts == 1).all())
-        # Cells of one resample row (padded rows for repeats): sizes the chunks.
+        # Cells of one resample row (padded rows for repeats): sizes the chunks, so it
+        # fixes how the seeded draws are split and must not change.
         self.row_cells = n_cases if self.single else n_cases * int(counts.max())
         order = np.argsort(values, kind="stable")
         self.sorted_values = values[order]
         self.sorted_cases = cases[order]
-        # Every case holding the same number of repeats (no failed calls) needs no band.
+        self.size = values.size
+        # Every case holding the same number of values: each resample holds the same total.
         self.repeats = int(counts[0]) if n_cases and (counts == counts[0]).all() else 0
-        if not self.single:
-            # One row of observation ranks per case. Cases with fewer repeats (failed
-            # calls) are padded with a rank above every real one, so padding sorts last
-            # and the first ``total`` ranks of a resample are exactly its observations.
-            width = int(counts.max())
-            self.pad = values.size
-            obs_rank = np.empty(values.size, dtype=_index_dtype(values.size + 1))
-            obs_rank[order] = np.arange(values.size)
-            by_case = np.argsort(cases, kind="stable")
-            slot = np.arange(values.size) - np.repeat(np.cumsum(counts) - counts, counts)
-            self.rank_rows = np.full((n_cases, width), self.pad, dtype=obs_rank.dtype)
-            self.rank_rows[cases[by_case], slot] = obs_rank[by_case]
-            self.counts = counts
-        if self.single:
-            # rank[c] is the position of case c's only value among the sorted values.
-            # None when the caller already labelled cases by rank (saves a gather).
-            rank = np.empty(n_cases, dtype=_index_dtype(n_cases))
-            rank[self.sorted_cases] = np.arange(n_cases)
-            self.rank: npt.NDArray[Any] | None = (
-                None if np.array_equal(self.sorted_cases, np.arange(n_cases)) else rank
-            )
+        # Cases labelled by the rank of their only value (see _rank_labels): drawn case
+        # counts are already counts of the sorted values, no gather needed.
+        self.ranked = self.single and bool(np.array_equal(self.sorted_cases, np.arange(n_cases)))
 
     def full(self, stat: str, q: float | None) -> float:
         """The statistic on the data as observed."""
@@ -181,70 +174,130 @@ class _Side:
             return float(self.case_sums.sum() / self.case_counts.sum())
         return float(np.percentile(self.sorted_values, q))
 
+    def moment(self, stat: str, drawn: npt.NDArray[Any]) -> FloatArray:
+        """The mean or sum for each row of drawn case indices."""
+        sums: FloatArray = np.take(self.case_sums, drawn).sum(axis=1)
+        if stat == "sum":
+            return sums
+        if self.single:
+            per_case: FloatArray = sums / drawn.shape[1]
+            return per_case
+        counts: FloatArray = np.take(self.case_counts, drawn).sum(axis=1)
+        means: FloatArray = sums / counts
+        return means
+
+    def percentiles(self, qs: Sequence[float], drawn_counts: IntArray) -> list[FloatArray]:
+        """numpy's "linear" percentile for each row, given how often each case was drawn."""
+        per_value = (
+            drawn_counts if self.ranked else np.take(drawn_counts, self.sorted_cases, axis=1)
+        )
+        running = np.cumsum(per_value, axis=1)
+        rows, width = running.shape
+        if self.single or self.repeats > 1:
+            total: int | IntArray = drawn_counts.shape[1] * max(self.repeats, 1)
+            span = int(total) + 1
+        else:
+            total = running[:, -1].copy()
+            span = int(total.max()) + 1
+        # Shift row r by r * span: the rows become one ascending array, so a single binary
+        # search finds, for each row, how many sorted values lie at or below rank k.
+        shift = np.arange(rows, dtype=np.int64) * span
+        running += shift[:, None]
+        flat = running.ravel()
+        row_start = np.arange(rows, dtype=np.int64) * width
+
+        def at(k: int | IntArray) -> FloatArray:
+            where = np.searchsorted(flat, shift + k, side="right") - row_start
+            found: FloatArray = self.sorted_values[where]
+            return found
+
+        out: list[FloatArray] = []
+        for q in qs:
+            # The same arithmetic as numpy.percentile(method="linear"): bit-identical.
+            if isinstance(total, int):
+                h = (total - 1) * (q / 100.0)
+                lo = math.floor(h)
+                hi = min(lo + 1, total - 1)
+                v_lo, v_hi = at(lo), at(hi)
+                fixed: FloatArray = v_lo + (h - lo) * (v_hi - v_lo)
+                out.append(fixed)
+            else:
+                hs = (total - 1) * (q / 100.0)
+                los = np.floor(hs).astype(np.int64)
+                his = np.minimum(los + 1, total - 1)
+                v_lo, v_hi = at(los), at(his)
+                varying: FloatArray = v_lo + (hs - los) * (v_hi - v_lo)
+                out.append(varying)
+        return out
+
     def resampled(self, stat: str, q: float | None, drawn: npt.NDArray[Any]) -> FloatArray:
         """The statistic for each row of drawn case indices."""
-        if stat == "sum" or q is None:
-            sums: FloatArray = np.take(self.case_sums, drawn).sum(axis=1)
-            if stat == "sum":
-                return sums
-            if self.single:
-                per_case: FloatArray = sums / drawn.shape[1]
-                return per_case
-            counts: FloatArray = np.take(self.case_counts, drawn).sum(axis=1)
-            means: FloatArray = sums / counts
-            return means
-        if self.single:
-            return self._percentile_single(q, drawn)
-        rows = np.take(self.rank_rows, drawn, axis=0).reshape(drawn.shape[0], -1)
-        if self.repeats > 1:
-            return self._percentile_of_ranks(q, rows)
-        return self._percentile_of_padded_ranks(q, rows, np.take(self.counts, drawn).sum(axis=1))
+        if q is None:
+            return self.moment(stat, drawn)
+        return self.percentiles([q], _drawn_counts(drawn, self.n_cases))[0]
 
-    def _percentile_single(self, q: float, drawn: npt.NDArray[Any]) -> FloatArray:
-        in_rank_space = drawn if self.rank is None else np.take(self.rank, drawn)
-        return self._percentile_of_ranks(q, in_rank_space)
 
-    def _percentile_of_ranks(self, q: float, ranks_drawn: npt.NDArray[Any]) -> FloatArray:
-        # Each row holds the ranks (positions in sorted_values) of one resample; two
-        # order statistics of the ranks give numpy's "linear" percentile.
-        n = ranks_drawn.shape[1]
-        h = (n - 1) * (q / 100.0)
-        lo = math.floor(h)
-        hi = min(lo + 1, n - 1)
-        ranks = np.partition(ranks_drawn, sorted({lo, hi}), axis=1)
-        v_lo = self.sorted_values[ranks[:, lo]]
-        v_hi = self.sorted_values[ranks[:, hi]]
-        result: FloatArray = v_lo + (h - lo) * (v_hi - v_lo)
-        return result
-
-    def _percentile_of_padded_ranks(
-        self, q: float, rows: npt.NDArray[Any], total: IntArray
-    ) -> FloatArray:
-        # Resamples hold different numbers of observations (``total``), so the two order
-        # statistics numpy's "linear" method needs sit at a different position in each
-        # row, but all within one narrow band: partition at the band's ends, sort only
-        # the band, and pick each row's two positions from it.
-        h = (total - 1) * (q / 100.0)
-        lo = np.floor(h).astype(np.int64)
-        hi = np.minimum(lo + 1, total - 1)
-        first, last = int(lo.min()), int(hi.max())
-        parted = np.partition(rows, sorted({first, last}), axis=1)
-        band = np.sort(parted[:, first : last + 1], axis=1)
-        at = np.arange(rows.shape[0])
-        v_lo = self.sorted_values[band[at, lo - first]]
-        v_hi = self.sorted_values[band[at, hi - first]]
-        result: FloatArray = v_lo + (h - lo) * (v_hi - v_lo)
-        return result
+def _drawn_counts(drawn: npt.NDArray[Any], n_cases: int) -> IntArray:
+    """How often each case appears in each row of ``drawn`` (rows x n_cases)."""
+    rows = drawn.shape[0]
+    flat = (drawn + (np.arange(rows, dtype=np.int64) * n_cases)[:, None]).ravel()
+    counts: IntArray = np.bincount(flat, minlength=rows * n_cases).reshape(rows, n_cases)
+    return counts
 
 
 def _index_dtype(n: int) -> type[np.unsignedinteger[Any]]:
-    # Small index types make drawing and partitioning markedly faster.
+    # Small index types make drawing and gathering markedly faster.
     return np.uint16 if n <= 1 << 16 else np.uint32
 
 
 def _draw_cases(rng: np.random.Generator, rows: int, n_cases: int) -> npt.NDArray[Any]:
     """``rows`` resamples of ``n_cases`` case indices drawn with replacement."""
     return rng.integers(0, n_cases, size=(rows, n_cases), dtype=_index_dtype(n_cases))
+
+
+Draws = tuple[npt.NDArray[Any], npt.NDArray[Any]]
+
+
+class _DrawCache:
+    """Drawn case indices kept for reuse by later bootstraps with the same draws."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.used = 0
+        self.store: dict[tuple[Any, ...], Draws] = {}
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...], make: Callable[[], Draws]) -> Draws:
+        with self.lock:
+            found = self.store.get(key)
+        if found is not None:
+            return found
+        draws = make()
+        size = draws[0].nbytes + (0 if draws[1] is draws[0] else draws[1].nbytes)
+        with self.lock:
+            if self.used + size <= self.max_bytes:
+                self.store[key] = draws
+                self.used += size
+        return draws
+
+
+_SHARED: ContextVar[_DrawCache | None] = ContextVar("_SHARED", default=None)
+
+
+@contextmanager
+def shared_draws(max_bytes: int = 256 << 20) -> Iterator[None]:
+    """Within this block, bootstraps that would draw the same case indices draw them once.
+
+    The draws depend only on the seed, ``n_resamples``, the number of cases per side,
+    pairing and the chunking (itself set by the data's shape), so reusing them changes
+    no result; it saves the drawing, the slowest step once the data are counted. Up to
+    ``max_bytes`` of draws are kept, until the block ends.
+    """
+    token = _SHARED.set(_DrawCache(max_bytes))
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
 
 
 def _case_index(cases: npt.ArrayLike | None, size: int, name: str) -> IntArray:
@@ -261,7 +314,11 @@ def _case_index(cases: npt.ArrayLike | None, size: int, name: str) -> IntArray:
 def _rank_labels(
     values: FloatArray, idx: IntArray, n_cases: int, other: IntArray | None
 ) -> tuple[IntArray, IntArray]:
-    """Relabel cases by the rank of their value when each case holds exactly one value."""
+    """Relabel cases by the rank of their value when each case holds exactly one value.
+
+    ``other`` (the paired side's case index) is relabelled the same way; without it the
+    second result is ``idx`` relabelled again, for the caller to ignore.
+    """
     other_idx = idx if other is None else other
     if idx.size != n_cases or np.bincount(idx, minlength=n_cases).max() != 1:
         return idx, other_idx
@@ -295,7 +352,38 @@ def bootstrap_diff(
     statistic on the full data; the interval is the central ``confidence`` share of
     ``n_resamples`` resampled differences, drawn from ``numpy.random.default_rng(seed)``.
     """
-    q = parse_stat(stat)
+    return bootstrap_diffs(
+        baseline,
+        candidate,
+        (stat,),
+        paired=paired,
+        n_resamples=n_resamples,
+        confidence=confidence,
+        seed=seed,
+        baseline_cases=baseline_cases,
+        candidate_cases=candidate_cases,
+    )[0]
+
+
+def bootstrap_diffs(
+    baseline: npt.ArrayLike,
+    candidate: npt.ArrayLike,
+    stats: Sequence[str],
+    *,
+    paired: bool,
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    baseline_cases: npt.ArrayLike | None = None,
+    candidate_cases: npt.ArrayLike | None = None,
+) -> tuple[Interval, ...]:
+    """``bootstrap_diff`` for several statistics of the same data, in one pass.
+
+    Each interval is exactly the one ``bootstrap_diff`` gives for that statistic alone
+    (the same seeded draws serve every statistic); the resamples are drawn and counted
+    once instead of once per statistic.
+    """
+    qs = [parse_stat(stat) for stat in stats]
     _z(confidence)
     if n_resamples < 1:
         raise ValueError("n_resamples must be at least 1")
@@ -314,17 +402,19 @@ def bootstrap_diff(
         if not (b_present.all() and c_present.all()):
             raise ValueError("paired bootstrap needs every case on both sides")
         nb = nc = n_cases
+        # Label single-valued cases by the rank of their value (the baseline owns the
+        # labels), so the baseline's drawn counts are already counts of sorted values.
+        b_idx, c_idx = _rank_labels(b_vals, b_idx, nb, c_idx)
     else:
         nb, nc = int(b_idx.max()) + 1, int(c_idx.max()) + 1
         if not (np.bincount(b_idx).all() and np.bincount(c_idx).all()):
             raise ValueError("case indices must be 0..k-1 with no gaps")
-    # Label single-valued cases by the rank of their value, so percentiles of the side
-    # that owns the labels need no gather (paired: the baseline owns them).
-    b_idx, c_idx = _rank_labels(b_vals, b_idx, nb, c_idx if paired else None)
-    if not paired:
+        b_idx, _ = _rank_labels(b_vals, b_idx, nb, None)
         c_idx, _ = _rank_labels(c_vals, c_idx, nc, None)
     b_side, c_side = _Side(b_vals, b_idx, nb), _Side(c_vals, c_idx, nc)
-    estimate = c_side.full(stat, q) - b_side.full(stat, q)
+    estimates = [
+        c_side.full(stat, q) - b_side.full(stat, q) for stat, q in zip(stats, qs, strict=True)
+    ]
 
     widest = max(b_vals.size, c_vals.size, b_side.row_cells, c_side.row_cells)
     chunk = max(1, min(n_resamples, _CHUNK_CELLS // widest))
@@ -332,31 +422,59 @@ def bootstrap_diff(
     # One generator per chunk, spawned from the seed: the result depends on the seed and
     # the data only, never on how many threads happened to run the chunks.
     seeds = np.random.SeedSequence(seed).spawn(len(starts))
-    diffs = np.empty(n_resamples, dtype=np.float64)
+    diffs = np.empty((len(stats), n_resamples), dtype=np.float64)
+    cache = _SHARED.get()
+    draw_key = (seed, n_resamples, chunk, nb, nc, paired)
+    # Rows are worked through in blocks that stay in cache; every row's result is the
+    # same whatever the block size.
+    block = max(1, _BLOCK_CELLS // max(nb, nc, b_vals.size, c_vals.size))
+    paired_single = paired and b_side.single and c_side.single
+    case_diff = c_side.case_sums - b_side.case_sums if paired_single else None
+    pct = sorted({q for q in qs if q is not None})
 
-    def run_chunk(i: int) -> None:
+    def draw(i: int) -> Draws:
         rng = np.random.default_rng(seeds[i])
         rows = min(chunk, n_resamples - starts[i])
         d_b = _draw_cases(rng, rows, nb)
-        d_c = d_b if paired else _draw_cases(rng, rows, nc)
-        out = diffs[starts[i] : starts[i] + rows]
-        if paired and q is None and b_side.single and c_side.single:
-            # Mean/sum of paired single values: one gather of per-case differences.
-            out[:] = np.take(c_side.case_sums - b_side.case_sums, d_b).sum(axis=1)
-            if stat == "mean":
-                out /= nb
-        else:
-            out[:] = c_side.resampled(stat, q, d_c) - b_side.resampled(stat, q, d_b)
+        return d_b, d_b if paired else _draw_cases(rng, rows, nc)
+
+    def run_chunk(i: int) -> None:
+        d_b, d_c = draw(i) if cache is None else cache.get((*draw_key, i), lambda: draw(i))
+        for lo in range(0, d_b.shape[0], block):
+            hi = lo + block
+            at = starts[i] + lo
+            b_rows, c_rows = d_b[lo:hi], d_c[lo:hi]
+            b_pct: dict[float, FloatArray] = {}
+            c_pct: dict[float, FloatArray] = {}
+            if pct:
+                b_counts = _drawn_counts(b_rows, nb)
+                c_counts = b_counts if paired else _drawn_counts(c_rows, nc)
+                b_pct = dict(zip(pct, b_side.percentiles(pct, b_counts), strict=True))
+                c_pct = dict(zip(pct, c_side.percentiles(pct, c_counts), strict=True))
+            for j, (stat, q) in enumerate(zip(stats, qs, strict=True)):
+                out = diffs[j, at : at + b_rows.shape[0]]
+                if q is not None:
+                    out[:] = c_pct[q] - b_pct[q]
+                elif case_diff is not None:
+                    # Mean/sum of paired single values: one gather of per-case differences.
+                    out[:] = np.take(case_diff, b_rows).sum(axis=1)
+                    if stat == "mean":
+                        out /= nb
+                else:
+                    out[:] = c_side.moment(stat, c_rows) - b_side.moment(stat, b_rows)
 
     workers = min(len(starts), _THREADS)
     if workers > 1:
-        # numpy releases the GIL in drawing, gathering and partitioning.
+        # numpy releases the GIL in drawing, gathering and counting.
         with ThreadPoolExecutor(max_workers=workers) as pool:
             list(pool.map(run_chunk, range(len(starts))))
     else:
         for i in range(len(starts)):
             run_chunk(i)
     alpha = (1.0 - confidence) / 2.0
-    low, high = np.quantile(diffs, [alpha, 1.0 - alpha])
     method = "bootstrap-paired" if paired else "bootstrap"
-    return Interval(estimate, float(low), float(high), method)
+    out: list[Interval] = []
+    for j, estimate in enumerate(estimates):
+        low, high = np.quantile(diffs[j], [alpha, 1.0 - alpha])
+        out.append(Interval(estimate, float(low), float(high), method))
+    return tuple(out)

@@ -12,8 +12,7 @@ Merging xdist workers means concatenating their scored observations before
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -31,12 +30,44 @@ FLAG_THRESHOLD = 0.5
 REPETITION_THRESHOLD = 0.3
 
 
-def _flag(score: str, threshold: float) -> Callable[[ScoredObservation], float | None]:
+Extract = Callable[[ScoredObservation], float | None]
+ExtractMany = Callable[[Sequence[ScoredObservation]], list[float | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class SampleDef:
+    """One number read from each scored observation (None: not applicable, skipped).
+
+    ``required`` samples make every metric built on them None when any successful
+    observation lacks the value (an unknown price must never read as $0). ``many``,
+    when given, reads a whole run at once and must equal ``extract`` applied to each
+    observation (it only saves a Python call per observation).
+    """
+
+    name: str
+    extract: Extract
+    successful_only: bool
+    required: bool = False
+    many: ExtractMany | None = None
+
+    def extract_all(self, scored: Sequence[ScoredObservation]) -> list[float | None]:
+        """``extract`` of every observation, in order."""
+        return self.many(scored) if self.many is not None else list(map(self.extract, scored))
+
+
+def _flag(name: str, threshold: float, *, score: str | None = None) -> SampleDef:
+    """1.0 when the score is at or above the threshold, else 0.0."""
+    key = score or name
+
     def extract(s: ScoredObservation) -> float | None:
-        value = s.scores.get(score)
+        value = s.scores.get(key)
         return None if value is None else float(value >= threshold)
 
-    return extract
+    def many(scored: Sequence[ScoredObservation]) -> list[float | None]:
+        values = [s.scores.get(key) for s in scored]
+        return [None if v is None else float(v >= threshold) for v in values]
+
+    return SampleDef(name, extract, successful_only=False, many=many)
 
 
 def _repetitive(s: ScoredObservation) -> float | None:
@@ -48,53 +79,61 @@ def _repetitive(s: ScoredObservation) -> float | None:
     return None if value is None else float(value >= REPETITION_THRESHOLD)
 
 
-def _number(attr: str) -> Callable[[ScoredObservation], float | None]:
+def _number(attr: str, *, required: bool = False) -> SampleDef:
+    """An observation attribute, from successful calls only."""
+    get = attrgetter(f"observation.{attr}")
+
     def extract(s: ScoredObservation) -> float | None:
-        value = getattr(s.observation, attr)
+        value = get(s)
         return None if value is None else float(value)
 
-    return extract
+    def many(scored: Sequence[ScoredObservation]) -> list[float | None]:
+        return [None if v is None else float(v) for v in map(get, scored)]
+
+    return SampleDef(attr, extract, successful_only=True, required=required, many=many)
 
 
-def _score(name: str) -> Callable[[ScoredObservation], float | None]:
+def _score(name: str) -> SampleDef:
+    """A quality score, from successful calls only."""
+
     def extract(s: ScoredObservation) -> float | None:
         value = s.scores.get(name)
         return None if value is None else float(value)
 
-    return extract
+    def many(scored: Sequence[ScoredObservation]) -> list[float | None]:
+        values = [s.scores.get(name) for s in scored]
+        return [None if v is None else float(v) for v in values]
+
+    return SampleDef(name, extract, successful_only=True, many=many)
 
 
-@dataclass(frozen=True, slots=True)
-class SampleDef:
-    """One number read from each scored observation (None: not applicable, skipped).
-
-    ``required`` samples make every metric built on them None when any successful
-    observation lacks the value (an unknown price must never read as $0).
-    """
-
-    name: str
-    extract: Callable[[ScoredObservation], float | None]
-    successful_only: bool
-    required: bool = False
+def _always(name: str, extract: Callable[[ScoredObservation], bool]) -> SampleDef:
+    """A yes/no known for every observation."""
+    return SampleDef(
+        name,
+        lambda s: float(extract(s)),
+        successful_only=False,
+        many=lambda scored: [float(x) for x in map(extract, scored)],
+    )
 
 
 SAMPLES: Mapping[str, SampleDef] = {
     s.name: s
     for s in (
-        SampleDef("latency_ms", _number("latency_ms"), successful_only=True),
-        SampleDef("ttft_ms", _number("ttft_ms"), successful_only=True),
-        SampleDef("input_tokens", _number("input_tokens"), successful_only=True),
-        SampleDef("output_tokens", _number("output_tokens"), successful_only=True),
-        SampleDef("cost_usd", _number("cost_usd"), successful_only=True, required=True),
-        SampleDef("similarity", _score("similarity"), successful_only=True),
-        SampleDef("error", lambda s: float(not s.observation.ok), successful_only=False),
-        SampleDef("passed", lambda s: float(s.passed), successful_only=False),
-        SampleDef("hallucination", _flag("hallucination", FLAG_THRESHOLD), False),
-        SampleDef("pii", _flag("pii", FLAG_THRESHOLD), successful_only=False),
-        SampleDef("refusal", _flag("refusal", FLAG_THRESHOLD), successful_only=False),
-        SampleDef("repetition", _repetitive, False),
-        SampleDef("feedback_negative", _flag("feedback_negative", FLAG_THRESHOLD), False),
-        SampleDef("cached", lambda s: float(s.observation.cached), successful_only=False),
+        _number("latency_ms"),
+        _number("ttft_ms"),
+        _number("input_tokens"),
+        _number("output_tokens"),
+        _number("cost_usd", required=True),
+        _score("similarity"),
+        _always("error", lambda s: not s.observation.ok),
+        _always("passed", attrgetter("passed")),
+        _flag("hallucination", FLAG_THRESHOLD),
+        _flag("pii", FLAG_THRESHOLD),
+        _flag("refusal", FLAG_THRESHOLD),
+        SampleDef("repetition", _repetitive, successful_only=False),
+        _flag("feedback_negative", FLAG_THRESHOLD),
+        _always("cached", attrgetter("observation.cached")),
     )
 }
 
@@ -169,6 +208,118 @@ METRICS: Mapping[str, MetricDef] = {
 
 
 CaseSamples = Mapping[str, tuple[float, ...]]
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+IntArray = np.ndarray[Any, np.dtype[np.int64]]
+
+
+def _frozen(array: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    # Columns are shared by every caller of sample_values: nobody may write into them.
+    array.flags.writeable = False
+    return array
+
+
+class SampleColumn(Mapping[str, tuple[float, ...]]):
+    """One sample's values per case, stored flat for numpy: a read-only ``CaseSamples``.
+
+    ``case_keys`` are sorted; ``flat`` holds each key's values in turn, in repeat order;
+    ``flat[starts[i]:starts[i + 1]]`` are key ``i``'s. As a mapping it reads exactly like the
+    ``{case_key: (value, ...)}`` dict it replaces, so a RunSummary built by ``summarize``
+    compares equal to the same summary loaded from JSON.
+    """
+
+    __slots__ = ("_floats", "_index", "_position", "case_keys", "flat", "single", "starts")
+
+    def __init__(self, case_keys: tuple[str, ...], flat: FloatArray, starts: IntArray) -> None:
+        self.case_keys = case_keys
+        self.flat: FloatArray = _frozen(flat)
+        self.starts: IntArray = _frozen(starts)
+        self.single = flat.size == len(case_keys)
+        self._position: dict[str, int] | None = None
+        self._floats: list[float] | None = None
+        self._index: IntArray | None = None
+
+    @classmethod
+    def from_mapping(cls, per_case: Mapping[str, Sequence[float]]) -> SampleColumn:
+        """A column holding the same values as a ``{case_key: values}`` mapping."""
+        if isinstance(per_case, SampleColumn):
+            return per_case
+        keys = tuple(sorted(per_case))
+        lengths = np.fromiter((len(per_case[k]) for k in keys), dtype=np.int64, count=len(keys))
+        starts = np.zeros(len(keys) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=starts[1:])
+        values = np.fromiter(
+            (float(v) for k in keys for v in per_case[k]), dtype=np.float64, count=int(starts[-1])
+        )
+        return cls(keys, values, starts)
+
+    @property
+    def position(self) -> dict[str, int]:
+        """Each key's position in ``keys``."""
+        if self._position is None:
+            self._position = {k: i for i, k in enumerate(self.case_keys)}
+        return self._position
+
+    @property
+    def case_index(self) -> IntArray:
+        """For each value, the position of its key."""
+        if self._index is None:
+            lengths = np.diff(self.starts)
+            self._index = _frozen(
+                np.repeat(np.arange(len(self.case_keys), dtype=np.int64), lengths)
+            )
+        return self._index
+
+    def __getitem__(self, key: str) -> tuple[float, ...]:
+        i = self.position[key]
+        if self._floats is None:
+            self._floats = self.flat.tolist()
+        return tuple(self._floats[self.starts[i] : self.starts[i + 1]])
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.position
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.case_keys)
+
+    def __len__(self) -> int:
+        return len(self.case_keys)
+
+    def __repr__(self) -> str:
+        return f"SampleColumn({dict(self.items())!r})"
+
+    def select(self, case_keys: Collection[str]) -> tuple[FloatArray, IntArray, tuple[str, ...]]:
+        """Values, their case index and the keys indexed, for the keys present, sorted."""
+        position = self.position
+        common = position.keys() & case_keys
+        if len(common) == len(self.case_keys):
+            return self.flat, self.case_index, self.case_keys
+        found = sorted(map(position.__getitem__, common))
+        keys = tuple(self.case_keys[i] for i in found)
+        at = np.array(found, dtype=np.int64)
+        if self.single:
+            return self.flat[at], np.arange(at.size, dtype=np.int64), keys
+        first, lengths = self.starts[at], self.starts[at + 1] - self.starts[at]
+        index = np.repeat(np.arange(at.size, dtype=np.int64), lengths)
+        # Position of each selected value: its key's first value plus its place in the run.
+        run_start = np.cumsum(lengths) - lengths
+        taken = first[index] + (np.arange(index.size, dtype=np.int64) - run_start[index])
+        return self.flat[taken], index, keys
+
+
+def _group(
+    codes: IntArray, repeats: IntArray, values: FloatArray, names: Sequence[str]
+) -> SampleColumn:
+    """Values grouped by case (codes index the sorted ``names``), then repeat, then value.
+
+    The stable three-key sort puts every case's values in (repeat, value) order whatever
+    order the observations arrived in from workers, so every float sum is reproducible.
+    """
+    order = np.lexsort((values, repeats, codes))
+    sorted_codes = codes[order]
+    first = np.flatnonzero(np.diff(sorted_codes)) + 1
+    starts = np.concatenate(([0], first, [sorted_codes.size])).astype(np.int64)
+    keys = tuple(names[c] for c in sorted_codes[starts[:-1]].tolist())
+    return SampleColumn(keys, values[order], starts)
 
 
 @dataclass(frozen=True)
@@ -193,30 +344,40 @@ class RunSummary:
     unknown: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     scopes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
+    def column(self, sample: str) -> SampleColumn:
+        """The sample's values as a flat column (built once from plain mappings)."""
+        per_case = self.samples.get(sample)
+        if isinstance(per_case, SampleColumn):
+            return per_case
+        cache: dict[str, SampleColumn] = self.__dict__.setdefault("_columns", {})
+        found = cache.get(sample)
+        if found is None:
+            found = cache[sample] = SampleColumn.from_mapping(per_case or {})
+        return found
+
     @property
     def case_keys(self) -> tuple[str, ...]:
         """Every case with at least one observation, sorted."""
-        return tuple(sorted(self.samples.get("error", {})))
+        return self.column("error").case_keys
 
     def sample_values(
         self, sample: str, case_keys: Collection[str] | None = None
     ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], tuple[str, ...]]:
-        """Flat values, their case index, and the case keys indexed, in sorted key order."""
-        per_case = self.samples.get(sample, {})
-        keys = tuple(sorted(per_case if case_keys is None else set(case_keys) & set(per_case)))
-        lengths = [len(per_case[k]) for k in keys]
-        values = np.fromiter(
-            (v for k in keys for v in per_case[k]), dtype=np.float64, count=sum(lengths)
-        )
-        index = np.repeat(np.arange(len(keys), dtype=np.int64), lengths)
-        return values, index, keys
+        """Flat values, their case index, and the case keys indexed, in sorted key order.
+
+        The arrays may be shared with other callers: they are read-only.
+        """
+        col = self.column(sample)
+        if case_keys is None:
+            return col.flat, col.case_index, col.case_keys
+        return col.select(case_keys)
 
     def is_unknown(self, metric: str, case_keys: Collection[str] | None = None) -> bool:
         """Whether the metric cannot be computed on these cases for lack of a required value."""
         missing = self.unknown.get(METRICS[metric].sample, ())
-        if case_keys is None:
+        if case_keys is None or not missing:
             return bool(missing)
-        wanted = set(case_keys)
+        wanted = case_keys if isinstance(case_keys, (set, frozenset, dict)) else set(case_keys)
         return any(k in wanted for k in missing)
 
     def metric(self, name: str, case_keys: Collection[str] | None = None) -> float | None:
@@ -279,62 +440,66 @@ def summarize(
     rates (errors, checks, detectors, cache) are over every observation that has the
     score. When any successful call has an unknown cost, both cost metrics are None.
     """
-    collected: dict[str, dict[str, list[tuple[int, float]]]] = defaultdict(
-        lambda: defaultdict(list)
+    observations = [s.observation for s in scored]
+    keys = [o.case_key for o in observations]
+    names = sorted(set(keys))
+    code = {k: i for i, k in enumerate(names)}
+    codes = np.fromiter(map(code.__getitem__, keys), dtype=np.int64, count=len(keys))
+    repeats = np.fromiter(
+        (o.repeat_index for o in observations), dtype=np.int64, count=len(observations)
     )
-    unknown: dict[str, set[str]] = defaultdict(set)
     errors: dict[str, int] = dict.fromkeys(ERROR_CLASSES, 0)
-    for s in scored:
-        obs = s.observation
-        if obs.error is not None:
-            errors[obs.error.cls] = errors.get(obs.error.cls, 0) + 1
-        for sdef in SAMPLES.values():
-            if sdef.successful_only and not obs.ok:
-                continue
-            value = sdef.extract(s)
+    for o in observations:
+        if o.error is not None:
+            errors[o.error.cls] = errors.get(o.error.cls, 0) + 1
+    successful = [i for i, o in enumerate(observations) if o.ok]
+    everyone = range(len(scored))
+    samples: dict[str, SampleColumn] = {}
+    unknown: dict[str, tuple[str, ...]] = {}
+    for name in sorted(SAMPLES):
+        sdef = SAMPLES[name]
+        extract = sdef.extract
+        rows: list[int] = []
+        values: list[float] = []
+        missing: set[str] = set()
+        for i in successful if sdef.successful_only else everyone:
+            value = extract(scored[i])
             if value is None:
                 if sdef.required:
-                    unknown[sdef.name].add(obs.case_key)
+                    missing.add(keys[i])
                 continue
-            collected[sdef.name][obs.case_key].append((obs.repeat_index, value))
-    # Sorting by (repeat, value) makes the stored order, hence every float sum,
-    # independent of the order observations arrived in from workers.
-    samples = {
-        name: {key: tuple(v for _, v in sorted(pairs)) for key, pairs in sorted(per_case.items())}
-        for name, per_case in sorted(collected.items())
-    }
-    unknown_keys = {name: tuple(sorted(keys)) for name, keys in sorted(unknown.items())}
-    draft = RunSummary(
-        target=target,
-        provider=provider,
-        model=model,
-        n=len(scored),
-        n_cases=len({s.observation.case_key for s in scored}),
-        metrics={},
-        errors_by_class=errors,
-        samples=samples,
-        unknown=unknown_keys,
-        scopes={
-            key: tuple(sorted(case_scopes[key]))
-            for key in sorted(samples.get("error", {}))
-            if case_scopes is not None and key in case_scopes
-        },
-    )
+            rows.append(i)
+            values.append(value)
+        if missing:
+            unknown[name] = tuple(sorted(missing))
+        if rows:
+            at = np.array(rows, dtype=np.int64)
+            samples[name] = _group(
+                codes[at], repeats[at], np.array(values, dtype=np.float64), names
+            )
     metrics: dict[str, float | None] = {}
-    for name, mdef in METRICS.items():
-        if draft.is_unknown(name):
-            metrics[name] = None
+    for metric_name, mdef in METRICS.items():
+        if unknown.get(mdef.sample):
+            metrics[metric_name] = None
         else:
-            metrics[name] = mdef.compute(draft.sample_values(mdef.sample)[0])
+            column = samples.get(mdef.sample)
+            metrics[metric_name] = mdef.compute(
+                column.flat if column is not None else np.empty(0, dtype=np.float64)
+            )
+    case_keys = samples["error"].case_keys if "error" in samples else ()
     return RunSummary(
         target=target,
         provider=provider,
         model=model,
-        n=draft.n,
-        n_cases=draft.n_cases,
+        n=len(scored),
+        n_cases=len(names),
         metrics=metrics,
         errors_by_class=errors,
         samples=samples,
-        unknown=unknown_keys,
-        scopes=draft.scopes,
+        unknown=unknown,
+        scopes={
+            key: tuple(sorted(case_scopes[key]))
+            for key in case_keys
+            if case_scopes is not None and key in case_scopes
+        },
     )

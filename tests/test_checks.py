@@ -31,7 +31,7 @@ def _one(
 def test_kinds() -> None:
     assert CHECK_KINDS == (
         "contains", "not_contains", "regex", "json_schema", "max_output_tokens", "similarity",
-        "facts", "forbidden", "no_pii", "not_refusal", "max_repetition",
+        "facts", "forbidden", "no_pii", "not_refusal", "max_repetition", "judge",
     )  # fmt: skip
 
 

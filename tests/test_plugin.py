@@ -489,3 +489,38 @@ def test_collect_only_calls_nothing_and_judges_nothing(
     assert "golden_sets/support.yaml::refund-window[candidate]" in result.stdout.str()
     assert sim_log.requests() == []
     assert not (pytester.path / "report.json").exists()
+
+
+@pytest.mark.parametrize("xdist", XDIST)
+def test_llm_judge_scores_outputs_and_reports_its_cost_apart(
+    pytester: pytest.Pytester, sim_url: str, xdist: list[str]
+) -> None:
+    targets = f"""
+  baseline: {{provider: openai, base_url: "{sim_url}", model: sim-stable}}
+  candidate: {{provider: openai, base_url: "{sim_url}", model: sim-drifted}}
+  judge: {{provider: openai, base_url: "{sim_url}", model: sim-stable}}
+"""
+    extra = "quality: {judge: {target: judge, rubric: 'Is the answer correct and complete?'}}\n"
+    write_project(pytester, sim_url, targets=targets, extra=extra)
+    result = pytester.runpytest(
+        "--llmguard",
+        "golden_sets",
+        "--llmguard-target",
+        "baseline",
+        "--llmguard-target",
+        "candidate",
+        *xdist,
+    )
+    result.stdout.fnmatch_lines(["judge judge (sim-stable): 6 calls, 0 errors, mean score *"])
+    report = json.loads((pytester.path / "report.json").read_text())
+    judge = report["judge"]
+    assert judge["calls"] == 6 and judge["scored"] == 6 and judge["cost_usd"] > 0
+    by_target: dict[str, list[float]] = {}
+    for case in report["cases"]:
+        by_target.setdefault(case["target"], []).append(case["scores"]["judge"])
+    assert min(by_target["baseline"]) == 1.0  # the reference answer itself
+    assert sum(by_target["candidate"]) < sum(by_target["baseline"])
+    # the judge's cost is not in the targets' cost
+    targets_cost = sum(t["metrics"]["cost_total_usd"] for t in report["targets"].values())
+    assert targets_cost == pytest.approx(sum(c["cost_usd"] for c in report["cases"]))
+    assert set(report["targets"]) == {"baseline", "candidate"}

@@ -95,6 +95,7 @@ def build_report(outcome: Outcome, *, rootdir: str = ".") -> dict[str, Any]:
         "targets": targets,
         "comparisons": [c.to_dict() for c in outcome.comparisons],
         "regressions": [r.to_dict() for r in outcome.regressions],
+        "judge": dict(outcome.judge) if outcome.judge else None,
         "cases": cases,
     }
 

@@ -6,7 +6,7 @@ import re
 from typing import TYPE_CHECKING
 
 from pytest_llmguard.metrics.pii import redact
-from pytest_llmguard.report.terminal import TARGET_COLUMNS, budget_rows, target_rows
+from pytest_llmguard.report.terminal import TARGET_COLUMNS, budget_rows, judge_line, target_rows
 
 if TYPE_CHECKING:
     from pytest_llmguard.session import Outcome
@@ -81,6 +81,8 @@ def render_markdown(outcome: Outcome) -> str:
             rows.append([o.case_key, o.target, redact(why), redact(o.output or "")])
         lines.extend(_table(["case", "target", "why", "output"], rows))
         lines.append("\n</details>")
+    if outcome.judge:
+        lines.append(f"\n{escape_cell(judge_line(outcome.judge), 400)}")
     for note in outcome.notes:
         lines.append(f"\n> {escape_cell(note, 400)}")
     return "\n".join(lines) + "\n"

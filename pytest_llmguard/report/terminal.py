@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pytest_llmguard.gate import Comparison
@@ -126,6 +126,16 @@ def budget_rows(comparisons: Sequence[Comparison]) -> list[list[str]]:
     return rows
 
 
+def judge_line(judge: Mapping[str, Any]) -> str:
+    """The LLM judge's own work, with its cost kept apart from the targets' cost."""
+    mean = judge.get("mean_score")
+    return (
+        f"judge {judge['target']} ({judge['model']}): {judge['calls']} calls, "
+        f"{judge['errors']} errors, mean score {fmt(mean, 'ratio')}, "
+        f"cost {fmt(judge.get('cost_usd'), 'usd')} (not included in the targets' cost)"
+    )
+
+
 def render_terminal(outcome: Outcome) -> list[str]:
     """Lines for pytest's terminal summary."""
     lines = [
@@ -149,6 +159,9 @@ def render_terminal(outcome: Outcome) -> list[str]:
             f"\n{cached} of {len(outcome.scored)} responses came from the cache "
             "(timings are the recorded ones)"
         )
+    if outcome.judge:
+        lines.append("")
+        lines.append(judge_line(outcome.judge))
     for note in outcome.notes:
         lines.append(f"note: {note}")
     for path in outcome.reports_written:

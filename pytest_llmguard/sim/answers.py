@@ -12,6 +12,9 @@ The model's knobs then shape it, in this order:
 4. repetition (per prompt, ``repetition_rate``): one sentence loops at the end;
 5. ``max_tokens`` cuts the text (``finish_reason: length``).
 
+A grading request from the LLM-as-judge (see ``sim.judge``) is answered by the
+simulated judge instead: deterministic JSON, untouched by the knobs, cut by ``max_tokens``.
+
 Tokens are approximated as ``ceil(characters / 4)``, for prompts and answers alike.
 """
 
@@ -25,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_llmguard.sim.determinism import rng, unit
+from pytest_llmguard.sim.judge import judge_reply
 from pytest_llmguard.sim.models import SimModel
 
 _VOCABULARY = (
@@ -108,6 +112,9 @@ def answer(
     max_tokens: int | None,
 ) -> Completion:
     """The completion ``model`` gives for a conversation (see the module docstring)."""
+    verdict = judge_reply(last_user)
+    if verdict is not None:
+        return _cap(verdict, max_tokens, model.reasoning_tokens)
     reference = book.get(last_user)
     base = reference if reference is not None else generate(last_user, prompt_sha, seed)
     text = shape(model, base, prompt_sha, seed)
