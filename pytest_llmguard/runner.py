@@ -91,6 +91,41 @@ def estimated_tokens(case: Case) -> int:
     return chars // 4 + int(max_tokens)
 
 
+class Throttle:
+    """Adaptive backoff on 429s for a whole target, not just the call that got one.
+
+    A 429 pauses every new attempt to that target until its Retry-After has passed (or,
+    without one, for a pause that doubles with each 429 in a row, up to 30 s, and relaxes
+    again once a pause is over). Calls already in flight are left alone.
+    """
+
+    FIRST_PAUSE_S = 0.5
+    MAX_PAUSE_S = 30.0
+
+    def __init__(self) -> None:
+        self._until: dict[str, float] = {}
+        self._pause: dict[str, float] = {}
+        self.pauses = 0
+
+    def rate_limited(self, target: str, retry_after_s: float | None) -> None:
+        now = time.monotonic()
+        if retry_after_s is not None:
+            pause = min(retry_after_s, self.MAX_PAUSE_S)
+        else:
+            pause = min(self._pause.get(target, self.FIRST_PAUSE_S / 2) * 2, self.MAX_PAUSE_S)
+        self._pause[target] = pause
+        if now + pause > self._until.get(target, 0.0):
+            self._until[target] = now + pause
+            self.pauses += 1
+
+    async def wait(self, target: str) -> None:
+        delay = self._until.get(target, 0.0) - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        elif target in self._pause:  # the pause is over: relax for the next 429
+            self._pause[target] = max(self.FIRST_PAUSE_S / 2, self._pause[target] / 2)
+
+
 class SpendGuard:
     """Stops issuing new calls once the estimated spend would pass ``run.max_cost_usd``."""
 
@@ -133,6 +168,7 @@ class Engine:
         self._pricing = pricing or {}
         self._limiter = RateLimiter(run.rpm, run.tpm, rate_share)
         self.spend = SpendGuard(run.max_cost_usd)
+        self._throttle = Throttle()
         self._rng = random.Random(seed)
         self._target_slots = {
             name: asyncio.Semaphore(c.config.concurrency)
@@ -218,6 +254,7 @@ class Engine:
         started_at = time.time()
         while True:
             attempts += 1
+            await self._throttle.wait(unit.target)
             await self._limiter.acquire(estimated_tokens(unit.case))
             if slot is not None:
                 await slot.acquire()
@@ -258,6 +295,8 @@ class Engine:
             finally:
                 if slot is not None:
                     slot.release()
+            if fault.record.cls == "rate_limit":
+                self._throttle.rate_limited(unit.target, fault.retry_after_s)
             if not should_retry(policy, fault.record, attempts):
                 return self._failed(unit, fault.record, attempts, started_at)
             await asyncio.sleep(backoff_s(policy, attempts, fault.retry_after_s, self._rng))

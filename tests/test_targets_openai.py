@@ -163,3 +163,17 @@ def test_parse_completion_reads_cached_and_reasoning_tokens() -> None:
         c.cached_tokens,
         c.reasoning_tokens,
     ) == ("hi", "gpt-x-2025", 100, 20, 64, 12)
+
+
+def test_a_429_pauses_new_attempts_to_that_target(sim_url: str, sim_log: SimLog) -> None:
+    headers = {"x-sim-fault": "rate_limit", "x-sim-retry-after": "0.3"}
+    target = TargetConfig("t", "openai", "sim-stable", headers=headers)
+    client = OpenAIClient(target, base_url=sim_url, api_key=None, timeout_s=2, max_connections=4)
+    engine = Engine({"t": client}, RunConfig(concurrency=2, retries=RetryPolicy(max=0)))
+    cases = [Case("s", "s.yaml", f"c{i}", (Message("user", f"question {i}"),)) for i in range(6)]
+    observations = asyncio.run(engine.run([CallUnit(c, "t") for c in cases]))
+    assert {o.error.cls for o in observations if o.error} == {"rate_limit"}
+    times = sorted(float(str(r["t"])) for r in sim_log.requests())
+    assert len(times) == 6
+    # two calls in flight at a time; every later call waited out a Retry-After pause
+    assert all(times[i] - times[i - 2] >= 0.25 for i in range(2, 6)), times
