@@ -1,63 +1,79 @@
 """Gate quality: false failures on an unchanged model, detection of real regressions.
 
-    .venv/bin/python benchmarks/gate_quality.py                 # 200 runs, ~8 min on 2 busy cores
+    .venv/bin/python benchmarks/gate_quality.py                 # 200 runs
     .venv/bin/python benchmarks/gate_quality.py --runs 50       # quicker, coarser rates
 
-Each run is one small CI gate: 100 golden cases (reference answers in the simulator's
-answer book, so similarity means something) replayed over real HTTP on 127.0.0.1
-against five simulated model versions, interleaved case by case so machine noise hits
-every version alike. The simulator runs in its own process and is re-seeded for every
-run, so every run draws fresh case latencies, fresh per-request jitter and fresh
-output wording. Versions (knobs of ``pytest_llmguard.sim.models``):
+Each run re-seeds a simulator (its own process, so every run draws fresh case latencies,
+fresh per-request jitter and fresh output wording) that serves five model versions, the
+knobs of ``pytest_llmguard.sim.models``:
 
   ref-a, ref-b   the same model version twice: identical knobs, independent draws
-                 (accuracy 0.95: a sampled model rewords ~5 % of words run to run)
+                 (accuracy 0.95: a sampled model rewords ~5 % of words)
   slower         latency x1.25, so every percentile, p95 included, is 25 % higher
   wordier        verbosity 1.13: mean output tokens +15 % (measured and printed)
   drifted        accuracy 0.77: mean similarity to the reference 0.05 lower (printed)
 
-ref-a is the baseline of every comparison. Budgets, as a team would plausibly write them,
-each between "no change" and the injected regression:
+and then makes one real gate per scenario: ``pytest_llmguard.session.GuardSession``
+(the code path of the pytest plugin, without pytest) with targets ref-a and the
+candidate, ``compare: {baseline: ref-a, candidate: ...}``, 100 golden cases (reference
+answers in the simulator's answer book, so similarity means something) called over real
+HTTP on 127.0.0.1, and ``gate.adaptive: true``. Budgets, as a team would plausibly write
+them, each between "no change" and the injected regression:
 
   latency_p95_ms      max_increase 10 %   p95 jitters run to run; below ~10 % is noise
   output_tokens_mean  max_increase 5 %    cost creep of a few percent is tolerated
   similarity_mean     max_decrease 0.02   wording noise of a sampled model is ~0.01
 
-Every run is judged twice from the same observations: by the interval gate (the
-default: fail only when the confidence interval of the change lies beyond the budget)
-and by the naive point-estimate gate (``gate.strict: true``). The same-version row counts
-a run as failed when any budget fails; the other rows count the verdict of the budget on
-the regressed metric ("fail" is a detection; "warn" is reported separately).
+Every gate is judged three ways in the same run:
+
+  interval  the first (single-shot) calls only, the default gate: fail only when the
+            confidence interval of the change lies beyond the budget
+  adaptive  everything the session called: borderline budgets (warn, or an interval
+            straddling the limit; ``gate.borderline``) had their cases re-run on both
+            targets, one repeat per round, up to ``gate.adaptive_rounds`` rounds
+  strict    the first calls only, the naive point-estimate gate (``gate.strict``)
+
+The same-version row counts a gate as failed when any budget fails; the other rows
+count the verdict of the budget on the regressed metric ("fail" is a detection; "warn"
+is reported separately). "calls x" is the calls an adaptive gate made relative to the
+single-shot gate's (200 for 100 cases on two targets). A second table shows every
+smaller ``gate.adaptive_rounds`` too: round k adds repeat k, so the observations up to
+repeat k are exactly what a gate allowed k rounds would have called and judged.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import json
-import random
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from pytest_llmguard.budgets import Budget, parse_budgets
-from pytest_llmguard.config import GateConfig, RetryPolicy, RunConfig, TargetConfig
-from pytest_llmguard.gate import Comparison, compare, overall_verdict
-from pytest_llmguard.records import Case, Message
-from pytest_llmguard.runner import CallUnit, Engine
-from pytest_llmguard.scoring import score_batch
+from pytest_llmguard.config import (
+    CacheConfig,
+    CompareConfig,
+    Config,
+    GateConfig,
+    RetryPolicy,
+    RunConfig,
+    TargetConfig,
+)
+from pytest_llmguard.gate import Comparison, overall_verdict
+from pytest_llmguard.golden import GoldenSet
+from pytest_llmguard.records import Case, Message, ScoredObservation
+from pytest_llmguard.session import GuardSession
 from pytest_llmguard.sim.answers import generate
 from pytest_llmguard.sim.models import load_models
 from pytest_llmguard.sim.server import SimServer
-from pytest_llmguard.summary import RunSummary, summarize
-from pytest_llmguard.targets.openai import OpenAIClient
+from pytest_llmguard.summary import RunSummary
 
 BASELINE = "ref-a"
 # Knobs on top of sim-stable (120 ms median, per-case latency sigma 0.25).
@@ -73,6 +89,7 @@ BUDGETS: Mapping[str, Mapping[str, Any]] = {
     "output_tokens_mean": {"max_increase": "5%"},
     "similarity_mean": {"max_decrease": 0.02},
 }
+SET_PATH = "golden_sets/gate.yaml"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,24 +120,38 @@ class Settings:
     noise_sigma: float = 0.15
     latency_scale: float = 0.25
     concurrency: int = 16
-    resamples: int = 2000
+    adaptive_rounds: int = 3
     seed: int = 1
     in_process: bool = False  # the simulator in a thread instead of its own process
 
 
+def adaptive(rounds: int) -> str:
+    """The name of the adaptive gate allowed ``rounds`` rounds."""
+    return f"adaptive@{rounds}"
+
+
 @dataclass
 class Tally:
-    """Verdict counts of one scenario over all runs."""
+    """Verdict counts of one scenario over all runs, per gate.
+
+    Gates: "interval", "strict", and ``adaptive(k)`` for every k up to
+    ``Settings.adaptive_rounds`` (the adaptive gate allowed k rounds).
+    """
 
     runs: int = 0
-    interval: dict[str, int] = field(default_factory=dict)
-    strict: dict[str, int] = field(default_factory=dict)
-    other_fails: int = 0  # interval-gate fails on budgets other than the regressed one
+    verdicts: dict[str, dict[str, int]] = field(default_factory=dict)
+    other_fails: dict[str, int] = field(default_factory=dict)
     changes: list[float] = field(default_factory=list)  # realised change of the metric
+    calls: dict[str, list[float]] = field(default_factory=dict)  # gate -> calls / first calls
+    rounds: dict[int, int] = field(default_factory=dict)  # adaptive rounds made -> gates
 
-    def rate(self, mode: str, verdict: str) -> float:
-        counts = self.interval if mode == "interval" else self.strict
+    def rate(self, gate: str, verdict: str) -> float:
+        counts = self.verdicts.get(gate, {})
         return counts.get(verdict, 0) / self.runs if self.runs else 0.0
+
+    def mean_calls(self, gate: str) -> float:
+        ratios = self.calls.get(gate, [])
+        return sum(ratios) / len(ratios) if ratios else 0.0
 
 
 def build_cases(n: int, seed: int = 7) -> list[Case]:
@@ -132,13 +163,7 @@ def build_cases(n: int, seed: int = 7) -> list[Case]:
         # text rather than a single filler sentence.
         expected = " ".join(generate(prompt, f"{i}-{k}", seed) for k in range(3))
         cases.append(
-            Case(
-                "gate",
-                "golden_sets/gate.yaml",
-                f"q{i:03d}",
-                (Message("user", prompt),),
-                expected=expected,
-            )
+            Case("gate", SET_PATH, f"q{i:03d}", (Message("user", prompt),), expected=expected)
         )
     return cases
 
@@ -239,40 +264,74 @@ def simulators(config: Mapping[str, Any], in_process: bool) -> Iterator[_Simulat
 # -- one gate run ---------------------------------------------------------------------
 
 
-def _units(cases: Sequence[Case], targets: Sequence[str], rng: random.Random) -> list[CallUnit]:
-    """Case by case, targets in a random order: drifting machine load hits all alike."""
-    units: list[CallUnit] = []
-    for case in cases:
-        order = list(targets)
-        rng.shuffle(order)
-        units.extend(CallUnit(case, t) for t in order)
-    return units
-
-
-async def _observe(
-    base_url: str, cases: Sequence[Case], settings: Settings, rng: random.Random
-) -> dict[str, RunSummary]:
-    run = RunConfig(
-        concurrency=settings.concurrency,
-        timeout_s=10.0,
-        retries=RetryPolicy(max=2, backoff_base_s=0.01, backoff_max_s=0.05),
+def gate_config(scenario: Scenario, base_url: str, settings: Settings, rootdir: str) -> Config:
+    """The configuration a team would write for this comparison, as the loader builds it."""
+    return Config(
+        rootdir=rootdir,
+        golden_sets=(SET_PATH,),
+        targets={
+            name: TargetConfig(name, "openai", name, base_url=base_url)
+            for name in (BASELINE, scenario.candidate)
+        },
+        compare=CompareConfig(BASELINE, scenario.candidate),
+        run=RunConfig(
+            concurrency=settings.concurrency,
+            timeout_s=10.0,
+            retries=RetryPolicy(max=2, backoff_base_s=0.01, backoff_max_s=0.05),
+        ),
+        cache=CacheConfig(mode="off"),
+        budgets={metric: dict(spec) for metric, spec in BUDGETS.items()},
+        gate=GateConfig(adaptive=True, adaptive_rounds=settings.adaptive_rounds),
     )
-    clients = {
-        name: OpenAIClient(
-            TargetConfig(name, "openai", name),
-            base_url=base_url,
-            api_key=None,
-            timeout_s=run.timeout_s,
-            max_connections=settings.concurrency,
-        )
-        for name in MODELS
-    }
-    observations = await Engine(clients, run).run(_units(cases, list(MODELS), rng))
-    scored = score_batch(cases, observations, {})
-    return {
-        name: summarize(name, "openai", name, [s for s in scored if s.observation.target == name])
-        for name in MODELS
-    }
+
+
+@dataclass(frozen=True, slots=True)
+class GateRun:
+    """One scenario's gate, judged as each gate of ``Tally`` would have judged it."""
+
+    comparisons: Mapping[str, tuple[Comparison, ...]]
+    calls: Mapping[str, float]  # calls each gate made / the single-shot gate's calls
+    summaries: Mapping[str, RunSummary]  # of the first (single-shot) calls
+    rounds: int
+    errors: int
+
+
+def run_gate(config: Config, golden: GoldenSet) -> GateRun:
+    """Plan, call (adaptive rounds included) and judge one gate through ``GuardSession``."""
+    session = GuardSession(config, [golden])
+    assert config.compare is not None
+    targets = (config.compare.baseline, config.compare.candidate)
+    units = session.plan([(case, t) for case in golden.cases for t in targets])
+    session.call(units)
+    scored = session.all_results()
+
+    # Round k of the adaptive gate adds repeat k, so the observations with repeat <= k are
+    # exactly what a session allowed k rounds would have called and judged: its decisions
+    # before round k saw the same data. Repeat 0 alone is the single-shot gate.
+    def upto(k: int) -> list[ScoredObservation]:
+        return [s for s in scored if s.observation.repeat_index <= k]
+
+    first = upto(0)
+    single = session.judge(first)
+    strict = GuardSession(replace(config, gate=GateConfig(strict=True)), [golden]).judge(first)
+    comparisons = {"interval": single.comparisons, "strict": strict.comparisons}
+    calls = {"interval": 1.0, "strict": 1.0}
+    for k in range(1, config.gate.adaptive_rounds + 1):
+        data = upto(k)
+        if k == config.gate.adaptive_rounds:
+            # What the session itself reports (the plugin's budget items use it too).
+            judgement = session.judgement_of_whole_run()
+        else:
+            judgement = single if len(data) == len(first) else session.judge(data)
+        comparisons[adaptive(k)] = judgement.comparisons
+        calls[adaptive(k)] = len(data) / len(units)
+    return GateRun(
+        comparisons=comparisons,
+        calls=calls,
+        summaries=single.summaries,
+        rounds=session.rounds,
+        errors=sum(not s.observation.ok for s in scored),
+    )
 
 
 def _judged(comparisons: Sequence[Comparison], metric: str | None) -> str:
@@ -281,32 +340,25 @@ def _judged(comparisons: Sequence[Comparison], metric: str | None) -> str:
     return next(c.verdict for c in comparisons if c.metric == metric)
 
 
-def judge(
-    summaries: Mapping[str, RunSummary],
-    tallies: Mapping[str, Tally],
-    resamples: int,
-    seed: int,
-) -> None:
-    """Add one run's verdicts (interval and strict gate) to each scenario's tally."""
-    all_budgets = budgets()
-    base = summaries[BASELINE]
-    for scenario in SCENARIOS:
-        cand = summaries[scenario.candidate]
-        tally = tallies[scenario.name]
-        tally.runs += 1
-        for mode, strict in (("interval", False), ("strict", True)):
-            gate = GateConfig(strict=strict)
-            comps = compare(base, cand, all_budgets, gate, n_resamples=resamples, seed=seed)
-            verdict = _judged(comps, scenario.metric)
-            counts = tally.interval if mode == "interval" else tally.strict
-            counts[verdict] = counts.get(verdict, 0) + 1
-            if mode == "interval" and scenario.metric is not None:
-                others = [c for c in comps if c.metric != scenario.metric]
-                tally.other_fails += overall_verdict(others) == "fail"
-        metric = scenario.metric or "latency_p95_ms"
-        b, c = base.metrics[metric], cand.metrics[metric]
-        if b is not None and c is not None:
-            tally.changes.append(c - b if metric == "similarity_mean" else (c / b - 1.0) * 100)
+def tally_gate(scenario: Scenario, gate: GateRun, tally: Tally) -> None:
+    """Add one gate's verdicts, cost and realised change to its scenario's tally."""
+    tally.runs += 1
+    for mode, comps in gate.comparisons.items():
+        counts = tally.verdicts.setdefault(mode, {})
+        verdict = _judged(comps, scenario.metric)
+        counts[verdict] = counts.get(verdict, 0) + 1
+        if scenario.metric is not None:
+            others = [c for c in comps if c.metric != scenario.metric]
+            tally.other_fails[mode] = tally.other_fails.get(mode, 0) + (
+                overall_verdict(others) == "fail"
+            )
+        tally.calls.setdefault(mode, []).append(gate.calls[mode])
+    tally.rounds[gate.rounds] = tally.rounds.get(gate.rounds, 0) + 1
+    metric = scenario.metric or "latency_p95_ms"
+    b = gate.summaries[BASELINE].metrics[metric]
+    c = gate.summaries[scenario.candidate].metrics[metric]
+    if b is not None and c is not None:
+        tally.changes.append(c - b if metric == "similarity_mean" else (c / b - 1.0) * 100)
 
 
 @dataclass
@@ -318,19 +370,24 @@ class Result:
 
 
 def run_benchmark(settings: Settings, progress: bool = False) -> Result:
-    """Run ``settings.runs`` gates and tally the verdicts of every scenario."""
+    """Run ``settings.runs`` gates per scenario and tally their verdicts."""
     cases = build_cases(settings.cases)
+    golden = GoldenSet("gate", SET_PATH, tuple(cases))
     tallies = {s.name: Tally() for s in SCENARIOS}
-    rng = random.Random(settings.seed)
     errors = 0
     start = time.perf_counter()
-    with simulators(_server_config(cases, settings), settings.in_process) as sims:
+    with (
+        tempfile.TemporaryDirectory() as rootdir,
+        simulators(_server_config(cases, settings), settings.in_process) as sims,
+    ):
         for i in range(settings.runs):
-            run_seed = settings.seed * 1_000_003 + i
-            url = sims.reseed(run_seed)
-            summaries = asyncio.run(_observe(url, cases, settings, rng))
-            errors += sum(sum(s.errors_by_class.values()) for s in summaries.values())
-            judge(summaries, tallies, settings.resamples, run_seed)
+            # One simulator per run: its attempt counters give every call (the baseline's
+            # in each scenario, every adaptive repeat) a fresh latency draw.
+            url = sims.reseed(settings.seed * 1_000_003 + i)
+            for scenario in SCENARIOS:
+                gate = run_gate(gate_config(scenario, url, settings, rootdir), golden)
+                errors += gate.errors
+                tally_gate(scenario, gate, tallies[scenario.name])
             if progress and (i + 1) % 10 == 0:
                 print(
                     f"  {i + 1}/{settings.runs} runs, {time.perf_counter() - start:.0f} s",
@@ -347,8 +404,8 @@ def _pct(x: float) -> str:
     return f"{x * 100:.1f}%"
 
 
-def _met(scenario: Scenario, tally: Tally) -> str:
-    rate = tally.rate("interval", "fail")
+def _met(scenario: Scenario, tally: Tally, gate: str) -> str:
+    rate = tally.rate(gate, "fail")
     ok = rate <= 0.02 if scenario.metric is None else rate >= 0.95
     return "yes" if ok else "**no**"
 
@@ -364,18 +421,38 @@ def _realised(scenario: Scenario, tally: Tally) -> str:
 
 def table(result: Result) -> str:
     """The Markdown table of the results (one row per scenario)."""
+    ad = adaptive(result.settings.adaptive_rounds)
     lines = [
         "| scenario | runs | realised change (mean) | interval gate: fail | interval gate: warn "
-        "| strict gate: fail | target | met |",
-        "|---|---:|---:|---:|---:|---:|---|---|",
+        "| adaptive gate: fail | adaptive gate: warn | adaptive: calls × | strict gate: fail "
+        "| target | met (interval / adaptive) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
-    for scenario in SCENARIOS:
-        t = result.tallies[scenario.name]
+    for s in SCENARIOS:
+        t = result.tallies[s.name]
         lines.append(
-            f"| {scenario.name} | {t.runs} | {_realised(scenario, t)} "
+            f"| {s.name} | {t.runs} | {_realised(s, t)} "
             f"| {_pct(t.rate('interval', 'fail'))} | {_pct(t.rate('interval', 'warn'))} "
-            f"| {_pct(t.rate('strict', 'fail'))} | {scenario.target} | {_met(scenario, t)} |"
+            f"| {_pct(t.rate(ad, 'fail'))} | {_pct(t.rate(ad, 'warn'))} "
+            f"| {t.mean_calls(ad):.2f}× | {_pct(t.rate('strict', 'fail'))} | {s.target} "
+            f"| {_met(s, t, 'interval')} / {_met(s, t, ad)} |"
         )
+    return "\n".join(lines)
+
+
+def rounds_table(result: Result) -> str:
+    """What each allowed number of adaptive rounds buys and costs (0: single-shot)."""
+    head = " | ".join(f"{s.name}: fail" for s in SCENARIOS)
+    lines = [
+        f"| gate.adaptive_rounds | {head} | calls × (mean over scenarios) |",
+        "|---:|" + "---:|" * (len(SCENARIOS) + 1),
+    ]
+    for k in range(result.settings.adaptive_rounds + 1):
+        gate = adaptive(k) if k else "interval"
+        tallies = [result.tallies[s.name] for s in SCENARIOS]
+        rates = " | ".join(_pct(t.rate(gate, "fail")) for t in tallies)
+        calls = sum(t.mean_calls(gate) for t in tallies) / len(tallies)
+        lines.append(f"| {k} | {rates} | {calls:.2f}× |")
     return "\n".join(lines)
 
 
@@ -415,10 +492,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--concurrency", type=int, default=d.concurrency, help=f"default {d.concurrency}"
     )
     parser.add_argument(
-        "--resamples",
+        "--adaptive-rounds",
         type=int,
-        default=d.resamples,
-        help=f"bootstrap resamples (default {d.resamples})",
+        default=d.adaptive_rounds,
+        choices=range(1, 11),
+        metavar="1..10",
+        help=f"gate.adaptive_rounds of the adaptive gate (default {d.adaptive_rounds})",
     )
     parser.add_argument("--seed", type=int, default=d.seed, help=f"default {d.seed}")
     parser.add_argument(
@@ -435,20 +514,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         noise_sigma=args.noise_sigma,
         latency_scale=args.latency_scale,
         concurrency=args.concurrency,
-        resamples=args.resamples,
+        adaptive_rounds=args.adaptive_rounds,
         seed=args.seed,
         in_process=args.in_process,
     )
     result = run_benchmark(settings, progress=True)
+    errors = f"{result.errors} failed calls"
     print(
-        f"\nGate quality: {settings.runs} runs x {settings.cases} cases, per-request jitter "
-        f"sigma {settings.noise_sigma} on per-case latencies (sigma 0.25, median "
-        f"{120 * settings.latency_scale:g} ms), {settings.resamples} resamples, "
-        f"{result.seconds:.0f} s, {result.errors} failed calls\n"
+        f"\nGate quality: {settings.runs} runs x {len(SCENARIOS)} gates x {settings.cases} "
+        f"cases, per-request jitter sigma {settings.noise_sigma} on per-case latencies "
+        f"(sigma 0.25, median {120 * settings.latency_scale:g} ms), adaptive_rounds "
+        f"{settings.adaptive_rounds}, {result.seconds:.0f} s, {errors}\n"
     )
     print(table(result))
-    others = {s.name: result.tallies[s.name].other_fails for s in SCENARIOS if s.metric}
-    print(f"\ninterval-gate fails on the budgets that were not regressed: {others}")
+    print(f"\n{rounds_table(result)}")
+    rounds = {s.name: dict(sorted(result.tallies[s.name].rounds.items())) for s in SCENARIOS}
+    print(f"\nadaptive rounds made (rounds: gates): {rounds}")
+    for gate in ("interval", adaptive(settings.adaptive_rounds)):
+        others = {s.name: result.tallies[s.name].other_fails[gate] for s in SCENARIOS if s.metric}
+        print(f"{gate}-gate fails on the budgets that were not regressed: {others}")
     print(f"\nreproduce: {command(settings)}")
     return 0
 

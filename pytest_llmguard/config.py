@@ -98,7 +98,7 @@ class GateConfig:
     min_cases: int = 20
     strict: bool = False
     adaptive: bool = False
-    adaptive_rounds: int = 2  # at most this many extra repeats of borderline budgets' cases
+    adaptive_rounds: int = 3  # at most this many extra repeats of borderline budgets' cases
 
 
 @dataclass(frozen=True, slots=True)

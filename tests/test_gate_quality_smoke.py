@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import tempfile
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from pytest_llmguard.gate import borderline
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,17 +48,27 @@ def test_cases_have_reference_answers(bench: ModuleType) -> None:
 
 def test_tiny_run_tallies_every_scenario(bench: ModuleType) -> None:
     settings = bench.Settings(
-        runs=2, cases=20, latency_scale=0.1, concurrency=8, resamples=200, in_process=True
+        runs=2, cases=20, latency_scale=0.1, concurrency=8, adaptive_rounds=2, in_process=True
     )
     result = bench.run_benchmark(settings)
     assert result.errors == 0
     assert set(result.tallies) == {s.name for s in bench.SCENARIOS}
+    gates = {"interval", "strict", bench.adaptive(1), bench.adaptive(2)}
     for scenario in bench.SCENARIOS:
         tally = result.tallies[scenario.name]
         assert tally.runs == 2
-        assert sum(tally.interval.values()) == sum(tally.strict.values()) == 2
-        assert set(tally.interval) <= {"pass", "warn", "fail"}
+        assert set(tally.verdicts) == gates
+        for gate in gates:
+            assert sum(tally.verdicts[gate].values()) == 2
+            assert set(tally.verdicts[gate]) <= {"pass", "warn", "fail"}
         assert len(tally.changes) == 2
+        assert sum(tally.rounds.values()) == 2 and set(tally.rounds) <= {0, 1, 2}
+        # Each round repeats every case on both targets (1 more call per first call);
+        # allowing more rounds never makes fewer calls.
+        assert tally.mean_calls("interval") == tally.mean_calls("strict") == 1.0
+        made = sum(k * n for k, n in tally.rounds.items()) / 2
+        assert tally.mean_calls(bench.adaptive(2)) == pytest.approx(1.0 + made)
+        assert 1.0 <= tally.mean_calls(bench.adaptive(1)) <= tally.mean_calls(bench.adaptive(2))
     # Output wording and length do not depend on timing: these regressions are far
     # beyond their budgets even on 20 cases, so the point estimate always sees them.
     for name in ("output tokens +15%", "similarity -0.05"):
@@ -68,15 +81,39 @@ def test_tiny_run_tallies_every_scenario(bench: ModuleType) -> None:
     assert all(-0.09 < change < -0.02 for change in drift)
 
     table = bench.table(result).splitlines()
-    assert table[0].startswith("| scenario | runs |")
+    assert table[0].startswith("| scenario | runs |") and "adaptive gate: fail" in table[0]
     assert len(table) == 2 + len(bench.SCENARIOS)
     assert all(
         row.startswith(f"| {s.name} | 2 |")
         for row, s in zip(table[2:], bench.SCENARIOS, strict=True)
     )
+    rounds = bench.rounds_table(result).splitlines()
+    assert [row.split(" | ")[0] for row in rounds[2:]] == ["| 0", "| 1", "| 2"]
+    assert rounds[2].endswith("| 1.00× |")
+
+
+def test_adaptive_gate_runs_borderline_budgets_again(bench: ModuleType) -> None:
+    """A 20-case p95 comparison is borderline: the real session re-runs it, on both sides."""
+    settings = bench.Settings(cases=20, latency_scale=0.1, concurrency=8, adaptive_rounds=1)
+    cases = bench.build_cases(settings.cases)
+    golden = bench.GoldenSet("gate", bench.SET_PATH, tuple(cases))
+    scenario = bench.SCENARIOS[1]  # p95 latency +25%
+    with (
+        tempfile.TemporaryDirectory() as root,
+        bench.simulators(bench._server_config(cases, settings), True) as sims,
+    ):
+        config = bench.gate_config(scenario, sims.reseed(3), settings, root)
+        gate = bench.run_gate(config, golden)
+    latency = next(c for c in gate.comparisons["interval"] if c.metric == "latency_p95_ms")
+    assert borderline(latency)  # 20 single samples cannot place a p95 within 10 %
+    assert gate.rounds == 1
+    assert gate.calls[bench.adaptive(1)] == 2.0
+    assert gate.errors == 0
 
 
 def test_command_reproduces_the_settings(bench: ModuleType) -> None:
     assert bench.command(bench.Settings()) == ".venv/bin/python benchmarks/gate_quality.py"
-    cmd = bench.command(bench.Settings(runs=50, noise_sigma=0.1, in_process=True))
-    assert cmd.endswith("--runs 50 --noise-sigma 0.1 --in-process")
+    cmd = bench.command(
+        bench.Settings(runs=50, noise_sigma=0.1, adaptive_rounds=3, in_process=True)
+    )
+    assert cmd.endswith("--runs 50 --noise-sigma 0.1 --adaptive-rounds 3 --in-process")
