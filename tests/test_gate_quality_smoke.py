@@ -114,6 +114,6 @@ def test_adaptive_gate_runs_borderline_budgets_again(bench: ModuleType) -> None:
 def test_command_reproduces_the_settings(bench: ModuleType) -> None:
     assert bench.command(bench.Settings()) == ".venv/bin/python benchmarks/gate_quality.py"
     cmd = bench.command(
-        bench.Settings(runs=50, noise_sigma=0.1, adaptive_rounds=3, in_process=True)
+        bench.Settings(runs=50, noise_sigma=0.1, adaptive_rounds=5, in_process=True)
     )
-    assert cmd.endswith("--runs 50 --noise-sigma 0.1 --adaptive-rounds 3 --in-process")
+    assert cmd.endswith("--runs 50 --noise-sigma 0.1 --adaptive-rounds 5 --in-process")
