@@ -19,7 +19,8 @@ same run, because the machines here are shared and noisy):
               exactly once (request log), verdict and per-case results identical.
   memory      peak RSS of the pytest process replaying ``--big`` cases live: < 300 MB.
   gate        the gate's own work (summaries, paired bootstrap, reports) for ``--big`` cases
-              × 2 targets, in process, on synthetic observations: < 1 s.
+              × 2 targets, in process, on synthetic observations: < 1 s. Also prints the
+              time to load a ``--big``-case JSONL golden set (no target).
 
 The simulator runs in its own process (it must never compete with the client for the GIL);
 its capacity is measured first and printed, and rows it bounds are marked. Child pythons
@@ -565,6 +566,7 @@ def gate_row(args: argparse.Namespace) -> list[Row]:
             ):
                 timings[key].append(value)
     med = {k: statistics.median(v) for k, v in timings.items()}
+    load = _golden_load_seconds(n, args.repeats)
     return [
         Row(
             f"gate work, {n} cases × 2 targets",
@@ -575,8 +577,38 @@ def gate_row(args: argparse.Namespace) -> list[Row]:
             f"summaries {med['summaries']:.2f} s, compare+absolute {med['compare']:.2f} s, "
             f"reports (JSON + Markdown) {med['reports']:.2f} s; build_report + dumps_report "
             f"(one line per case) {med['fast json']:.2f} s",
-        )
+        ),
+        Row(
+            f"golden set load, {n} JSONL cases",
+            f"{load:.2f} s",
+            None,
+            "–",
+            None,
+            "parse, schema validation and rendering (load_golden_set), median",
+        ),
     ]
+
+
+def _golden_load_seconds(n: int, repeats: int) -> float:
+    """Median time to load (parse, validate, render) one JSONL golden set of ``n`` cases."""
+    from pytest_llmguard.golden import load_golden_set
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.jsonl"
+        with open(path, "w") as fh:
+            for i in range(n):
+                case: dict[str, object] = {"id": f"c{i}", "prompt": f"Question {i}?"}
+                if i % 3 == 0:
+                    case["checks"] = [{"contains": "answer"}, {"no_pii": ["email", "phone"]}]
+                if i % 5 == 0:
+                    case["tags"] = ["t5"]
+                fh.write(json.dumps(case) + "\n")
+        times = []
+        for _ in range(max(1, repeats)):
+            start = time.perf_counter()
+            load_golden_set(str(path), tmp)
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 # ---- main -------------------------------------------------------------------------------------

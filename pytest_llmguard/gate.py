@@ -469,7 +469,7 @@ def compare(
         all_b, all_c = runs_b.scoped(budget), runs_c.scoped(budget)
         keys_b, keys_c = runs_b.sampled(budget), runs_c.sampled(budget)
         full_c = keys_c
-        matched = sorted(set(keys_b) & set(keys_c))
+        matched = list(keys_b) if keys_b == keys_c else sorted(set(keys_b) & set(keys_c))
         paired = len(matched) >= gate.min_cases
         if paired:
             keys_b = keys_c = matched

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any, Literal
 
 import numpy as np
@@ -55,16 +56,15 @@ class SampleDef:
         return self.many(scored) if self.many is not None else list(map(self.extract, scored))
 
 
-def _flag(name: str, threshold: float, *, score: str | None = None) -> SampleDef:
+def _flag(name: str, threshold: float) -> SampleDef:
     """1.0 when the score is at or above the threshold, else 0.0."""
-    key = score or name
 
     def extract(s: ScoredObservation) -> float | None:
-        value = s.scores.get(key)
+        value = s.scores.get(name)
         return None if value is None else float(value >= threshold)
 
     def many(scored: Sequence[ScoredObservation]) -> list[float | None]:
-        values = [s.scores.get(key) for s in scored]
+        values = [s.scores.get(name) for s in scored]
         return [None if v is None else float(v >= threshold) for v in values]
 
     return SampleDef(name, extract, successful_only=False, many=many)
@@ -289,6 +289,11 @@ class SampleColumn(Mapping[str, tuple[float, ...]]):
 
     def select(self, case_keys: Collection[str]) -> tuple[FloatArray, IntArray, tuple[str, ...]]:
         """Values, their case index and the keys indexed, for the keys present, sorted."""
+        if len(case_keys) == len(self.case_keys) and (
+            case_keys is self.case_keys
+            or (isinstance(case_keys, (list, tuple)) and tuple(case_keys) == self.case_keys)
+        ):
+            return self.flat, self.case_index, self.case_keys
         position = self.position
         common = position.keys() & case_keys
         if len(common) == len(self.case_keys):
@@ -307,19 +312,29 @@ class SampleColumn(Mapping[str, tuple[float, ...]]):
 
 
 def _group(
-    codes: IntArray, repeats: IntArray, values: FloatArray, names: Sequence[str]
+    codes: IntArray, values: FloatArray, names: Sequence[str], order: IntArray
 ) -> SampleColumn:
-    """Values grouped by case (codes index the sorted ``names``), then repeat, then value.
-
-    The stable three-key sort puts every case's values in (repeat, value) order whatever
-    order the observations arrived in from workers, so every float sum is reproducible.
-    """
-    order = np.lexsort((values, repeats, codes))
+    """Values grouped by case (codes index the sorted ``names``), given their sort order."""
     sorted_codes = codes[order]
     first = np.flatnonzero(np.diff(sorted_codes)) + 1
     starts = np.concatenate(([0], first, [sorted_codes.size])).astype(np.int64)
-    keys = tuple(names[c] for c in sorted_codes[starts[:-1]].tolist())
+    keys = tuple(map(names.__getitem__, sorted_codes[starts[:-1]].tolist()))
     return SampleColumn(keys, values[order], starts)
+
+
+def _sort_order(codes: IntArray, repeats: IntArray, values: FloatArray | None) -> IntArray | None:
+    """The order by case, then repeat, then value; stable, so ties keep arrival order.
+
+    That puts every case's values in (repeat, value) order whatever order observations
+    arrived in from workers, so every float sum is reproducible. Without ``values``: the
+    order by (case, repeat) when no two observations share both, else None (the values
+    must break the tie).
+    """
+    if values is not None:
+        return np.lexsort((values, repeats, codes))
+    order = np.lexsort((repeats, codes))
+    same = (np.diff(codes[order]) == 0) & (np.diff(repeats[order]) == 0)
+    return None if same.any() else order
 
 
 @dataclass(frozen=True)
@@ -453,30 +468,36 @@ def summarize(
         if o.error is not None:
             errors[o.error.cls] = errors.get(o.error.cls, 0) + 1
     successful = [i for i, o in enumerate(observations) if o.ok]
-    everyone = range(len(scored))
+    subsets: dict[bool, tuple[Sequence[ScoredObservation], IntArray, IntArray | None]] = {}
+    for only_ok, rows in (
+        (True, np.array(successful, dtype=np.int64)),
+        (False, np.arange(len(scored), dtype=np.int64)),
+    ):
+        subset = [scored[i] for i in successful] if only_ok else scored
+        # One (case, repeat) order serves every sample that has a value everywhere.
+        subsets[only_ok] = (subset, rows, _sort_order(codes[rows], repeats[rows], None))
     samples: dict[str, SampleColumn] = {}
     unknown: dict[str, tuple[str, ...]] = {}
     for name in sorted(SAMPLES):
         sdef = SAMPLES[name]
-        extract = sdef.extract
-        rows: list[int] = []
-        values: list[float] = []
-        missing: set[str] = set()
-        for i in successful if sdef.successful_only else everyone:
-            value = extract(scored[i])
-            if value is None:
-                if sdef.required:
-                    missing.add(keys[i])
-                continue
-            rows.append(i)
-            values.append(value)
-        if missing:
-            unknown[name] = tuple(sorted(missing))
-        if rows:
-            at = np.array(rows, dtype=np.int64)
-            samples[name] = _group(
-                codes[at], repeats[at], np.array(values, dtype=np.float64), names
-            )
+        subset, rows, order = subsets[sdef.successful_only]
+        values = sdef.extract_all(subset)
+        if None in values:
+            kept = [j for j, v in enumerate(values) if v is not None]
+            if sdef.required:
+                missing = {keys[rows[j]] for j, v in enumerate(values) if v is None}
+                unknown[name] = tuple(sorted(missing))
+            values = [values[j] for j in kept]
+            at = rows[np.array(kept, dtype=np.int64)]
+            order = None
+        else:
+            at = rows
+        if values:
+            flat = np.array(values, dtype=np.float64)
+            if order is None:
+                order = _sort_order(codes[at], repeats[at], flat)
+            assert order is not None
+            samples[name] = _group(codes[at], flat, names, order)
     metrics: dict[str, float | None] = {}
     for metric_name, mdef in METRICS.items():
         if unknown.get(mdef.sample):

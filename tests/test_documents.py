@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
@@ -15,6 +15,9 @@ from pytest_llmguard.documents import (
     MAX_ALIAS_NODES,
     SCHEMA_DIR,
     Document,
+    _fast,
+    _fast_checker,
+    _validator,
     describe,
     format_path,
     load_document,
@@ -425,3 +428,88 @@ def test_shipped_schemas_are_valid_draft_2020_12(name: str) -> None:
 )
 def test_did_you_mean(word: str, choices: list[str], expected: str | None) -> None:
     assert did_you_mean(word, choices) == expected
+
+
+# ---- the fast validity check must agree with jsonschema wherever it answers
+
+_json_atom = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-2, 150),
+    st.sampled_from([0.0, 0.5, 1.0, 1.5, 2.0]),
+    st.sampled_from(["", "x", "ok", "a b", "c/d", "user", "system", "bad", "email", "phone"]),
+)
+_json = st.recursive(
+    _json_atom,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(
+            st.sampled_from(
+                [
+                    "id",
+                    "prompt",
+                    "messages",
+                    "role",
+                    "content",
+                    "min",
+                    "contains",
+                    "no_pii",
+                    "checks",
+                    "tags",
+                    "repeat",
+                    "vars",
+                    "x",
+                ]
+            ),
+            inner,
+            max_size=3,
+        ),
+    ),
+    max_leaves=8,
+)
+_check = st.one_of(
+    st.fixed_dictionaries({"contains": st.sampled_from(["x", ""])}),
+    st.fixed_dictionaries({"no_pii": st.one_of(st.booleans(), st.lists(_json_atom, max_size=3))}),
+    st.fixed_dictionaries({"similarity": st.fixed_dictionaries({"min": _json_atom})}),
+    st.fixed_dictionaries({"max_output_tokens": _json_atom}),
+    st.dictionaries(st.sampled_from(["contains", "regex", "judge", "nope"]), _json, max_size=2),
+)
+_case = st.fixed_dictionaries(
+    {"id": st.one_of(st.sampled_from(["c1", "a b", "x::y", ""]), _json_atom)},
+    optional={
+        "prompt": st.one_of(st.just("hi"), _json_atom),
+        "messages": st.lists(
+            st.fixed_dictionaries({"role": _json_atom, "content": st.one_of(st.just("hi"), _json)}),
+            max_size=2,
+        ),
+        "checks": st.lists(_check, max_size=3),
+        "tags": st.one_of(st.lists(st.sampled_from(["t", ""]), max_size=2), _json),
+        "repeat": _json_atom,
+        "vars": st.dictionaries(st.sampled_from(["a", "b"]), _json, max_size=2),
+        "bogus": _json,
+    },
+)
+_golden = st.fixed_dictionaries(
+    {"cases": st.one_of(st.lists(_case, max_size=3), _json)},
+    optional={"name": _json_atom, "system": _json_atom, "params": _json, "tags": _json},
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_golden)
+def test_fast_check_agrees_with_jsonschema(data: dict[str, Any]) -> None:
+    fast = _fast("golden_set.schema.json")
+    assert fast is not None  # the shipped golden-set schema is fully modelled
+    verdict = fast(data)
+    valid = not list(_validator("golden_set.schema.json").iter_errors(data))
+    # True is trusted without jsonschema: it must never accept an invalid document.
+    assert verdict is None or verdict == valid
+
+
+def test_fast_check_declines_what_it_does_not_model() -> None:
+    assert _fast_checker({"type": "object", "if": {"required": ["a"]}}) is None
+    assert _fast_checker({"$ref": "other.json#/x"}) is None
+    check = _fast_checker({"type": "array", "uniqueItems": True})
+    assert check is not None
+    assert check(["a", "b"]) is True and check(["a", "a"]) is False
+    assert check([1, True]) is None  # jsonschema's equality of mixed values: ask it

@@ -418,3 +418,61 @@ def test_deterministic() -> None:
     base, cand = _borderline_pair()
     assert compare(base, cand, DESIGN, GATE) == compare(base, cand, DESIGN, GATE)
     assert Delta(0.15, True).to_json() == "15%"
+
+
+# Verdicts and intervals from the gate before it batched its bootstraps (one bootstrap per
+# budget, fresh draws each time); batching and shared draws must not move them at all.
+PINNED_COMPARISONS = [
+    ("latency_p95_ms", "pass", 53.25664459721361, (-6.4842055394165, 130.07689771383374)),
+    ("latency_p50_ms", "warn", 43.349321692814556, (16.090962983846666, 70.26420796186977)),
+    (
+        "cost_per_response_usd",
+        "pass",
+        -9.054021679789784e-07,
+        (-5.119599907350264e-06, 3.5218563170109203e-06),
+    ),
+    ("similarity_mean", "pass", 0.007685422902349637, (-0.03629114076075441, 0.04800661965163157)),
+]
+
+
+def _pinned_run(target: str, shift: float, seed: int) -> RunSummary:
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(300):
+        for rep in range(2 if i % 4 == 0 else 1):
+            o = Observation(
+                case_key=f"s.yaml::c{i}",
+                target=target,
+                repeat_index=rep,
+                model="m",
+                output="x",
+                latency_ms=float(rng.lognormal(6, 0.3)) * shift,
+                cost_usd=float(rng.uniform(1e-4, 2e-4)),
+            )
+            out.append(ScoredObservation(o, (), {"similarity": float(rng.random())}))
+    return summarize(target, "p", "m", out)
+
+
+def test_comparisons_are_pinned_bit_for_bit() -> None:
+    base, cand = _pinned_run("base", 1.0, 1), _pinned_run("cand", 1.1, 2)
+    raw = {
+        "latency_p95_ms": {"max_increase": "15%"},
+        "latency_p50_ms": {"max_increase": "5%"},
+        "cost_per_response_usd": {"max_increase": "10%"},
+        "similarity_mean": {"max_decrease": 0.05},
+    }
+    got = compare(base, cand, parse_budgets(raw), GateConfig(), n_resamples=400, seed=5)
+    assert [(c.metric, c.verdict, c.delta, c.interval) for c in got] == PINNED_COMPARISONS
+    # Each budget alone gets the same interval as when judged with the others.
+    for comparison in got:
+        alone = compare(base, cand, (comparison.budget,), GateConfig(), n_resamples=400, seed=5)
+        assert alone[0].interval == comparison.interval
+
+
+def test_unpaired_comparison_of_different_case_sets() -> None:
+    # Too few shared cases to pair: the sides are compared unpaired, whatever their sizes.
+    base = run("base", lognormal(80, seed=1), prefix="a")
+    cand = run("cand", lognormal(50, seed=2) * 1.5, prefix="b")
+    (c,) = compare(base, cand, budgets({"latency_p95_ms": {"max_increase": "10%"}}), GATE)
+    assert not c.paired and c.n_baseline == 80 and c.n_candidate == 50
+    assert c.interval is not None and c.method == "bootstrap" and c.verdict == "fail"

@@ -10,9 +10,11 @@ import pytest
 from pytest_llmguard.stats import (
     _Side,
     bootstrap_diff,
+    bootstrap_diffs,
     newcombe_diff,
     newcombe_paired_diff,
     parse_stat,
+    shared_draws,
     wilson_interval,
 )
 
@@ -261,3 +263,115 @@ def test_one_heavily_repeated_case_keeps_chunks_small() -> None:
     )
     assert iv.low <= iv.estimate <= iv.high
     assert iv.estimate == pytest.approx(np.percentile(values, 95) * 0.1)
+
+
+# Intervals computed by the implementation before the counting rewrite (partition of
+# ranks, one bootstrap per statistic); the rewrite must reproduce them bit for bit,
+# because a seeded gate promises the same verdict on the same data forever.
+PINNED = [
+    ("single", "mean", True, 36.464689889882095, 30.971918222588002, 42.059747840393555),
+    ("repeats", "mean", True, 36.663908546578966, 30.661934575084068, 42.652764727325035),
+    ("uneven", "mean", True, 36.29181168916227, 30.356298381536753, 42.46867016410462),
+    ("single", "mean", False, 36.46468988988215, -0.37401186252072804, 73.00199416095754),
+    ("repeats", "mean", False, 36.663908546578966, 2.297991661034869, 71.8587855714702),
+    ("uneven", "mean", False, 36.29181168916227, 1.5512301498314898, 72.26753645785453),
+    ("single", "sum", True, 14585.875955952826, 12388.7672890352, 16823.899136157423),
+    ("repeats", "sum", True, 43996.69025589479, 36794.32149010086, 51183.317672790035),
+    ("uneven", "sum", True, 40719.41271524003, 34190.8517275047, 47911.458320472855),
+    ("single", "sum", False, 14585.875955952855, -149.6047450082883, 29200.797664383008),
+    ("repeats", "sum", False, 43996.69025589479, 2757.589993241847, 86230.5426857642),
+    ("uneven", "sum", False, 40719.41271524003, 2709.0452261731148, 82554.49502488633),
+    ("single", "p50", True, 23.22383766944614, 11.787963271195206, 36.42493960455201),
+    ("repeats", "p50", True, 28.347668915863494, 13.98135486812507, 40.64958651107595),
+    ("uneven", "p50", True, 28.191539259264346, 13.19620607008212, 41.5229046982498),
+    ("single", "p50", False, 23.22383766944614, -10.467711072122457, 59.167058235110616),
+    ("repeats", "p50", False, 28.347668915863494, -5.836626066679281, 65.06790571911793),
+    ("uneven", "p50", False, 28.191539259264346, -8.80526829429518, 64.65061585459537),
+    ("single", "p95", True, 83.28873873041596, 22.49566031373765, 135.95097798459454),
+    ("repeats", "p95", True, 84.51456578718228, 25.765121107214785, 124.18666481907661),
+    ("uneven", "p95", True, 78.68169612968234, 24.093923701930596, 124.54534224946134),
+    ("single", "p95", False, 83.28873873041596, -96.41116730260212, 220.87727194716652),
+    ("repeats", "p95", False, 84.51456578718228, -83.56334302032536, 220.9457002356691),
+    ("uneven", "p95", False, 78.68169612968234, -83.42312151832117, 216.51534708049874),
+]
+
+
+def _pinned_data() -> dict[str, tuple[Any, Any, Any]]:
+    rng = np.random.default_rng(2024)
+    n = 400
+    base = rng.lognormal(6.0, 0.5, n)
+    cand = base * rng.normal(1.08, 0.1, n)
+    cases = np.repeat(np.arange(n), 3)
+    b3 = np.repeat(base, 3) * rng.normal(1, 0.05, 3 * n)
+    c3 = np.repeat(cand, 3) * rng.normal(1, 0.05, 3 * n)
+    keep = rng.random(3 * n) >= 0.1
+    keep[::3] = True
+    return {
+        "single": (base, cand, None),
+        "repeats": (b3, c3, cases),
+        "uneven": (b3[keep], c3[keep], cases[keep]),
+    }
+
+
+@pytest.mark.parametrize("pin", PINNED, ids=lambda p: "-".join(str(x) for x in p[:3]))
+def test_intervals_are_pinned_bit_for_bit(pin: tuple[Any, ...]) -> None:
+    layout, stat, paired, estimate, low, high = pin
+    b, c, cases = _pinned_data()[layout]
+    iv = bootstrap_diff(
+        b,
+        c,
+        stat,
+        paired=paired,
+        n_resamples=500,
+        seed=7,
+        baseline_cases=cases,
+        candidate_cases=cases,
+    )
+    assert (iv.estimate, iv.low, iv.high) == (estimate, low, high)
+
+
+@pytest.mark.parametrize("layout", ["single", "repeats", "uneven"])
+@pytest.mark.parametrize("paired", [True, False])
+def test_bootstrap_diffs_equals_one_call_per_statistic(layout: str, paired: bool) -> None:
+    b, c, cases = _pinned_data()[layout]
+    stats = ["p95", "mean", "p50", "sum", "p95"]
+    kwargs: dict[str, Any] = {"paired": paired, "n_resamples": 300, "seed": 3}
+    alone = [
+        bootstrap_diff(b, c, s, baseline_cases=cases, candidate_cases=cases, **kwargs)
+        for s in stats
+    ]
+    together = bootstrap_diffs(b, c, stats, baseline_cases=cases, candidate_cases=cases, **kwargs)
+    assert list(together) == alone
+    with shared_draws():  # the second call reuses the first one's draws
+        first = bootstrap_diffs(b, c, stats, baseline_cases=cases, candidate_cases=cases, **kwargs)
+        again = bootstrap_diffs(b, c, stats, baseline_cases=cases, candidate_cases=cases, **kwargs)
+    assert list(first) == list(again) == alone
+
+
+def test_shared_draws_serve_only_bootstraps_with_the_same_draws() -> None:
+    rng = np.random.default_rng(9)
+    x, y = rng.normal(size=200), rng.normal(size=200)
+    runs = ((200, 0), (150, 0), (200, 1))  # (cases, seed): no two draw alike
+    alone = [bootstrap_diff(x[:n], y[:n], "mean", paired=True, seed=s) for n, s in runs]
+    with shared_draws():
+        shared = [bootstrap_diff(x[:n], y[:n], "mean", paired=True, seed=s) for n, s in runs]
+    assert shared == alone
+
+
+def test_unpaired_sides_keep_their_own_cases() -> None:
+    # The candidate's 6 values belong to 2 cases; the baseline has 6 single-valued cases.
+    # Resampling whole candidate cases gives means of 1, 3 or 5 only (2 cases drawn).
+    baseline = np.zeros(6)
+    candidate = np.array([1.0, 1.0, 1.0, 5.0, 5.0, 5.0])
+    iv = bootstrap_diff(
+        baseline,
+        candidate,
+        "mean",
+        paired=False,
+        n_resamples=4000,
+        candidate_cases=[0, 0, 0, 1, 1, 1],
+    )
+    assert (iv.low, iv.high) == (1.0, 5.0)
+    # Sides of different sizes (unpaired gates over different case sets) work too.
+    iv = bootstrap_diff(np.arange(5.0), np.arange(9.0), "p50", paired=False, n_resamples=200)
+    assert iv.estimate == 2.0 and iv.low <= 2.0 <= iv.high

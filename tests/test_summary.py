@@ -11,7 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pytest_llmguard.records import CheckResult, ErrorRecord, Observation, ScoredObservation
-from pytest_llmguard.summary import METRICS, REPETITION_THRESHOLD, RunSummary, summarize
+from pytest_llmguard.summary import (
+    METRICS,
+    REPETITION_THRESHOLD,
+    SAMPLES,
+    RunSummary,
+    SampleColumn,
+    summarize,
+)
 
 DESIGN_METRICS = {
     "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "latency_mean_ms", "ttft_p95_ms",
@@ -169,3 +176,45 @@ def test_merging_workers_is_order_independent(
     rnd.shuffle(shuffled)
     assert summarize("t", "sim", "m", shuffled) == whole
     assert whole.n == len(a) + len(b)
+
+
+def test_sample_columns_read_like_the_dicts_they_replace() -> None:
+    obs = [scored("b", 1, 20.0), scored("a", 0, 5.0), scored("b", 0, 10.0), scored("c", 0, 7.0)]
+    s = summarize("t", "sim", "m", obs)
+    col = s.samples["latency_ms"]
+    assert isinstance(col, SampleColumn)
+    plain = {
+        "golden_sets/s.yaml::a": (5.0,),
+        "golden_sets/s.yaml::b": (10.0, 20.0),
+        "golden_sets/s.yaml::c": (7.0,),
+    }
+    assert col == plain and dict(col) == plain and list(col) == sorted(plain)
+    assert "golden_sets/s.yaml::b" in col and "golden_sets/s.yaml::z" not in col
+    values, index, keys = s.sample_values("latency_ms")
+    with pytest.raises(ValueError):  # shared with every caller: read-only
+        values[0] = 1.0
+    # A subset with repeats: values, case index and keys in sorted key order.
+    values, index, keys = s.sample_values(
+        "latency_ms", ["golden_sets/s.yaml::c", "golden_sets/s.yaml::b", "nope"]
+    )
+    assert keys == ("golden_sets/s.yaml::b", "golden_sets/s.yaml::c")
+    assert values.tolist() == [10.0, 20.0, 7.0] and index.tolist() == [0, 0, 1]
+    # A summary loaded from JSON (plain dicts) answers the same.
+    loaded = RunSummary.from_dict(json.loads(json.dumps(s.to_dict())))
+    got = loaded.sample_values("latency_ms", ["golden_sets/s.yaml::c", "golden_sets/s.yaml::b"])
+    assert got[0].tolist() == [10.0, 20.0, 7.0] and got[2] == keys
+
+
+def test_duplicate_repeats_are_ordered_by_value_whatever_the_arrival_order() -> None:
+    # Two workers both ran repeat 0 of case a (re-runs): the value breaks the tie.
+    obs = [scored("a", 0, 30.0), scored("a", 1, 5.0), scored("a", 0, 10.0)]
+    for order in (obs, obs[::-1]):
+        s = summarize("t", "sim", "m", order)
+        assert s.samples["latency_ms"]["golden_sets/s.yaml::a"] == (10.0, 30.0, 5.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_obs, max_size=12))
+def test_reading_a_whole_run_equals_reading_each_observation(obs: list[ScoredObservation]) -> None:
+    for sdef in SAMPLES.values():
+        assert sdef.extract_all(obs) == [sdef.extract(s) for s in obs]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pytest_llmguard import __version__
@@ -48,16 +48,28 @@ def build_report(outcome: Outcome, *, rootdir: str = ".") -> dict[str, Any]:
             "errors_by_class": dict(summary.errors_by_class),
         }
     cases = []
+    # Two targets (and repeats) share each case's own fields: look them up once.
+    case_fields: dict[str, tuple[str, str | None, str, tuple[str, ...]]] = {}
     for s in outcome.scored:
         o = s.observation
-        case = outcome.cases.get(o.case_key)
+        key = o.case_key
+        fields = case_fields.get(key)
+        if fields is None:
+            case = outcome.cases.get(key)
+            if case is not None:
+                fields = (case.id, case.set_name, case.set_path, case.tags)
+            else:
+                set_path, _, case_id = key.rpartition("::")
+                fields = (case_id, None, set_path, ())
+            case_fields[key] = fields
+        error = o.error
         cases.append(
             {
-                "id": case.id if case else o.case_key.rpartition("::")[2],
-                "key": o.case_key,
-                "set": case.set_name if case else None,
-                "set_path": case.set_path if case else o.case_key.rpartition("::")[0],
-                "tags": list(case.tags) if case else [],
+                "id": fields[0],
+                "key": key,
+                "set": fields[1],
+                "set_path": fields[2],
+                "tags": list(fields[3]),
                 "target": o.target,
                 "repeat_index": o.repeat_index,
                 "model": o.model,
@@ -74,7 +86,7 @@ def build_report(outcome: Outcome, *, rootdir: str = ".") -> dict[str, Any]:
                 "attempts": o.attempts,
                 "started_at": o.started_at,
                 "finish_reason": o.finish_reason,
-                "error": o.error.to_dict() if o.error else None,
+                "error": error.to_dict() if error else None,
                 "checks": [c.to_dict() for c in s.checks],
                 "scores": dict(s.scores),
             }
@@ -102,7 +114,38 @@ def build_report(outcome: Outcome, *, rootdir: str = ".") -> dict[str, Any]:
 
 # The C encoder: json.dumps(indent=...) silently falls back to the pure-Python one, which
 # took 3 s for a 20,000-observation report here (this takes ~0.3 s).
-_ONE_LINE = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+_ONE_LINE = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "))
+
+
+def _case_encoder() -> Callable[[Any], str]:
+    """``_ONE_LINE.encode`` for one case, with the C encoder built once, not per case.
+
+    Building it per call (what ``JSONEncoder.encode`` does) was a fifth of the encoding
+    time of a large report. No circular-reference bookkeeping: cases are plain trees.
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # no C accelerator in this Python
+        return _ONE_LINE.encode
+    encode = make(
+        None,
+        _ONE_LINE.default,
+        json.encoder.encode_basestring,
+        None,
+        _ONE_LINE.key_separator,
+        _ONE_LINE.item_separator,
+        False,
+        False,
+        True,
+    )
+    join = "".join
+
+    def one_line(case: Any) -> str:
+        return join(encode(case, 0))
+
+    return one_line
+
+
+_ENCODE_CASE = _case_encoder()
 
 
 def dumps_report(document: Mapping[str, Any]) -> str:
@@ -110,11 +153,15 @@ def dumps_report(document: Mapping[str, Any]) -> str:
 
     Parses to exactly ``document``; only the layout differs from ``json.dumps(indent=1)``.
     """
-    parts: list[str] = []
+    # One final join: a large report is tens of MB, and each concatenation copies it all.
+    pieces: list[str] = ["{\n"]
     for key, value in document.items():
+        if len(pieces) > 1:
+            pieces.append(",\n")
+        pieces += (" ", json.dumps(key, ensure_ascii=False), ": ")
         if key == "cases" and isinstance(value, list) and value:
-            text = "[\n  " + ",\n  ".join(_ONE_LINE(case) for case in value) + "\n ]"
+            pieces += ("[\n  ", ",\n  ".join(map(_ENCODE_CASE, value)), "\n ]")
         else:
-            text = json.dumps(value, indent=1, ensure_ascii=False).replace("\n", "\n ")
-        parts.append(f" {json.dumps(key, ensure_ascii=False)}: {text}")
-    return "{\n" + ",\n".join(parts) + "\n}"
+            pieces.append(json.dumps(value, indent=1, ensure_ascii=False).replace("\n", "\n "))
+    pieces.append("\n}")
+    return "".join(pieces)

@@ -3,7 +3,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pytest_llmguard.report.json_report import dumps_report
+import pytest
+
+from pytest_llmguard.report.json_report import _ENCODE_CASE, dumps_report
 
 
 def _document() -> dict[str, Any]:
@@ -36,3 +38,19 @@ def test_dumps_report_puts_each_case_on_one_line_and_keeps_unicode() -> None:
 def test_dumps_report_without_cases() -> None:
     doc = {**_document(), "cases": []}
     assert json.loads(dumps_report(doc)) == doc
+
+
+def test_case_lines_are_exactly_what_json_writes() -> None:
+    reference = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+    tricky = {
+        "output": 'café "quoted" \\ \n\t\x00 \u2028 😀',
+        "floats": [0.1, -0.0, 1e300, 5e-324, float("nan"), float("inf"), -float("inf")],
+        "ints": [0, -1, 2**70, True, False, None],
+        "keys": {7: "int", 2.5: "float", False: "bool", None: "none"},
+        "nested": {"checks": [{"name": "x", "passed": False}], "scores": {}, "tags": []},
+    }
+    assert _ENCODE_CASE(tricky) == reference(tricky)
+    line = dumps_report({"cases": [tricky]}).split("\n")[2].strip()
+    assert line == reference(tricky)
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        _ENCODE_CASE({"bad": object()})
