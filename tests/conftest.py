@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -51,3 +55,14 @@ class SimLog:
         with urllib.request.urlopen(self.root + "/_sim/requests", timeout=5) as resp:
             data = json.loads(resp.read())
         return list(data["requests"] if isinstance(data, dict) else data)
+
+
+def load_benchmark(filename: str) -> ModuleType:
+    """Import a script from benchmarks/ (not a package) so tests can drive its functions."""
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / filename
+    spec = importlib.util.spec_from_file_location(f"bench_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
