@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import tempfile
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
 from pytest_llmguard.gate import borderline
 from tests.conftest import load_benchmark
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
