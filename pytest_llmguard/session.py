@@ -179,6 +179,7 @@ class GuardSession:
                 key_path="quality.judge.target",
                 hint=f"configured targets: {', '.join(config.targets)}",
             )
+        self.quality = quality
         self.judge_runs: list[dict[str, Any]] = []  # one JudgeResult.to_dict() per engine run
         if quality.embeddings_target and quality.embeddings_target not in config.targets:
             raise ConfigError(
@@ -300,7 +301,7 @@ class GuardSession:
         spent_usd: float,
     ) -> JudgeResult | None:
         """``quality.judge``: score each output with the judge target (its cost kept apart)."""
-        settings = validate_quality(self.config.quality).judge
+        settings = self.quality.judge
         if settings is None or not observations:
             return None
         target = judge_target_config(self.config.targets[settings.target], settings)
@@ -318,7 +319,7 @@ class GuardSession:
 
     def _helper_targets(self) -> dict[str, TargetConfig]:
         """Targets that score rather than answer: the judge and the embeddings endpoint."""
-        quality = validate_quality(self.config.quality)
+        quality = self.quality
         names = [quality.embeddings_target, quality.judge.target if quality.judge else None]
         return {n: self.config.targets[n] for n in names if n is not None}
 
@@ -327,7 +328,7 @@ class GuardSession:
         return merge_judge_runs(self.judge_runs)
 
     def _embedder(self, sim_url: str | None) -> EmbeddingClient | None:
-        settings = validate_quality(self.config.quality)
+        settings = self.quality
         name = settings.embeddings_target
         if name is None:
             return None
