@@ -6,14 +6,19 @@ import re
 from typing import TYPE_CHECKING
 
 from pytest_llmguard.metrics.pii import redact
-from pytest_llmguard.report.terminal import TARGET_COLUMNS, budget_rows, judge_line, target_rows
+from pytest_llmguard.report.terminal import (
+    CONTROL_CHARS,
+    TARGET_COLUMNS,
+    budget_rows,
+    judge_line,
+    target_rows,
+)
 
 if TYPE_CHECKING:
     from pytest_llmguard.session import Outcome
 
 COMMENT_MARKER = "<!-- pytest-llmguard:report -->"
 _ICONS = {"pass": "✅", "warn": "⚠️", "fail": "❌", "skip": "⏭️"}
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def escape_cell(text: str, limit: int = 200) -> str:
@@ -22,7 +27,7 @@ def escape_cell(text: str, limit: int = 200) -> str:
     HTML is escaped, @mentions and #references cannot ping, pipes and newlines cannot
     break the table, backticks cannot open code spans, and the length is bounded.
     """
-    text = _CONTROL.sub("", text)
+    text = CONTROL_CHARS.sub("", text)
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     # Mentions and #refs first: the entities added below contain '#' followed by digits.

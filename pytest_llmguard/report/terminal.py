@@ -11,12 +11,12 @@ if TYPE_CHECKING:
     from pytest_llmguard.session import Outcome
 
 # C0/C1 control characters (ANSI escapes start with ESC) except tab/newline.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def safe_text(text: str, limit: int = 300) -> str:
     """Model output made safe for a terminal: control sequences removed, length bounded."""
-    cleaned = _CONTROL.sub("\N{REPLACEMENT CHARACTER}", text)
+    cleaned = CONTROL_CHARS.sub("\N{REPLACEMENT CHARACTER}", text)
     return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 
 
