@@ -287,6 +287,7 @@ class GuardSession:
         verdicts = self._judge(cases, observations, sim_url, cache, engine.spend.spent_usd)
         embedder = self._embedder(sim_url)
         self._store(cases, observations, embed=embedder, judge=verdicts)
+        observed.clear()  # stored: a Ctrl-C from here on must not store them again
         if embedder is not None and embedder.problem:
             self.notes.append(
                 f"embeddings unavailable ({embedder.problem}); similarity is fuzzy only"
@@ -376,7 +377,6 @@ class GuardSession:
                 return
             extra = self._extra_units(shaky, round_index)
             self.rounds = round_index
-            observed.clear()
             self._run_engine(extra, on_observation, observed, sim_url)
             metrics = ", ".join(sorted({c.metric for c in shaky}))
             self.notes.append(
