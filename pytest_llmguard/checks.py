@@ -35,14 +35,14 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
-from jsonschema.exceptions import SchemaError
-from jsonschema.protocols import Validator
 from rapidfuzz import process
 
 from pytest_llmguard.exceptions import CheckSpecError
+
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
 from pytest_llmguard.metrics.hallucination import forbidden_found, unsupported_facts
 from pytest_llmguard.metrics.pii import PII_KINDS, find_pii, redact
 from pytest_llmguard.metrics.refusal import FULL, is_refusal, refusal_score
@@ -116,6 +116,8 @@ def _validate_schema(arg: object) -> None:
             f"json_schema: expected a JSON Schema object, got {_show(arg)}",
             hint="json_schema: {type: object, required: [answer]}",
         )
+    from jsonschema.exceptions import SchemaError  # only sets with json_schema checks pay for it
+
     try:
         _validator(json.dumps(arg, sort_keys=True))
     except SchemaError as exc:
@@ -245,6 +247,8 @@ def _compiled(pattern: str) -> re.Pattern[str]:
 
 @functools.lru_cache(maxsize=256)
 def _validator(schema_key: str) -> Validator:
+    import jsonschema
+
     schema = json.loads(schema_key)
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
@@ -295,6 +299,8 @@ def _regex(arg: Any, output: str, **_: Any) -> tuple[bool, str]:
 
 
 def _json_schema(arg: Any, output: str, **_: Any) -> tuple[bool, str]:
+    import jsonschema
+
     try:
         value = _parse_json_output(output)
     except json.JSONDecodeError as exc:

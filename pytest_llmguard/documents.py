@@ -27,15 +27,17 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from pytest_llmguard.exceptions import UsageError
 from pytest_llmguard.suggest import did_you_mean_hint
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 __all__ = [
     "MAX_ALIAS_NODES",
@@ -506,6 +508,9 @@ def load_schema(name: str) -> Mapping[str, Any]:
 
 @cache
 def _validator(name: str) -> Draft202012Validator:
+    # jsonschema (~0.1 s to import) only runs when the fast check cannot say "valid".
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(load_schema(name))
 
 
@@ -585,6 +590,8 @@ def _custom(e: ValidationError) -> str | None:
 def _translate(e: ValidationError, doc: Document, error: type[E], docs: str | None) -> E:
     custom = _custom(e)
     if e.validator in ("oneOf", "anyOf") and custom is None and e.context:
+        from jsonschema.exceptions import best_match
+
         deeper = best_match([e])
         if deeper is not None and deeper is not e:
             return _translate(deeper, doc, error, docs)
@@ -684,7 +691,6 @@ Checker = Callable[[Any], Verdict]
 _ANNOTATIONS = frozenset(
     {"$schema", "$id", "$comment", "$defs", "title", "description", "examples", "default"}
 )
-_TYPE_CHECKER = Draft202012Validator.TYPE_CHECKER
 # Exact Python types whose JSON type is unambiguous; anything else asks jsonschema.
 _PLAIN_TYPES: dict[type, str] = {
     str: "string",
@@ -703,7 +709,14 @@ def _is_type(instance: Any, name: str) -> bool:
     plain = _PLAIN_TYPES.get(type(instance))
     if plain is not None:
         return plain == name
-    return bool(_TYPE_CHECKER.is_type(instance, name))
+    # jsonschema's draft 2020-12 rules for numbers (bool, a subclass of int, is plain above)
+    if type(instance) is int:
+        return name in ("integer", "number")
+    if type(instance) is float:
+        return name == "number" or (name == "integer" and instance.is_integer())
+    from jsonschema import Draft202012Validator
+
+    return bool(Draft202012Validator.TYPE_CHECKER.is_type(instance, name))
 
 
 def _all(checks: Sequence[Checker]) -> Checker:
@@ -929,6 +942,28 @@ def _maximum(value: Any, node: Mapping[str, Any], sub: Compile, ref: Ref) -> Che
     return _for_type("number", lambda instance: not instance > value)
 
 
+def _exclusive_minimum(value: Any, node: Mapping[str, Any], sub: Compile, ref: Ref) -> Checker:
+    return _for_type("number", lambda instance: instance > value)
+
+
+def _property_names(value: Any, node: Mapping[str, Any], sub: Compile, ref: Ref) -> Checker:
+    name_check = sub(value)
+
+    def check(instance: Any) -> Verdict:
+        if not isinstance(instance, dict):
+            return True if not _is_type(instance, "object") else None
+        unsure = False
+        for name in instance:
+            verdict = name_check(name)
+            if verdict is False:
+                return False
+            if verdict is None:
+                unsure = True
+        return None if unsure else True
+
+    return check
+
+
 def _one_of(value: Any, node: Mapping[str, Any], sub: Compile, ref: Ref) -> Checker:
     branches = [sub(schema) for schema in value]
 
@@ -975,6 +1010,8 @@ _KEYWORDS: Mapping[str, Callable[[Any, Mapping[str, Any], Compile, Ref], Checker
     "pattern": _pattern,
     "minimum": _minimum,
     "maximum": _maximum,
+    "exclusiveMinimum": _exclusive_minimum,
+    "propertyNames": _property_names,
     "oneOf": _one_of,
     "anyOf": _any_of,
     "allOf": _all_of,

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import re
+import sys
 import time
-
-import aiohttp
+from typing import Any
 
 from pytest_llmguard.records import ErrorClass, ErrorRecord
 
@@ -82,7 +82,26 @@ def classify_exception(exc: BaseException) -> CallFault:
     """Map a transport exception to a classified fault."""
     if isinstance(exc, CallFault):
         return exc
-    if isinstance(exc, (asyncio.TimeoutError, TimeoutError, aiohttp.ServerTimeoutError)):
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+        return CallFault("timeout", "no complete response within the timeout")
+    # aiohttp is imported only once a live call is made (a cached replay never needs it);
+    # if it is not loaded, no exception can be one of its own.
+    aiohttp = sys.modules.get("aiohttp")
+    if aiohttp is not None:
+        fault = _classify_aiohttp(exc, aiohttp)
+        if fault is not None:
+            return fault
+    if isinstance(exc, ConnectionError):
+        return CallFault("connection", f"connection error: {exc}")
+    if isinstance(exc, UnicodeDecodeError):
+        return CallFault("invalid_response", f"response is not valid UTF-8: {exc.reason}")
+    if isinstance(exc, ValueError):
+        return CallFault("invalid_response", f"invalid response: {exc}")
+    return CallFault("connection", f"{type(exc).__name__}: {exc}")
+
+
+def _classify_aiohttp(exc: BaseException, aiohttp: Any) -> CallFault | None:
+    if isinstance(exc, aiohttp.ServerTimeoutError):
         return CallFault("timeout", "no complete response within the timeout")
     if isinstance(exc, aiohttp.ClientConnectorError):
         return CallFault("connection", f"cannot connect: {exc.os_error or exc}")
@@ -90,7 +109,7 @@ def classify_exception(exc: BaseException) -> CallFault:
         return CallFault("connection", "server closed the connection before the response ended")
     if isinstance(exc, aiohttp.ClientPayloadError):
         return CallFault("connection", f"response body cut short: {exc}")
-    if isinstance(exc, (aiohttp.ClientOSError, ConnectionError)):
+    if isinstance(exc, aiohttp.ClientOSError):
         return CallFault("connection", f"connection error: {exc}")
     if isinstance(exc, aiohttp.http_exceptions.HttpProcessingError):
         # e.g. LineTooLong: a single SSE line beyond aiohttp's limit is a bad response
@@ -101,8 +120,4 @@ def classify_exception(exc: BaseException) -> CallFault:
         )
     if isinstance(exc, aiohttp.ClientError):
         return CallFault("connection", f"{type(exc).__name__}: {exc}")
-    if isinstance(exc, UnicodeDecodeError):
-        return CallFault("invalid_response", f"response is not valid UTF-8: {exc.reason}")
-    if isinstance(exc, ValueError):
-        return CallFault("invalid_response", f"invalid response: {exc}")
-    return CallFault("connection", f"{type(exc).__name__}: {exc}")
+    return None

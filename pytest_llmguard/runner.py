@@ -250,6 +250,7 @@ class Engine:
         policy = self._run.retries
         timeout_s = client.config.timeout_s or self._run.timeout_s
         slot = self._target_slots.get(unit.target)
+        client.prepare()  # before the rate limiter grants a slot and the clock starts
         attempts = 0
         started_at = time.time()
         while True:
@@ -266,7 +267,9 @@ class Engine:
             except Exception as exc:  # every fault becomes a classified record
                 fault = classify_exception(exc)
             else:
-                latency_ms = (time.perf_counter() - t0) * 1000.0
+                latency_ms = completion.latency_ms
+                if latency_ms is None:
+                    latency_ms = (time.perf_counter() - t0) * 1000.0
                 price = find_price(client.config.model, self._pricing) or find_price(
                     completion.model, self._pricing
                 )

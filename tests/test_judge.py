@@ -211,6 +211,9 @@ class ProseJudge:
     def request_identity(self, case: Case) -> dict[str, Any]:
         return {"case": case.key}
 
+    def prepare(self) -> None:
+        return None
+
     async def complete(self, case: Case) -> Completion:
         return Completion("The answer looks fine to me.", "sim-stable", 10, 7)
 

@@ -65,6 +65,9 @@ def write_project(
     (pytester.path / "llmguard.yaml").write_text(config + extra)
     (pytester.path / "golden_sets").mkdir(exist_ok=True)
     (pytester.path / "golden_sets" / "support.yaml").write_text(golden)
+    # A Python file next to the sets: pytest could collect ordinary tests there, so -n 2
+    # really starts xdist workers (with golden sets alone the plugin declines them).
+    (pytester.path / "golden_sets" / "conftest.py").write_text("")
 
 
 REPORT_SCHEMA = json.loads(
@@ -160,6 +163,56 @@ def test_plugin_import_is_cheap_without_the_flag(pytester: pytest.Pytester) -> N
         "print(sorted(m for m in heavy if m in sys.modules))",
     )
     assert result.outlines[-1] == "[]"
+
+
+def test_cached_replay_loads_no_http_client_or_schema_validator(
+    pytester: pytest.Pytester, sim_url: str
+) -> None:
+    write_project(pytester, sim_url)
+    (pytester.path / "golden_sets" / "conftest.py").write_text(
+        "import sys\n\n"
+        "def pytest_sessionfinish(session):\n"
+        "    heavy = ('aiohttp', 'jsonschema', 'httpx', 'pytest_llmguard.sim.server')\n"
+        "    loaded = sorted(m for m in heavy if m in sys.modules)\n"
+        "    session.config.rootpath.joinpath('loaded.txt').write_text(repr(loaded))\n"
+    )
+    args = ("--llmguard", "golden_sets", "-p", "no:cacheprovider")
+    pytester.runpytest_subprocess(*args, "--llmguard-cache", "record").assert_outcomes(passed=6)
+    assert (pytester.path / "loaded.txt").read_text() == "['aiohttp']"
+    pytester.runpytest_subprocess(*args, "--llmguard-cache", "replay").assert_outcomes(passed=6)
+    assert (pytester.path / "loaded.txt").read_text() == "[]"
+
+
+def test_xdist_workers_are_declined_when_only_golden_sets_are_selected(
+    pytester: pytest.Pytester, sim_url: str, sim_log: SimLog
+) -> None:
+    write_project(pytester, sim_url)
+    (pytester.path / "golden_sets" / "conftest.py").unlink()
+    result = pytester.runpytest("--llmguard", "golden_sets", "-n", "2")
+    result.assert_outcomes(passed=6)
+    result.stdout.fnmatch_lines(["llmguard: -n 2 not used: only golden-set items are selected*"])
+    assert "2 workers" not in result.stdout.str()
+    assert len(sim_log.requests()) == 6
+    # --llmguard-only deselects ordinary tests, so it declines them too
+    pytester.makepyfile(test_unit="def test_unit():\n    pass\n")
+    sim_log.reset()
+    result = pytester.runpytest("--llmguard", "--llmguard-only", "-n", "2")
+    result.assert_outcomes(passed=6, deselected=1)
+    result.stdout.fnmatch_lines(["llmguard: -n 2 not used*"])
+    assert len(sim_log.requests()) == 6
+
+
+def test_xdist_workers_run_when_ordinary_tests_are_selected(
+    pytester: pytest.Pytester, sim_url: str, sim_log: SimLog
+) -> None:
+    write_project(pytester, sim_url)
+    pytester.makepyfile(test_unit="def test_unit():\n    pass\n")
+    result = pytester.runpytest("--llmguard", "golden_sets", "test_unit.py", "-n", "2")
+    result.assert_outcomes(passed=7)
+    assert "not used" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["*2 workers*"])
+    calls = Counter((r["model"], r["prompt_sha"]) for r in sim_log.requests())
+    assert len(calls) == 6 and set(calls.values()) == {1}
 
 
 def test_missing_api_key_is_a_clear_error_for_that_target_only(

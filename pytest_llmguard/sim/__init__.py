@@ -7,9 +7,31 @@ the fault matrix, ``answers`` for how answers are made.
 
 from __future__ import annotations
 
-from pytest_llmguard.sim.determinism import prompt_sha
-from pytest_llmguard.sim.faults import FAULT_NAMES
-from pytest_llmguard.sim.models import BUILTIN_MODELS, SimModel, load_models
-from pytest_llmguard.sim.server import SimServer
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pytest_llmguard.sim.determinism import prompt_sha
+    from pytest_llmguard.sim.faults import FAULT_NAMES
+    from pytest_llmguard.sim.models import BUILTIN_MODELS, SimModel, load_models
+    from pytest_llmguard.sim.server import SimServer
+
+# Imported on first use: ``pytest_llmguard.judge`` shares ``sim.judge``'s wire format, and
+# must not start up the whole server (aiohttp-free asyncio, answer book...) to do so.
+_PUBLIC = {
+    "prompt_sha": "pytest_llmguard.sim.determinism",
+    "FAULT_NAMES": "pytest_llmguard.sim.faults",
+    "BUILTIN_MODELS": "pytest_llmguard.sim.models",
+    "SimModel": "pytest_llmguard.sim.models",
+    "load_models": "pytest_llmguard.sim.models",
+    "SimServer": "pytest_llmguard.sim.server",
+}
 
 __all__ = ["BUILTIN_MODELS", "FAULT_NAMES", "SimModel", "SimServer", "load_models", "prompt_sha"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pytest_llmguard.sim' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -35,6 +35,9 @@ class MissingCredentials:
     def request_identity(self, case: Case) -> dict[str, object]:
         return {"provider": self._config.provider, "model": self._config.model, "case": case.key}
 
+    def prepare(self) -> None:
+        pass
+
     async def complete(self, case: Case) -> Completion:
         raise CallFault("client_error", self.message)
 

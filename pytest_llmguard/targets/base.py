@@ -21,6 +21,8 @@ class Completion:
     reasoning_tokens: int | None = None
     ttft_ms: float | None = None
     finish_reason: str | None = None
+    # The request's time on the wire, timed by the client; None: the engine times the call.
+    latency_ms: float | None = None
 
 
 class TargetClient(Protocol):
@@ -31,6 +33,14 @@ class TargetClient(Protocol):
 
     def request_identity(self, case: Case) -> dict[str, Any]:
         """The normalized request, without credentials: the cache key is its hash."""
+        ...
+
+    def prepare(self) -> None:
+        """Load what a call needs (a live client imports its HTTP stack here, once).
+
+        The engine calls it before rate limiting and timing, so a one-off start-up cost
+        neither delays a granted request into a burst nor counts as latency.
+        """
         ...
 
     async def complete(self, case: Case) -> Completion:

@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-import httpx
-
 from pytest_llmguard.config import TargetConfig
 from pytest_llmguard.faults import scrub
 
@@ -35,6 +33,8 @@ class EmbeddingClient:
         self.problem: str | None = None
 
     def __call__(self, texts: Sequence[str]) -> list[list[float]] | None:
+        import httpx  # only runs that blend in embeddings pay for importing it
+
         vectors: list[list[float]] = []
         try:
             with httpx.Client(timeout=self._timeout, headers=self._headers) as client:

@@ -74,6 +74,9 @@ class Project:
         path.mkdir(parents=True, exist_ok=True)
         # Pins the rootdir to the project, whatever lies above it.
         (path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+        # A Python file: pytest could collect ordinary tests here, so ``-n N`` really
+        # starts xdist workers (with golden sets alone the plugin declines them).
+        (path / "conftest.py").write_text("", encoding="utf-8")
 
     def write(self, relative: str, text: str | bytes) -> Path:
         target = self.path / relative
