@@ -177,3 +177,34 @@ def test_a_429_pauses_new_attempts_to_that_target(sim_url: str, sim_log: SimLog)
     assert len(times) == 6
     # two calls in flight at a time; every later call waited out a Retry-After pause
     assert all(times[i] - times[i - 2] >= 0.25 for i in range(2, 6)), times
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+def test_latency_is_timed_on_the_wire_and_covers_the_server_delay(
+    sim_url: str, stream: bool
+) -> None:
+    """The connection stamps the request's write and the reply's arrival (aiohttp hooks).
+
+    No timing claim beyond a lower bound: whatever the machine does, the recorded latency
+    includes the 80 ms the server waits, and TTFT lies within it.
+    """
+    obs = observe(sim_url, {"x-sim-latency-ms": "80"}, stream=stream)
+    assert obs.error is None and obs.latency_ms is not None
+    assert obs.latency_ms >= 80.0
+    if stream:
+        assert obs.ttft_ms is not None and obs.ttft_ms <= obs.latency_ms
+
+
+def test_connections_stamp_writes_and_reads() -> None:
+    """If an aiohttp release moves its protocol factory, this fails instead of silently
+    timing on the coroutine side (which counts connection set-up and scheduling)."""
+    from pytest_llmguard.targets.openai import _timed_connector
+
+    async def make() -> str:
+        connector = _timed_connector(4)
+        try:
+            return str(connector._factory.func.__name__)
+        finally:
+            await connector.close()
+
+    assert asyncio.run(make()) == "TimedResponseHandler"
