@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_llmguard.exceptions import UsageError
+from pytest_llmguard.exceptions import EngineError, UsageError
 from pytest_llmguard.handover import Worker
 from pytest_llmguard.report.terminal import render_terminal, safe_text
 
@@ -291,6 +291,9 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    guard = config.stash.get(SESSION_KEY, None)
+    if guard is not None:
+        guard.close()
     run_dir = config.stash.get(RUN_DIR_KEY, None)
     if run_dir:
         shutil.rmtree(run_dir, ignore_errors=True)
@@ -321,7 +324,7 @@ class CaseItem(pytest.Item):
         session = self.config.stash[SESSION_KEY]
         try:
             results = session.results_for(self.case.key, self.target)
-        except TimeoutError as exc:
+        except (TimeoutError, EngineError) as exc:
             raise CaseFailure(str(exc)) from None
         if not results:
             raise CaseFailure("no result: this case was not called (see the llmguard summary)")
@@ -502,9 +505,15 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     units = guard.plan(selected)
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is None or _worker(session.config) is not None or not units:
-        guard.call(units)
+        if not guard.start_calls(units):
+            guard.call(units)
         return
-    reporter.write_line(f"llmguard: {len(units)} calls to {len(guard.targets)} target(s)...")
+    what = f"llmguard: {len(units)} calls to {len(guard.targets)} target(s)"
+    if guard.start_calls(units):
+        # A forked child makes the calls; items take each result as it arrives.
+        reporter.write_line(what + ", made while the items run...")
+        return
+    reporter.write_line(what + "...")
     guard.call(units)
     reporter.write_line(f"llmguard: calls done in {guard.call_seconds:.2f} s")
 
@@ -527,7 +536,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         config.workeroutput[WORKER_OUTPUT] = guard.export()  # type: ignore[attr-defined]
         return
     try:
-        partial = exitstatus == pytest.ExitCode.INTERRUPTED or guard.interrupted
+        interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+        guard.settle_calls(stop=interrupted)  # a call child: take (or stop and take) the rest
+        partial = interrupted or guard.interrupted
         run_dir = config.stash.get(RUN_DIR_KEY, None)
         if partial and run_dir:
             # Interrupted workers never send workeroutput; they did publish their results.
@@ -549,6 +560,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if outcome is None:
         return
     terminalreporter.section("llmguard")
+    guard = config.stash.get(SESSION_KEY, None)
+    if guard is not None and guard.forked_calls:
+        terminalreporter.write_line(
+            f"llmguard: calls done in {guard.call_seconds:.2f} s (while the items ran)"
+        )
     for line in render_terminal(outcome):
         red = line.startswith("llmguard verdict: FAIL")
         terminalreporter.write_line(line, red=red, bold=line.startswith("llmguard verdict"))

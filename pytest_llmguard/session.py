@@ -21,6 +21,7 @@ from pytest_llmguard.budgets import Budget, parse_budgets, scopes_of
 from pytest_llmguard.cache import ResponseCache
 from pytest_llmguard.config import CACHE_MODES, Config, RunConfig, TargetConfig
 from pytest_llmguard.exceptions import ConfigError
+from pytest_llmguard.forked import CallChild, Emit, fork_allowed
 from pytest_llmguard.gate import Comparison, borderline, check_absolute, compare, overall_verdict
 from pytest_llmguard.golden import GoldenSet
 from pytest_llmguard.handover import (
@@ -203,6 +204,9 @@ class GuardSession:
         self.started = time.time()
         self.call_seconds = 0.0
         self.interrupted = False
+        self._child: CallChild | None = None  # calls in a forked process (see forked.py)
+        self.forked_calls = False
+        self._arrived: list[tuple[Case, Observation]] = []  # from the child, not scored yet
 
     # ---- planning and calling -------------------------------------------------------
 
@@ -220,6 +224,113 @@ class GuardSession:
         self._units = plan_calls(selected, self.run_config.repeat)
         self._owners = case_partitions(self._units, self.worker.count)
         return own_units(self._units, self.worker)
+
+    @property
+    def calls_pending(self) -> bool:
+        """True while a forked child is still making this process's calls."""
+        return self._child is not None and not self._child.done
+
+    def _can_fork(self, units: Sequence[CallUnit]) -> bool:
+        """Calls may stream from a forked child: one process, nothing needing the whole batch."""
+        return (
+            bool(units)
+            and self.worker.count == 1
+            and self.worker.run_dir is None
+            and self.quality.judge is None
+            and self.quality.embeddings_target is None
+            and not self.config.gate.adaptive
+            and fork_allowed()
+        )
+
+    def start_calls(self, units: Sequence[CallUnit]) -> bool:
+        """Start this process's calls in a forked child, if that is safe (see ``forked``).
+
+        Returns False when it is not; the caller then uses :meth:`call`. Results arrive
+        while items run: :meth:`results_for` takes each one as it comes.
+        """
+        if not self._can_fork(units):
+            return False
+        self._child = CallChild.start(lambda emit: self._child_calls(units, emit))
+        self.forked_calls = True
+        return True
+
+    def _child_calls(self, units: Sequence[CallUnit], emit: Emit) -> dict[str, Any]:
+        """In the forked child: make the calls, emit each observation as it completes."""
+        t0 = time.perf_counter()
+        interrupted = False
+        notes: list[str] = []
+
+        def on_observation(unit: CallUnit, obs: Observation) -> None:
+            emit({"o": obs.to_dict()})
+
+        from pytest_llmguard.targets.sim import running_simulator
+
+        try:
+            with running_simulator(self.config, self.targets, self.golden_sets) as sim_url:
+                engine, _ = self._engine(sim_url)
+                asyncio.run(engine.run(units, on_observation))
+                notes.extend(self._spend_notes(engine))
+        except KeyboardInterrupt:
+            interrupted = True  # what completed was already sent
+        return {
+            "seconds": time.perf_counter() - t0,
+            "notes": notes,
+            "interrupted": interrupted,
+        }
+
+    def _take(self, message: Mapping[str, Any]) -> None:
+        data = message.get("o")
+        if data is not None:
+            obs = Observation.from_dict(data)
+            self._arrived.append((self.cases[obs.case_key], obs))
+
+    def _receive(self, *, until: tuple[str, str] | None = None, stop: bool = False) -> None:
+        """Take the child's results: until ``until`` has one, or all of them; then score.
+
+        ``stop`` (an interrupted run) asks the child to stop first and bounds the wait.
+        """
+        child = self._child
+        if child is None:
+            return
+        if stop:
+            child.interrupt()
+        deadline = time.monotonic() + 15.0
+        try:
+            while not child.done:
+                if until is not None and until in self._results:
+                    break
+                block_s = max(0.0, deadline - time.monotonic()) if stop else None
+                got = False
+                for message in child.messages(block=True, timeout_s=block_s):
+                    self._take(message)
+                    got = True
+                if until is not None and any(
+                    (o.case_key, o.target) == until for _, o in self._arrived
+                ):
+                    break
+                if stop and not got and time.monotonic() > deadline:
+                    break
+        finally:
+            if self._arrived:
+                arrived, self._arrived = self._arrived, []
+                self._store([c for c, _ in arrived], [o for _, o in arrived])
+        if child.done or stop:
+            self._end_child(child)
+
+    def _end_child(self, child: CallChild) -> None:
+        child.reap()
+        final = child.final
+        if final is None:
+            self.notes.append(
+                f"the call process ended without finishing (exit status {child.exit_status}); "
+                "cases without a result are reported as not called"
+            )
+            self.interrupted = True
+        else:
+            self.call_seconds = float(final["seconds"])
+            self.notes.extend(n for n in final["notes"] if n not in self.notes)
+            self.interrupted = self.interrupted or bool(final["interrupted"])
+        self._child = None
 
     def call(
         self,
@@ -263,6 +374,22 @@ class GuardSession:
         observed: list[tuple[Case, Observation]],
         sim_url: str | None,
     ) -> None:
+        engine, cache = self._engine(sim_url)
+        asyncio.run(engine.run(units, on_observation))
+        self.notes.extend(self._spend_notes(engine))
+        cases = [c for c, _ in observed]
+        observations = [o for _, o in observed]
+        # Judged and scored while a sim target's server still runs: it may serve both.
+        verdicts = self._judge(cases, observations, sim_url, cache, engine.spend.spent_usd)
+        embedder = self._embedder(sim_url)
+        self._store(cases, observations, embed=embedder, judge=verdicts)
+        observed.clear()  # stored: a Ctrl-C from here on must not store them again
+        if embedder is not None and embedder.problem:
+            self.notes.append(
+                f"embeddings unavailable ({embedder.problem}); similarity is fuzzy only"
+            )
+
+    def _engine(self, sim_url: str | None) -> tuple[Engine, ResponseCache]:
         clients = build_clients(self.config, self.targets, sim_base_url=sim_url)
         cache = ResponseCache(
             Path(self.config.rootdir) / self.config.cache.dir,
@@ -275,23 +402,15 @@ class GuardSession:
             pricing=self.config.pricing,
             rate_share=1.0 / self.worker.count,
         )
-        asyncio.run(engine.run(units, on_observation))
-        if engine.spend.exhausted:
-            self.notes.append(
-                f"spend limit reached: run.max_cost_usd={self.config.run.max_cost_usd}; "
-                "calls after it were not made and are reported as budget_exhausted"
-            )
-        cases = [c for c, _ in observed]
-        observations = [o for _, o in observed]
-        # Judged and scored while a sim target's server still runs: it may serve both.
-        verdicts = self._judge(cases, observations, sim_url, cache, engine.spend.spent_usd)
-        embedder = self._embedder(sim_url)
-        self._store(cases, observations, embed=embedder, judge=verdicts)
-        observed.clear()  # stored: a Ctrl-C from here on must not store them again
-        if embedder is not None and embedder.problem:
-            self.notes.append(
-                f"embeddings unavailable ({embedder.problem}); similarity is fuzzy only"
-            )
+        return engine, cache
+
+    def _spend_notes(self, engine: Engine) -> list[str]:
+        if not engine.spend.exhausted:
+            return []
+        return [
+            f"spend limit reached: run.max_cost_usd={self.config.run.max_cost_usd}; "
+            "calls after it were not made and are reported as budget_exhausted"
+        ]
 
     def _judge(
         self,
@@ -424,6 +543,8 @@ class GuardSession:
     def results_for(self, case_key: str, target: str) -> list[ScoredObservation]:
         """The scored repeats of one item; waits for another worker's partition if needed."""
         key = (case_key, target)
+        if self._child is not None and key not in self._results:
+            self._receive(until=key)
         owner = self._owners.get(case_key)
         if owner is not None and owner != self.worker.index and self.worker.run_dir is not None:
             self._partition(owner)
@@ -464,7 +585,20 @@ class GuardSession:
     # ---- judging and reporting ----------------------------------------------------------
 
     def all_results(self) -> list[ScoredObservation]:
+        self._receive()
         return list(self._own)
+
+    def settle_calls(self, *, stop: bool = False) -> None:
+        """Take every result a call child still has; ``stop`` (Ctrl-C) asks it to stop first
+        and bounds the wait. Afterwards ``interrupted`` and ``call_seconds`` are final."""
+        self._receive(stop=stop)
+
+    def close(self) -> None:
+        """Never leave a call child behind (a session that ended without settling)."""
+        child, self._child = self._child, None
+        if child is not None:
+            child.interrupt()
+            child.reap(timeout_s=5.0)
 
     def case_scopes(self) -> dict[str, frozenset[str]]:
         return {key: scopes_of(c) for key, c in self.cases.items()}
@@ -573,6 +707,7 @@ class GuardSession:
         equals the controller's final judgement because every statistic is seeded.
         """
         if self.rounds not in self._whole_run:
+            self._receive()
             everything = list(self._own)
             if self.worker.run_dir is not None:
                 for index in range(self.worker.count):

@@ -166,8 +166,9 @@ def test_plugin_import_is_cheap_without_the_flag(pytester: pytest.Pytester) -> N
 
 
 def test_cached_replay_loads_no_http_client_or_schema_validator(
-    pytester: pytest.Pytester, sim_url: str
+    pytester: pytest.Pytester, sim_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("LLMGUARD_FORK", "0")  # calls in this process, so its modules show
     write_project(pytester, sim_url)
     (pytester.path / "golden_sets" / "conftest.py").write_text(
         "import sys\n\n"

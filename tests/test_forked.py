@@ -1,0 +1,137 @@
+"""Calls in a forked child, streamed to the items: the pipe protocol, failures, Ctrl-C, and the
+plugin end to end (in a subprocess: the test process itself has threads, so it never forks)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from collections import Counter
+
+import pytest
+
+from tests.conftest import SimLog
+from tests.test_plugin import SUPPORT, write_project
+
+
+def run_script(body: str) -> list[str]:
+    """Run ``body`` in a fresh, single-threaded Python (where forking is allowed)."""
+    script = "from pytest_llmguard.forked import CallChild\n" + textwrap.dedent(body)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def test_messages_stream_in_order_then_the_summary_and_a_clean_exit() -> None:
+    out = run_script(
+        """
+        def work(emit):
+            for i in range(500):
+                emit({"o": {"i": i, "text": "é" * (i % 7) + "\\n" * (i % 3)}})
+            return {"seconds": 0.5, "notes": [], "interrupted": False}
+
+        child = CallChild.start(work)
+        got = []
+        while not child.done:
+            got += [m["o"]["i"] for m in child.messages(block=True) if "o" in m]
+        child.reap()
+        print(got == list(range(500)), child.final, child.exit_status)
+        """
+    )
+    assert out == ["True {'seconds': 0.5, 'notes': [], 'interrupted': False} 0"]
+
+
+def test_a_failing_child_is_one_clear_error_in_the_parent() -> None:
+    out = run_script(
+        """
+        from pytest_llmguard.exceptions import EngineError
+
+        def work(emit):
+            emit({"o": {"i": 0}})
+            raise ValueError("no such target")
+
+        child = CallChild.start(work)
+        try:
+            while not child.done:
+                list(child.messages(block=True))
+        except EngineError as exc:
+            print(exc)
+        child.reap()
+        print(child.exit_status)
+        """
+    )
+    assert out == ["the call process failed: ValueError: no such target", "1"]
+
+
+def test_a_child_that_dies_leaves_no_summary() -> None:
+    out = run_script(
+        """
+        import os
+
+        def work(emit):
+            emit({"o": {"i": 0}})
+            os._exit(9)
+
+        child = CallChild.start(work)
+        got = []
+        while not child.done:
+            got += list(child.messages(block=True))
+        child.reap()
+        print(len(got), child.final, child.exit_status)
+        """
+    )
+    assert out == ["1 None 9"]
+
+
+def test_interrupt_makes_the_child_send_what_it_has_and_say_so() -> None:
+    out = run_script(
+        """
+        import time
+
+        def work(emit):
+            emit({"o": {"i": 0}})
+            try:
+                time.sleep(30)
+            except KeyboardInterrupt:
+                return {"seconds": 0.1, "notes": [], "interrupted": True}
+            return {"seconds": 30, "notes": [], "interrupted": False}
+
+        child = CallChild.start(work)
+        first = next(child.messages(block=True))
+        child.interrupt()
+        while not child.done:
+            list(child.messages(block=True, timeout_s=10))
+        child.reap()
+        print(first, child.final["interrupted"], child.exit_status)
+        """
+    )
+    assert out == ["{'o': {'i': 0}} True 0"]
+
+
+def test_the_plugin_streams_calls_from_a_child_with_the_same_results(
+    pytester: pytest.Pytester, sim_url: str, sim_log: SimLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    golden = SUPPORT.replace('- contains: "30 days"', '- contains: "90 days"')
+    write_project(pytester, sim_url, golden=golden)
+    reports = {}
+    for fork in ("1", "0"):
+        monkeypatch.setenv("LLMGUARD_FORK", fork)
+        sim_log.reset()
+        result = pytester.runpytest_subprocess("--llmguard", "golden_sets", "-p", "no:cacheprovider")
+        result.assert_outcomes(passed=4, failed=2)
+        calls = Counter((r["model"], r["prompt_sha"]) for r in sim_log.requests())
+        assert len(calls) == 6 and set(calls.values()) == {1}
+        forked = "made while the items run" in result.stdout.str()
+        assert forked == (fork == "1")
+        if forked:
+            result.stdout.fnmatch_lines(["llmguard: calls done in * s (while the items ran)"])
+        result.stdout.fnmatch_lines(["*contains*90 days*", "*output (sim-stable*"])
+        report = json.loads((pytester.path / "report.json").read_text())
+        reports[fork] = (
+            report["verdict"],
+            sorted((c["key"], c["target"], c["passed"], c["output"]) for c in report["cases"]),
+        )
+    assert reports["1"] == reports["0"]
