@@ -22,8 +22,19 @@ same run, because the machines here are shared and noisy):
               × 2 targets, in process, on synthetic observations: < 1 s. Also prints the
               time to load a ``--big``-case JSONL golden set (no target).
 
-The simulator runs in its own process (it must never compete with the client for the GIL);
-its capacity is measured first and printed, and rows it bounds are marked. Child pythons
+  mixed       (information) ``-n 2`` on N cases plus N trivial tests: the one layout where
+              xdist workers start (each calls its share of the cases), against the
+              same run in one process.
+  promptfoo   (peer, if installed: ``benchmarks/.peers``, see peer_promptfoo.py) the same N
+              cases through ``promptfoo eval`` against the same server, cache off at each
+              latency, and with a warm cache (0 requests).
+  --before    PYTHON: also run the live and cached rows with another interpreter (a venv
+              with an older checkout installed), interleaved, for before/after ratios.
+
+The server is ``fastserver.c`` (``--server fast``, the default: C, epoll, tens of thousands
+of requests/s on one core, so the client is what gets measured), or the built-in simulator
+(``--server sim``). It runs in its own process; its capacity is measured first and
+printed, and rows it bounds are marked. Child pythons
 get a private ``PYTHONPYCACHEPREFIX`` (and bytecode writing on) so that, after one warm-up
 run, imports cost what they cost in any installed environment, without littering the tree.
 pytest's own ``-p no:cacheprovider -p no:hypothesispytest`` apply to every row alike (the
@@ -47,6 +58,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Protocol
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling benchmark modules
+
+import fastserver
+import peer_promptfoo
 
 PYTEST = [
     sys.executable,
@@ -66,9 +83,41 @@ CALLS_DONE = re.compile(r"llmguard: calls done in ([\d.]+) s")
 # ---- the simulator --------------------------------------------------------------------------
 
 
+class Server(Protocol):
+    """What the rows need of a loopback server: its URL, a reset, and who was called."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    def reset(self) -> None: ...
+
+    def calls(self) -> tuple[int, int]:
+        """(chat completions served, distinct prompts) since the last reset."""
+        ...
+
+
+@dataclass
+class Fast:
+    server: fastserver.FastServer
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    def reset(self) -> None:
+        self.server.reset()
+
+    def calls(self) -> tuple[int, int]:
+        return self.server.stats()
+
+
 @dataclass
 class Simulator:
     base_url: str  # http://127.0.0.1:PORT/v1
+
+    def calls(self) -> tuple[int, int]:
+        log = self.requests()
+        return len(log), len({str(r["prompt_sha"]) for r in log})
 
     @property
     def root(self) -> str:
@@ -102,6 +151,21 @@ def simulator() -> Iterator[Simulator]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@contextmanager
+def loopback_server(kind: str) -> Iterator[tuple[Server, float]]:
+    """The server every row talks to, and its capacity in requests/s (printed)."""
+    if kind == "fast":
+        with fastserver.fast_server() as fast:
+            rate = fastserver.capacity(fast.base_url)
+            print(f"server: fastserver.c, capacity {rate:,.0f} requests/s (C load generator)")
+            yield Fast(fast), rate
+        return
+    rate = simulator_capacity()
+    print(f"server: built-in simulator, capacity {rate:,.0f} requests/s (own process)")
+    with simulator() as sim:
+        yield sim, rate
 
 
 def simulator_capacity() -> float:
@@ -261,7 +325,7 @@ def verdicts_of(root: Path) -> tuple[str, dict[str, bool]]:
 
 
 def checked_run(
-    sim: Simulator,
+    server: Server,
     cmd: list[str],
     root: Path,
     env: dict[str, str],
@@ -269,51 +333,93 @@ def checked_run(
     label: str,
 ) -> Run:
     """A run from an empty request log; keeps its verdicts and who was called how often."""
-    sim.reset()
+    server.reset()
     run = run_child(cmd, root, env)
-    log = sim.requests()
-    check[f"{label} calls"] = len(log)
-    check[f"{label} distinct"] = len({str(r["prompt_sha"]) for r in log})
+    calls, distinct = server.calls()
+    check[f"{label} calls"] = calls
+    check[f"{label} distinct"] = distinct
     check[label] = verdicts_of(root)
     return run
 
 
+def promptfoo_variants(
+    args: argparse.Namespace, server: Server, tmp: Path, latency: int
+) -> dict[str, Callable[[], Run]]:
+    """The peer: ``promptfoo eval`` on the same cases and server (cache off; warm at 0 ms)."""
+    binary = peer_promptfoo.find_promptfoo(args.promptfoo)
+    if binary is None:
+        return {}
+    project = peer_promptfoo.make_promptfoo_project(
+        tmp / f"promptfoo{latency}",
+        args.cases,
+        server.base_url,
+        latency_ms=latency,
+        concurrency=args.concurrency,
+    )
+
+    def timed(cache: bool) -> Run:
+        wall = peer_promptfoo.run_promptfoo(binary, project, cache=cache, write=False)
+        return Run(wall, 0.0, None, "")
+
+    variants: dict[str, Callable[[], Run]] = {"promptfoo": partial(timed, False)}
+    if latency == 0:
+        timed(True)  # fills promptfoo's cache; the warm runs then send nothing
+        variants["promptfoo warm"] = partial(timed, True)
+    return variants
+
+
+def before_cmd(args: argparse.Namespace, cmd: list[str]) -> list[str]:
+    """``cmd`` run by the ``--before`` interpreter instead of this one."""
+    return [args.before, *cmd[1:]]
+
+
 def live_rows(
-    sim: Simulator, args: argparse.Namespace, env: dict[str, str], tmp: Path, capacity: float
+    server: Server, args: argparse.Namespace, env: dict[str, str], tmp: Path, capacity: float
 ) -> list[Row]:
     rows: list[Row] = []
     n, conc = args.cases, args.concurrency
     for latency in args.latency_ms:
         root = make_project(
-            tmp / f"live{latency}", n, sim.base_url, latency_ms=latency, concurrency=conc
+            tmp / f"live{latency}", n, server.base_url, latency_ms=latency, concurrency=conc
         )
         llmguard = PYTEST + ["--llmguard", "golden_sets"]
         variants: dict[str, Callable[[], Run]] = {
             "floor": partial(run_child, PYTEST + ["trivial"], root, env),
             "llmguard": partial(run_child, llmguard, root, env),
         }
+        if args.before:
+            variants["before"] = partial(run_child, before_cmd(args, llmguard), root, env)
         xdist_check: dict[str, object] = {}
         if "xdist" in args.rows and latency == 0:
             variants["llmguard"] = partial(
-                checked_run, sim, llmguard, root, env, xdist_check, "single"
+                checked_run, server, llmguard, root, env, xdist_check, "single"
             )
             variants["llmguard -n 2"] = partial(
-                checked_run, sim, llmguard + ["-n", "2"], root, env, xdist_check, "xdist"
+                checked_run, server, llmguard + ["-n", "2"], root, env, xdist_check, "xdist"
             )
             # xdist's own per-item cost, so the -n 2 row can be read against it
             variants["floor -n 2"] = partial(run_child, PYTEST + ["trivial", "-n", "2"], root, env)
+            if args.before:
+                variants["before -n 2"] = partial(
+                    run_child, before_cmd(args, llmguard + ["-n", "2"]), root, env
+                )
+        if "promptfoo" in args.rows:
+            variants.update(promptfoo_variants(args, server, tmp, latency))
         s = interleaved(variants, args.repeats)
         floor = s["floor"].wall
         ideal = n * latency / 1000.0 / conc
         calls = statistics.median(s["llmguard"].calls) if s["llmguard"].calls else None
-        # The simulator bounds the call phase when its capacity, not latency, sets the pace.
-        sim_floor = n / capacity
-        bounded = latency == 0 and calls is not None and calls < 2.0 * sim_floor
+        # The server bounds the call phase when its capacity, not latency, sets the pace.
+        server_floor = n / capacity
+        bounded = latency == 0 and calls is not None and calls < 2.0 * server_floor
         note = f"call phase {calls:.2f} s" if calls is not None else ""
         if latency == 0:
-            note += f"; simulator needs ≥ {sim_floor:.2f} s for {n} requests"
+            note += f"; server needs ≥ {server_floor:.2f} s for {n} requests"
             if bounded:
-                note += " (call phase bounded by the simulator)"
+                note += " (call phase bounded by the server)"
+        if "before" in s:
+            before = s["before"].wall
+            note += f"; before: {before:.2f} s = {before / floor:.2f} × floor"
         rows.append(Row(f"floor: {n} trivial tests", f"{floor:.2f} s", 1.0, "–", None))
         wall = s["llmguard"].wall
         if latency == 0:
@@ -343,6 +449,14 @@ def live_rows(
             same = xdist_check.get("single") == xdist_check.get("xdist")
             calls_n2 = xdist_check.get("xdist calls")
             once = calls_n2 == n and xdist_check.get("xdist distinct") == n
+            note2 = (
+                f"calls {calls_n2} ({xdist_check.get('xdist distinct')} distinct); "
+                f"verdicts identical: {same}; trivial tests -n 2: "
+                f"{s['floor -n 2'].wall:.2f} s = {s['floor -n 2'].wall / floor:.2f} × floor"
+            )
+            if "before -n 2" in s:
+                before2 = s["before -n 2"].wall
+                note2 += f"; before: {before2:.2f} s = {before2 / s['before'].wall:.2f} × single"
             rows.append(
                 Row(
                     f"-n 2, same {n} cases, {latency} ms",
@@ -350,34 +464,83 @@ def live_rows(
                     wall2 / wall,
                     "≤ 1.0 × single process",
                     wall2 <= wall and same and once,
-                    f"calls {calls_n2} ({xdist_check.get('xdist distinct')} distinct); "
-                    f"verdicts identical: {same}; trivial tests -n 2: "
-                    f"{s['floor -n 2'].wall:.2f} s = {s['floor -n 2'].wall / floor:.2f} × floor",
+                    note2,
                 )
             )
+        for name, label in (("promptfoo", "cache off"), ("promptfoo warm", "warm cache")):
+            if name in s:
+                peer = s[name].wall
+                rows.append(
+                    Row(
+                        f"peer: promptfoo eval, {n} cases, {latency} ms, {label}",
+                        f"{peer:.2f} s",
+                        peer / floor,
+                        "– (peer)",
+                        None,
+                        f"pytest --llmguard is {peer / wall:.1f}× faster"
+                        + ("; 0 requests sent" if name == "promptfoo warm" else ""),
+                    )
+                )
     return rows
 
 
+def mixed_row(
+    server: Server, args: argparse.Namespace, env: dict[str, str], tmp: Path
+) -> list[Row]:
+    """``-n 2`` where workers do start: N cases plus N trivial tests, against one process."""
+    n = args.cases
+    root = make_project(
+        tmp / "mixed", n, server.base_url, latency_ms=0, concurrency=args.concurrency
+    )
+    cmd = PYTEST + ["--llmguard", "golden_sets", "trivial"]
+    check: dict[str, object] = {}
+    variants: dict[str, Callable[[], Run]] = {
+        "single": partial(checked_run, server, cmd, root, env, check, "single"),
+        "-n 2": partial(checked_run, server, cmd + ["-n", "2"], root, env, check, "xdist"),
+    }
+    s = interleaved(variants, args.repeats)
+    single, dist = s["single"].wall, s["-n 2"].wall
+    same = check.get("single") == check.get("xdist")
+    return [
+        Row(
+            f"mixed: {n} cases + {n} trivial tests, -n 2",
+            f"{dist:.2f} s (one process {single:.2f} s)",
+            dist / single,
+            "– (information)",
+            None,
+            f"workers start here; calls {check.get('xdist calls')} "
+            f"({check.get('xdist distinct')} distinct); verdicts identical: {same}",
+        )
+    ]
+
+
 def cached_rows(
-    sim: Simulator, args: argparse.Namespace, env: dict[str, str], tmp: Path
+    server: Server, args: argparse.Namespace, env: dict[str, str], tmp: Path
 ) -> list[Row]:
     rows: list[Row] = []
     sizes = [args.cases] + ([args.big] if args.big and args.big != args.cases else [])
     for n in sizes:
         root = make_project(
-            tmp / f"cached{n}", n, sim.base_url, latency_ms=0, concurrency=args.concurrency
+            tmp / f"cached{n}", n, server.base_url, latency_ms=0, concurrency=args.concurrency
         )
         base = PYTEST + ["--llmguard", "golden_sets"]
+        replay = base + ["--llmguard-cache", "replay"]
         run_child(base + ["--llmguard-cache", "record"], root, env)
-        sim.reset()
+        server.reset()
         variants: dict[str, Callable[[], Run]] = {
             "floor": partial(run_child, PYTEST + ["trivial"], root, env),
-            "cached": partial(run_child, base + ["--llmguard-cache", "replay"], root, env),
+            "cached": partial(run_child, replay, root, env),
         }
+        if args.before:
+            variants["before"] = partial(run_child, before_cmd(args, replay), root, env)
         s = interleaved(variants, args.repeats)
-        sent = len(sim.requests())
+        sent = server.calls()[0]
         cached_flags = {bool(c["cached"]) for c in report_cases(root)}
         floor, wall = s["floor"].wall, s["cached"].wall
+        note = ""
+        if "before" in s:
+            before = s["before"].wall
+            note = f"; before: {before:.2f} s = {before / floor:.2f} × floor"
         rows.append(Row(f"floor: {n} trivial tests", f"{floor:.2f} s", 1.0, "–", None))
         rows.append(
             Row(
@@ -386,7 +549,7 @@ def cached_rows(
                 wall / floor,
                 "≤ 1.3 × floor",
                 wall / floor <= 1.3 and sent == 0 and cached_flags == {True},
-                f"requests sent: {sent}; all cached: {cached_flags == {True}}",
+                f"requests sent: {sent}; all cached: {cached_flags == {True}}{note}",
             )
         )
     return rows
@@ -418,11 +581,11 @@ asyncio.run(main())
 
 
 def fidelity_row(
-    sim: Simulator, args: argparse.Namespace, env: dict[str, str], tmp: Path
+    server: Server, args: argparse.Namespace, env: dict[str, str], tmp: Path
 ) -> list[Row]:
     n = args.fidelity_cases
     root = make_project(
-        tmp / "fidelity", n, sim.base_url, latency_ms=100, concurrency=args.concurrency
+        tmp / "fidelity", n, server.base_url, latency_ms=100, concurrency=args.concurrency
     )
     medians, bare = [], []
     for _ in range(args.repeats):
@@ -432,7 +595,7 @@ def fidelity_row(
         # The same requests from a bare aiohttp loop: what any client sees from this server
         # on this machine, so the harness's own share can be told apart from the server's.
         out = subprocess.run(
-            [sys.executable, "-c", BARE_CLIENT, sim.base_url, str(n), str(args.concurrency)],
+            [sys.executable, "-c", BARE_CLIENT, server.base_url, str(n), str(args.concurrency)],
             capture_output=True,
             text=True,
             check=True,
@@ -455,10 +618,12 @@ def fidelity_row(
 
 
 def memory_row(
-    sim: Simulator, args: argparse.Namespace, env: dict[str, str], tmp: Path
+    server: Server, args: argparse.Namespace, env: dict[str, str], tmp: Path
 ) -> list[Row]:
     n = args.big
-    root = make_project(tmp / "memory", n, sim.base_url, latency_ms=0, concurrency=args.concurrency)
+    root = make_project(
+        tmp / "memory", n, server.base_url, latency_ms=0, concurrency=args.concurrency
+    )
     peaks = []
     for _ in range(max(1, args.repeats // 2)):
         peaks.append(run_child(PYTEST + ["--llmguard", "golden_sets"], root, env).max_rss_mb)
@@ -613,7 +778,7 @@ def _golden_load_seconds(n: int, repeats: int) -> float:
 
 # ---- main -------------------------------------------------------------------------------------
 
-ALL_ROWS = ("live", "cached", "fidelity", "xdist", "memory", "gate")
+ALL_ROWS = ("live", "cached", "fidelity", "xdist", "mixed", "memory", "gate", "promptfoo")
 
 
 def main() -> int:
@@ -627,25 +792,32 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rows", nargs="+", choices=ALL_ROWS, default=list(ALL_ROWS))
+    parser.add_argument("--server", choices=("fast", "sim"), default="fast")
+    parser.add_argument(
+        "--before", metavar="PYTHON", help="also time the live and cached rows with this python"
+    )
+    parser.add_argument("--promptfoo", metavar="PATH", help="promptfoo executable (peer row)")
     args = parser.parse_args()
 
     load = os.getloadavg()
     print(f"cpus: {os.cpu_count()}, load average at start: {load[0]:.2f} {load[1]:.2f}")
-    capacity = simulator_capacity()
-    print(f"simulator capacity: {capacity:,.0f} requests/s (own process, 64 connections)")
+    if "promptfoo" in args.rows and peer_promptfoo.find_promptfoo(args.promptfoo) is None:
+        print(f"promptfoo: not installed, peer rows skipped ({peer_promptfoo.install_hint()})")
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="llmguard-perf-") as tmp_name:
         tmp = Path(tmp_name)
         env = child_env(tmp / "pycache")
-        with simulator() as sim:
-            if "live" in args.rows or "xdist" in args.rows:
-                rows += live_rows(sim, args, env, tmp, capacity)
+        with loopback_server(args.server) as (server, capacity):
+            if {"live", "xdist", "promptfoo"} & set(args.rows):
+                rows += live_rows(server, args, env, tmp, capacity)
+            if "mixed" in args.rows:
+                rows += mixed_row(server, args, env, tmp)
             if "cached" in args.rows:
-                rows += cached_rows(sim, args, env, tmp)
+                rows += cached_rows(server, args, env, tmp)
             if "fidelity" in args.rows:
-                rows += fidelity_row(sim, args, env, tmp)
+                rows += fidelity_row(server, args, env, tmp)
             if "memory" in args.rows:
-                rows += memory_row(sim, args, env, tmp)
+                rows += memory_row(server, args, env, tmp)
         if "gate" in args.rows:
             rows += gate_row(args)
     end = os.getloadavg()
