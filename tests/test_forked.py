@@ -120,7 +120,9 @@ def test_the_plugin_streams_calls_from_a_child_with_the_same_results(
     for fork in ("1", "0"):
         monkeypatch.setenv("LLMGUARD_FORK", fork)
         sim_log.reset()
-        result = pytester.runpytest_subprocess("--llmguard", "golden_sets", "-p", "no:cacheprovider")
+        result = pytester.runpytest_subprocess(
+            "--llmguard", "golden_sets", "-p", "no:cacheprovider"
+        )
         result.assert_outcomes(passed=4, failed=2)
         calls = Counter((r["model"], r["prompt_sha"]) for r in sim_log.requests())
         assert len(calls) == 6 and set(calls.values()) == {1}
