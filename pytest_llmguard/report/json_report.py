@@ -69,7 +69,7 @@ def build_report(outcome: Outcome, *, rootdir: str = ".") -> dict[str, Any]:
                 "key": key,
                 "set": fields[1],
                 "set_path": fields[2],
-                "tags": list(fields[3]),
+                "tags": fields[3],  # a tuple: written as a JSON array
                 "target": o.target,
                 "repeat_index": o.repeat_index,
                 "model": o.model,
@@ -148,6 +148,30 @@ def _case_encoder() -> Callable[[Any], str]:
 _ENCODE_CASE = _case_encoder()
 
 
+# orjson encodes a report's cases about 10x faster than the C encoder above, but only in
+# one call over the whole list (called once per case it is just 2.4x). The cases are
+# encoded as one array with this marker between them, then cut at the markers: a '"' that
+# is part of a string is always written escaped, so ',"<marker>",' can only be an element.
+_BREAK = "\x00llmguard-case-break\x00"
+_BREAK_BYTES = b',"\\u0000llmguard-case-break\\u0000",'
+
+
+def _case_lines(cases: list[Any]) -> str:
+    """Each case as one line of JSON, joined for the report (orjson if it is installed)."""
+    try:
+        import orjson
+    except ImportError:  # it has no wheel for this Python: the C encoder still does it
+        return ",\n  ".join(map(_ENCODE_CASE, cases))
+    spaced: list[Any] = [_BREAK] * (2 * len(cases) - 1)
+    spaced[::2] = cases
+    try:
+        encoded = orjson.dumps(spaced)
+    except (orjson.JSONEncodeError, TypeError):
+        # e.g. an integer beyond 64 bits, or a non-string key: what json accepts, json does
+        return ",\n  ".join(map(_ENCODE_CASE, cases))
+    return encoded[1:-1].replace(_BREAK_BYTES, b",\n  ").decode("utf-8")
+
+
 def dumps_report(document: Mapping[str, Any]) -> str:
     """The report as JSON text: indented at the top, one line per case (diffable, fast).
 
@@ -160,7 +184,7 @@ def dumps_report(document: Mapping[str, Any]) -> str:
             pieces.append(",\n")
         pieces += (" ", json.dumps(key, ensure_ascii=False), ": ")
         if key == "cases" and isinstance(value, list) and value:
-            pieces += ("[\n  ", ",\n  ".join(map(_ENCODE_CASE, value)), "\n ]")
+            pieces += ("[\n  ", _case_lines(value), "\n ]")
         else:
             pieces.append(json.dumps(value, indent=1, ensure_ascii=False).replace("\n", "\n "))
     pieces.append("\n}")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import pytest
@@ -54,3 +55,26 @@ def test_case_lines_are_exactly_what_json_writes() -> None:
     assert line == reference(tricky)
     with pytest.raises(TypeError, match="not JSON serializable"):
         _ENCODE_CASE({"bad": object()})
+
+
+def test_cases_parse_the_same_with_and_without_orjson(monkeypatch: pytest.MonkeyPatch) -> None:
+    """orjson (one call over all cases, cut at markers) and json give the same values."""
+    pytest.importorskip("orjson")
+    cases = [
+        {
+            "key": f"s.yaml::c{i}",
+            # outputs that look like the cut marker, quotes and separators must not cut
+            "output": f'{i} ","\\u0000llmguard-case-break\\u0000", '
+            + '\x00llmguard-case-break\x00 },{"',
+            "tags": ("a", "b"),
+            "latency_ms": 100.0 + i / 3,
+            "scores": {"similarity": 0.5, "judge": None},
+        }
+        for i in range(50)
+    ]
+    fast = dumps_report({"cases": cases})
+    monkeypatch.setitem(sys.modules, "orjson", None)  # ImportError: json
+    slow = dumps_report({"cases": cases})
+    expected = json.loads(json.dumps({"cases": cases}))
+    assert json.loads(fast) == json.loads(slow) == expected
+    assert len(fast.splitlines()) == len(slow.splitlines()) == 50 + 4  # a line per case
