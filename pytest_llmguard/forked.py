@@ -141,6 +141,9 @@ def _run_child(work: Work, write_fd: int) -> None:
         emit({"done": dict(final)})
     except BrokenPipeError:
         code = 3  # the parent is gone: nobody to tell
+    except KeyboardInterrupt:  # Ctrl-C before the work could catch it: stopped, nothing lost
+        with contextlib.suppress(BaseException):
+            emit({"done": {"interrupted": True}})
     except BaseException as exc:  # anything else is reported to the parent, never lost
         code = 1
         with contextlib.suppress(BaseException):  # the pipe may be gone too

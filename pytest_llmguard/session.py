@@ -327,9 +327,9 @@ class GuardSession:
             )
             self.interrupted = True
         else:
-            self.call_seconds = float(final["seconds"])
-            self.notes.extend(n for n in final["notes"] if n not in self.notes)
-            self.interrupted = self.interrupted or bool(final["interrupted"])
+            self.call_seconds = float(final.get("seconds", 0.0))
+            self.notes.extend(n for n in final.get("notes", ()) if n not in self.notes)
+            self.interrupted = self.interrupted or bool(final.get("interrupted"))
         self._child = None
 
     def call(

@@ -92,8 +92,8 @@ def test_interrupt_makes_the_child_send_what_it_has_and_say_so() -> None:
         import time
 
         def work(emit):
-            emit({"o": {"i": 0}})
             try:
+                emit({"o": {"i": 0}})
                 time.sleep(30)
             except KeyboardInterrupt:
                 return {"seconds": 0.1, "notes": [], "interrupted": True}
@@ -137,3 +137,22 @@ def test_the_plugin_streams_calls_from_a_child_with_the_same_results(
             sorted((c["key"], c["target"], c["passed"], c["output"]) for c in report["cases"]),
         )
     assert reports["1"] == reports["0"]
+
+
+def test_ctrl_c_before_the_work_catches_it_still_ends_as_interrupted() -> None:
+    out = run_script(
+        """
+        import os, signal
+
+        def work(emit):
+            os.kill(os.getpid(), signal.SIGINT)  # before any handler of the work's own
+            return {"seconds": 1.0, "notes": [], "interrupted": False}
+
+        child = CallChild.start(work)
+        while not child.done:
+            list(child.messages(block=True, timeout_s=10))
+        child.reap()
+        print(child.final, child.exit_status)
+        """
+    )
+    assert out == ["{'interrupted': True} 0"]

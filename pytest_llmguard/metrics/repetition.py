@@ -29,10 +29,12 @@ _ITEM_PREFIX_RE = re.compile(r"^\s*(?:\d+[.)]|[-*\u2022]|step \d+:)\s*", re.I)
 
 
 def _ngram_share(words: list[str], n: int) -> float:
-    grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
-    if not grams:
+    count = len(words) - n + 1
+    if count < 1:
         return 0.0
-    return 1.0 - len(set(grams)) / len(grams)
+    # the n-grams, without slicing each one (the shorter tails end the zip)
+    grams = zip(*(words[i:] for i in range(n)), strict=False)
+    return 1.0 - len(set(grams)) / count
 
 
 def _sentence_share(text: str) -> float:
