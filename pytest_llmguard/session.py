@@ -41,6 +41,8 @@ from pytest_llmguard.summary import RunSummary, summarize
 from pytest_llmguard.targets import DEFAULT_OPENAI_URL, build_clients, missing_key_message
 from pytest_llmguard.targets.embeddings import EmbeddingClient
 
+SCORE_BATCH = 128  # observations a replaying call child scores at a time
+
 
 @dataclass(frozen=True, slots=True)
 class Options:
@@ -260,8 +262,27 @@ class GuardSession:
         interrupted = False
         notes: list[str] = []
 
+        # A pure replay has no network timing to disturb, so the child scores too (in
+        # batches, off the items' core); otherwise the parent scores what arrives.
+        replay = (self.options.cache_mode or self.config.cache.mode) == "replay"
+        batch: list[tuple[Case, Observation]] = []
+
+        def send_scored() -> None:
+            if batch:
+                scored = score_batch(
+                    [c for c, _ in batch], [o for _, o in batch], self.config.quality
+                )
+                batch.clear()
+                for one in scored:
+                    emit({"s": one.to_dict()})
+
         def on_observation(unit: CallUnit, obs: Observation) -> None:
-            emit({"o": obs.to_dict()})
+            if not replay:
+                emit({"o": obs.to_dict()})
+                return
+            batch.append((unit.case, obs))
+            if len(batch) >= SCORE_BATCH:
+                send_scored()
 
         from pytest_llmguard.targets.sim import running_simulator
 
@@ -270,8 +291,11 @@ class GuardSession:
                 engine, _ = self._engine(sim_url)
                 asyncio.run(engine.run(units, on_observation))
                 notes.extend(self._spend_notes(engine))
+            send_scored()
         except KeyboardInterrupt:
-            interrupted = True  # what completed was already sent
+            interrupted = True  # what completed was sent; the parent scores the rest
+            for _, obs in batch:
+                emit({"o": obs.to_dict()})
         return {
             "seconds": time.perf_counter() - t0,
             "notes": notes,
@@ -283,6 +307,11 @@ class GuardSession:
         if data is not None:
             obs = Observation.from_dict(data)
             self._arrived.append((self.cases[obs.case_key], obs))
+        scored = message.get("s")
+        if scored is not None:
+            one = ScoredObservation.from_dict(scored)
+            self._own.append(one)
+            self._results[(one.observation.case_key, one.observation.target)].append(one)
 
     def _receive(self, *, until: tuple[str, str] | None = None, stop: bool = False) -> None:
         """Take the child's results: until ``until`` has one, or all of them; then score.
@@ -304,8 +333,9 @@ class GuardSession:
                 for message in child.messages(block=True, timeout_s=block_s):
                     self._take(message)
                     got = True
-                if until is not None and any(
-                    (o.case_key, o.target) == until for _, o in self._arrived
+                if until is not None and (
+                    until in self._results
+                    or any((o.case_key, o.target) == until for _, o in self._arrived)
                 ):
                     break
                 if stop and not got and time.monotonic() > deadline:

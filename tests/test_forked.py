@@ -156,3 +156,28 @@ def test_ctrl_c_before_the_work_catches_it_still_ends_as_interrupted() -> None:
         """
     )
     assert out == ["{'interrupted': True} 0"]
+
+
+def test_a_replaying_child_scores_too_with_the_same_results(
+    pytester: pytest.Pytester, sim_url: str, sim_log: SimLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a pure replay the child also scores (no network timing to disturb)."""
+    golden = SUPPORT.replace('- contains: "30 days"', '- contains: "90 days"')
+    write_project(pytester, sim_url, golden=golden)
+    args = ("--llmguard", "golden_sets", "-p", "no:cacheprovider", "--llmguard-cache")
+    pytester.runpytest_subprocess(*args, "record").assert_outcomes(passed=4, failed=2)
+    sim_log.reset()
+    reports = {}
+    for fork in ("1", "0"):
+        monkeypatch.setenv("LLMGUARD_FORK", fork)
+        result = pytester.runpytest_subprocess(*args, "replay")
+        result.assert_outcomes(passed=4, failed=2)
+        assert ("made while the items run" in result.stdout.str()) == (fork == "1")
+        result.stdout.fnmatch_lines(["*6 of 6 responses came from the cache*"])
+        report = json.loads((pytester.path / "report.json").read_text())
+        reports[fork] = sorted(
+            (c["key"], c["target"], c["passed"], c["scores"]["similarity"], c["checks"] != [])
+            for c in report["cases"]
+        )
+    assert reports["1"] == reports["0"]
+    assert sim_log.requests() == []
