@@ -15,6 +15,7 @@ Ctrl-C (SIGINT reaches the whole process group) it sends what it has and says so
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -35,6 +36,7 @@ Emit = Callable[[Message], None]
 Work = Callable[[Emit], Mapping[str, Any]]
 
 _READ = 1 << 20
+_F_SETPIPE_SZ = 1031  # fcntl.F_SETPIPE_SZ, which Python defines only from 3.10 on Linux
 
 
 def fork_allowed() -> bool:
@@ -126,15 +128,76 @@ class CallChild:
             os.close(self._fd)
 
 
+class _PipeWriter:
+    """The child's end of the pipe, never blocking the event loop.
+
+    If the parent is busy with slow items and the pipe is full, a blocking write would
+    stall the child's event loop, and replies arriving meanwhile would be stamped late
+    (reported as model latency). So inside a running loop the pipe is written without
+    blocking and the rest is kept until the loop reports the pipe writable again.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._pending = bytearray()
+        self._watching: asyncio.AbstractEventLoop | None = None
+        import fcntl  # POSIX only, like the fork itself
+
+        with contextlib.suppress(OSError):  # a roomier pipe where Linux allows (1 MB)
+            fcntl.fcntl(fd, _F_SETPIPE_SZ, 1 << 20)
+        os.set_blocking(fd, False)
+
+    def write(self, data: bytes) -> None:
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None:
+            self.flush()
+            self._write_blocking(data)
+            return
+        self._pending += data
+        self._drain(loop)
+
+    def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            while self._pending:
+                written = os.write(self._fd, self._pending)
+                del self._pending[:written]
+        except BlockingIOError:
+            pass
+        if self._pending and self._watching is None:
+            self._watching = loop
+            loop.add_writer(self._fd, self._drain, loop)
+        elif not self._pending and self._watching is not None:
+            self._watching.remove_writer(self._fd)
+            self._watching = None
+
+    def flush(self) -> None:
+        """Write whatever is still pending, blocking (outside the event loop)."""
+        if self._watching is not None:
+            with contextlib.suppress(Exception):  # the loop may be closed already
+                self._watching.remove_writer(self._fd)
+            self._watching = None
+        data, self._pending = bytes(self._pending), bytearray()
+        self._write_blocking(data)
+
+    def _write_blocking(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[os.write(self._fd, view) :]
+            except BlockingIOError:
+                select.select([], [self._fd], [])  # wait until the parent reads
+
+
 def _run_child(work: Work, write_fd: int) -> None:
     """The child's whole life: do the work, stream it, exit without running parent cleanup."""
     code = 0
+    pipe = _PipeWriter(write_fd)
 
     def emit(message: Message) -> None:
-        data = (json.dumps(message, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
-        view = memoryview(data)
-        while view:  # a blocking pipe takes it all, unless a signal cuts a write short
-            view = view[os.write(write_fd, view) :]
+        pipe.write((json.dumps(message, ensure_ascii=False, separators=(",", ":")) + "\n").encode())
 
     try:
         final = work(emit)
@@ -143,10 +206,12 @@ def _run_child(work: Work, write_fd: int) -> None:
         code = 3  # the parent is gone: nobody to tell
     except KeyboardInterrupt:  # Ctrl-C before the work could catch it: stopped, nothing lost
         with contextlib.suppress(BaseException):
+            pipe.flush()
             emit({"done": {"interrupted": True}})
     except BaseException as exc:  # anything else is reported to the parent, never lost
         code = 1
         with contextlib.suppress(BaseException):  # the pipe may be gone too
+            pipe.flush()
             detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             emit({"failed": detail})
     finally:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -181,3 +182,39 @@ def test_a_replaying_child_scores_too_with_the_same_results(
         )
     assert reports["1"] == reports["0"]
     assert sim_log.requests() == []
+
+
+def test_a_full_pipe_never_blocks_the_childs_event_loop(tmp_path: Path) -> None:
+    """While the parent reads nothing (a slow item), the child's loop still runs to the end.
+
+    A blocking write would stall it once the pipe is full (replies would then be stamped
+    late); here the child finishes its loop and says so while the parent is not reading.
+    """
+    flag = tmp_path / "loop-finished"
+    out = run_script(
+        f"""
+        import asyncio, os, time
+
+        def work(emit):
+            async def main():
+                for i in range(3000):  # ~3 MB: far more than a pipe holds
+                    emit({{"o": {{"i": i, "pad": "x" * 1000}}}})
+                    await asyncio.sleep(0)
+
+            asyncio.run(main())
+            open({str(flag)!r}, "w").close()
+            return {{}}
+
+        child = CallChild.start(work)
+        deadline = time.monotonic() + 60
+        while not os.path.exists({str(flag)!r}) and time.monotonic() < deadline:
+            time.sleep(0.01)  # not reading: only a non-blocking child gets there
+        finished_unread = os.path.exists({str(flag)!r})
+        got = []
+        while not child.done:
+            got += [m["o"]["i"] for m in child.messages(block=True) if "o" in m]
+        child.reap()
+        print(finished_unread, got == list(range(3000)), child.exit_status)
+        """
+    )
+    assert out == ["True True 0"]
