@@ -16,6 +16,7 @@ Ctrl-C (SIGINT reaches the whole process group) it sends what it has and says so
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import os
@@ -25,7 +26,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from typing import Any
 
 from pytest_llmguard.exceptions import EngineError
@@ -49,6 +50,30 @@ def fork_allowed() -> bool:
     )
 
 
+def run_interruptible(main: Coroutine[Any, Any, object]) -> bool:
+    """In a call child: run ``main``; a SIGINT cancels it. Returns True if it was cancelled.
+
+    The child ignores SIGINT everywhere else, so Ctrl-C never lands in the middle of a
+    write to the pipe (a half-written line); inside the event loop it becomes a clean
+    cancellation of the calls, whose finished results were already sent.
+    """
+
+    async def cancellable() -> bool:
+        loop = asyncio.get_running_loop()
+        task = asyncio.ensure_future(main)
+        loop.add_signal_handler(signal.SIGINT, task.cancel)
+        try:
+            await task
+        except asyncio.CancelledError:
+            return True
+        finally:
+            loop.remove_signal_handler(signal.SIGINT)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        return False
+
+    return asyncio.run(cancellable())
+
+
 class CallChild:
     """The parent's handle on a forked call child: its pid and the read end of its pipe."""
 
@@ -56,6 +81,9 @@ class CallChild:
         self.pid = pid
         self._fd = fd
         self._tail = b""
+        self._lines: collections.deque[bytes] = collections.deque()  # read, not yet taken
+        self._poll = select.poll()  # not select(): file descriptors may be >= 1024
+        self._poll.register(fd, select.POLLIN)
         self.final: Mapping[str, Any] | None = None  # the child's summary, once received
         self.exit_status: int | None = None
         self.eof = False
@@ -63,40 +91,63 @@ class CallChild:
     @classmethod
     def start(cls, work: Work) -> CallChild:
         read_fd, write_fd = os.pipe()
-        pid = os.fork()
+        # No Ctrl-C between the fork and the child's own handling of it: a KeyboardInterrupt
+        # there would send the child back into pytest as a second session.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            pid = os.fork()
+        except BaseException:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+            raise
         if pid == 0:  # the child: never returns
-            os.close(read_fd)
-            _run_child(work, write_fd)
+            try:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)  # see run_interruptible
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+                os.close(read_fd)
+                _run_child(work, write_fd)
+            finally:
+                os._exit(70)
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         os.close(write_fd)
         return cls(pid, read_fd)
 
     @property
     def done(self) -> bool:
-        return self.eof
+        return self.eof and not self._lines
 
     def messages(self, *, block: bool, timeout_s: float | None = None) -> Iterator[Message]:
-        """Every complete message available now (waiting for the first one if ``block``)."""
-        if self.eof:
-            return
-        wait = None if block and timeout_s is None else (timeout_s if block else 0.0)
-        readable, _, _ = select.select([self._fd], [], [], wait)
-        if not readable:
-            return
-        chunk = os.read(self._fd, _READ)
-        if not chunk:
-            self._close()
-            if self._tail:
-                raise EngineError("the call process ended in the middle of a message")
-            return
-        lines = (self._tail + chunk).split(b"\n")
-        self._tail = lines.pop()
-        for line in lines:
-            message: Message = json.loads(line)
+        """Every complete message available now (waiting for the first one if ``block``).
+
+        Lines are taken off a queue one at a time, so a Ctrl-C in the caller between two
+        messages loses none of them. A broken line is an EngineError, like a failed child.
+        """
+        if not self._lines and not self.eof:
+            wait = None if block and timeout_s is None else (timeout_s if block else 0.0)
+            if self._poll.poll(None if wait is None else int(wait * 1000)):
+                self._read()
+        while self._lines:
+            line = self._lines.popleft()
+            try:
+                message: Message = json.loads(line)
+            except ValueError:
+                raise EngineError("the call process sent a broken message") from None
             if "done" in message:
                 self.final = message["done"]
             elif "failed" in message:
                 raise EngineError(f"the call process failed: {message['failed']}")
             yield message
+
+    def _read(self) -> None:
+        chunk = os.read(self._fd, _READ)
+        if not chunk:
+            self._close()
+            if self._tail:
+                self._tail = b""
+                raise EngineError("the call process ended in the middle of a message")
+            return
+        lines = (self._tail + chunk).split(b"\n")
+        self._tail = lines.pop()
+        self._lines.extend(lines)
 
     def interrupt(self) -> None:
         """Ask a still-running child to stop (it sends what it has, then its summary)."""
@@ -109,17 +160,20 @@ class CallChild:
         if self.exit_status is not None:
             return
         deadline = time.monotonic() + timeout_s
-        while True:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                self.exit_status = os.waitstatus_to_exitcode(status)
-                break
-            if time.monotonic() > deadline:
-                os.kill(self.pid, signal.SIGKILL)
-                _, status = os.waitpid(self.pid, 0)
-                self.exit_status = os.waitstatus_to_exitcode(status)
-                break
-            time.sleep(0.005)  # the child is flushing its last lines and exiting
+        try:
+            while True:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+                if pid:
+                    self.exit_status = os.waitstatus_to_exitcode(status)
+                    break
+                if time.monotonic() > deadline:
+                    os.kill(self.pid, signal.SIGKILL)
+                    _, status = os.waitpid(self.pid, 0)
+                    self.exit_status = os.waitstatus_to_exitcode(status)
+                    break
+                time.sleep(0.005)  # the child is flushing its last lines and exiting
+        except ChildProcessError:  # reaped elsewhere (SIGCHLD ignored, waitpid(-1)...)
+            self.exit_status = -1
         self._close()
 
     def _close(self) -> None:
@@ -166,6 +220,8 @@ class _PipeWriter:
                 del self._pending[:written]
         except BlockingIOError:
             pass
+        except OSError:  # the parent is gone (broken pipe): nobody will read, stop now
+            os._exit(3)
         if self._pending and self._watching is None:
             self._watching = loop
             loop.add_writer(self._fd, self._drain, loop)
@@ -184,11 +240,13 @@ class _PipeWriter:
 
     def _write_blocking(self, data: bytes) -> None:
         view = memoryview(data)
+        poll = select.poll()
+        poll.register(self._fd, select.POLLOUT)
         while view:
             try:
                 view = view[os.write(self._fd, view) :]
             except BlockingIOError:
-                select.select([], [self._fd], [])  # wait until the parent reads
+                poll.poll()  # wait until the parent reads
 
 
 def _run_child(work: Work, write_fd: int) -> None:
@@ -197,14 +255,15 @@ def _run_child(work: Work, write_fd: int) -> None:
     pipe = _PipeWriter(write_fd)
 
     def emit(message: Message) -> None:
-        pipe.write((json.dumps(message, ensure_ascii=False, separators=(",", ":")) + "\n").encode())
+        # ASCII escapes: a lone surrogate in a model's output must not end the run here
+        pipe.write((json.dumps(message, separators=(",", ":")) + "\n").encode())
 
     try:
         final = work(emit)
         emit({"done": dict(final)})
     except BrokenPipeError:
         code = 3  # the parent is gone: nobody to tell
-    except KeyboardInterrupt:  # Ctrl-C before the work could catch it: stopped, nothing lost
+    except KeyboardInterrupt:  # SIGINT is ignored outside run_interruptible; just in case
         with contextlib.suppress(BaseException):
             pipe.flush()
             emit({"done": {"interrupted": True}})

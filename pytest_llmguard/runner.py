@@ -250,7 +250,9 @@ class Engine:
         policy = self._run.retries
         timeout_s = client.config.timeout_s or self._run.timeout_s
         slot = self._target_slots.get(unit.target)
-        client.prepare()  # before the rate limiter grants a slot and the clock starts
+        prepare = getattr(client, "prepare", None)  # clients written before it existed
+        if prepare is not None:
+            prepare()  # before the rate limiter grants a slot and the clock starts
         attempts = 0
         started_at = time.time()
         while True:

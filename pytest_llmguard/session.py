@@ -10,7 +10,7 @@ import asyncio
 import json
 import math
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -20,8 +20,8 @@ from typing import Any
 from pytest_llmguard.budgets import Budget, parse_budgets, scopes_of
 from pytest_llmguard.cache import ResponseCache
 from pytest_llmguard.config import CACHE_MODES, Config, RunConfig, TargetConfig
-from pytest_llmguard.exceptions import ConfigError
-from pytest_llmguard.forked import CallChild, Emit, fork_allowed
+from pytest_llmguard.exceptions import ConfigError, EngineError
+from pytest_llmguard.forked import CallChild, Emit, fork_allowed, run_interruptible
 from pytest_llmguard.gate import Comparison, borderline, check_absolute, compare, overall_verdict
 from pytest_llmguard.golden import GoldenSet
 from pytest_llmguard.handover import (
@@ -208,6 +208,8 @@ class GuardSession:
         self.interrupted = False
         self._child: CallChild | None = None  # calls in a forked process (see forked.py)
         self.forked_calls = False
+        self.child_failure: str | None = None  # why a call child ended early, if it did
+        self._expected: Counter[tuple[str, str]] = Counter()
         self._arrived: list[tuple[Case, Observation]] = []  # from the child, not scored yet
 
     # ---- planning and calling -------------------------------------------------------
@@ -252,6 +254,7 @@ class GuardSession:
         """
         if not self._can_fork(units):
             return False
+        self._expected = Counter((u.case.key, u.target) for u in units)  # repeats per item
         self._child = CallChild.start(lambda emit: self._child_calls(units, emit))
         self.forked_calls = True
         return True
@@ -259,7 +262,6 @@ class GuardSession:
     def _child_calls(self, units: Sequence[CallUnit], emit: Emit) -> dict[str, Any]:
         """In the forked child: make the calls, emit each observation as it completes."""
         t0 = time.perf_counter()
-        interrupted = False
         notes: list[str] = []
 
         # A pure replay has no network timing to disturb, so the child scores too (in
@@ -286,16 +288,16 @@ class GuardSession:
 
         from pytest_llmguard.targets.sim import running_simulator
 
-        try:
-            with running_simulator(self.config, self.targets, self.golden_sets) as sim_url:
-                engine, _ = self._engine(sim_url)
-                asyncio.run(engine.run(units, on_observation))
-                notes.extend(self._spend_notes(engine))
-            send_scored()
-        except KeyboardInterrupt:
-            interrupted = True  # what completed was sent; the parent scores the rest
-            for _, obs in batch:
+        with running_simulator(self.config, self.targets, self.golden_sets) as sim_url:
+            engine, _ = self._engine(sim_url)
+            # Ctrl-C cancels the calls; what completed was sent (or is in ``batch``)
+            interrupted = run_interruptible(engine.run(units, on_observation))
+            notes.extend(self._spend_notes(engine))
+        if interrupted:
+            for _, obs in batch:  # the parent scores these
                 emit({"o": obs.to_dict()})
+        else:
+            send_scored()
         return {
             "seconds": time.perf_counter() - t0,
             "notes": notes,
@@ -324,37 +326,47 @@ class GuardSession:
         if stop:
             child.interrupt()
         deadline = time.monotonic() + 15.0
+        failed = False
         try:
             while not child.done:
-                if until is not None and until in self._results:
+                if until is not None and self._has_all(until):
                     break
                 block_s = max(0.0, deadline - time.monotonic()) if stop else None
                 got = False
                 for message in child.messages(block=True, timeout_s=block_s):
                     self._take(message)
                     got = True
-                if until is not None and (
-                    until in self._results
-                    or any((o.case_key, o.target) == until for _, o in self._arrived)
-                ):
-                    break
                 if stop and not got and time.monotonic() > deadline:
                     break
+        except EngineError as exc:  # the child failed or broke its output: keep what came
+            self.child_failure = str(exc)
+            self.notes.append(f"{exc}; cases without a result are reported as not called")
+            failed = True
         finally:
             if self._arrived:
                 arrived, self._arrived = self._arrived, []
                 self._store([c for c, _ in arrived], [o for _, o in arrived])
-        if child.done or stop:
+        if child.done or stop or failed:
             self._end_child(child)
+
+    def _has_all(self, key: tuple[str, str]) -> bool:
+        """Whether every planned repeat of ``key`` has arrived (stored or still to score)."""
+        have = len(self._results.get(key, ()))
+        if have < self._expected.get(key, 1):
+            have += sum(1 for _, o in self._arrived if (o.case_key, o.target) == key)
+        return have >= self._expected.get(key, 1)
 
     def _end_child(self, child: CallChild) -> None:
         child.reap()
         final = child.final
         if final is None:
-            self.notes.append(
-                f"the call process ended without finishing (exit status {child.exit_status}); "
-                "cases without a result are reported as not called"
-            )
+            if self.child_failure is None:
+                self.child_failure = (
+                    f"the call process ended without finishing (exit status {child.exit_status})"
+                )
+                self.notes.append(
+                    f"{self.child_failure}; cases without a result are reported as not called"
+                )
             self.interrupted = True
         else:
             self.call_seconds = float(final.get("seconds", 0.0))
@@ -573,8 +585,10 @@ class GuardSession:
     def results_for(self, case_key: str, target: str) -> list[ScoredObservation]:
         """The scored repeats of one item; waits for another worker's partition if needed."""
         key = (case_key, target)
-        if self._child is not None and key not in self._results:
+        if self._child is not None and not self._has_all(key):
             self._receive(until=key)
+        if key not in self._results and self.child_failure is not None:
+            raise EngineError(f"not called: {self.child_failure}")
         owner = self._owners.get(case_key)
         if owner is not None and owner != self.worker.index and self.worker.run_dir is not None:
             self._partition(owner)

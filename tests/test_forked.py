@@ -87,18 +87,18 @@ def test_a_child_that_dies_leaves_no_summary() -> None:
     assert out == ["1 None 9"]
 
 
-def test_interrupt_makes_the_child_send_what_it_has_and_say_so() -> None:
+def test_interrupt_cancels_the_calls_and_the_child_says_so() -> None:
     out = run_script(
         """
-        import time
+        import asyncio
+        from pytest_llmguard.forked import run_interruptible
 
         def work(emit):
-            try:
+            async def calls():
                 emit({"o": {"i": 0}})
-                time.sleep(30)
-            except KeyboardInterrupt:
-                return {"seconds": 0.1, "notes": [], "interrupted": True}
-            return {"seconds": 30, "notes": [], "interrupted": False}
+                await asyncio.sleep(30)
+
+            return {"interrupted": run_interruptible(calls())}
 
         child = CallChild.start(work)
         first = next(child.messages(block=True))
@@ -106,10 +106,64 @@ def test_interrupt_makes_the_child_send_what_it_has_and_say_so() -> None:
         while not child.done:
             list(child.messages(block=True, timeout_s=10))
         child.reap()
-        print(first, child.final["interrupted"], child.exit_status)
+        print(first, child.final, child.exit_status)
         """
     )
-    assert out == ["{'o': {'i': 0}} True 0"]
+    assert out == ["{'o': {'i': 0}} {'interrupted': True} 0"]
+
+
+def test_sigint_outside_the_calls_never_cuts_a_message() -> None:
+    """The child ignores SIGINT while it writes; only the calls are interruptible."""
+    out = run_script(
+        """
+        import os, signal
+
+        def work(emit):
+            for i in range(2000):
+                emit({"o": {"i": i, "pad": "x" * 500}})
+                if i % 100 == 0:
+                    os.kill(os.getpid(), signal.SIGINT)
+            return {"interrupted": False}
+
+        child = CallChild.start(work)
+        got = []
+        while not child.done:
+            got += [m["o"]["i"] for m in child.messages(block=True) if "o" in m]
+        child.reap()
+        print(got == list(range(2000)), child.final, child.exit_status)
+        """
+    )
+    assert out == ["True {'interrupted': False} 0"]
+
+
+def test_a_broken_line_is_one_clear_error() -> None:
+    out = run_script(
+        """
+        import os, stat
+        from pytest_llmguard.exceptions import EngineError
+
+        def work(emit):
+            emit({"o": {"i": 0}})
+            for fd in range(3, 64):  # the pipe to the parent: half a line, then death
+                try:
+                    if stat.S_ISFIFO(os.fstat(fd).st_mode):
+                        os.write(fd, b'{"o": {"i": 1}, "cut')
+                except OSError:
+                    pass
+            os._exit(9)
+
+        child = CallChild.start(work)
+        got = []
+        try:
+            while not child.done:
+                got += list(child.messages(block=True))
+        except EngineError as exc:
+            print(exc)
+        child.reap()
+        print(len(got), child.exit_status)
+        """
+    )
+    assert out == ["the call process ended in the middle of a message", "1 9"]
 
 
 def test_the_plugin_streams_calls_from_a_child_with_the_same_results(
@@ -138,25 +192,6 @@ def test_the_plugin_streams_calls_from_a_child_with_the_same_results(
             sorted((c["key"], c["target"], c["passed"], c["output"]) for c in report["cases"]),
         )
     assert reports["1"] == reports["0"]
-
-
-def test_ctrl_c_before_the_work_catches_it_still_ends_as_interrupted() -> None:
-    out = run_script(
-        """
-        import os, signal
-
-        def work(emit):
-            os.kill(os.getpid(), signal.SIGINT)  # before any handler of the work's own
-            return {"seconds": 1.0, "notes": [], "interrupted": False}
-
-        child = CallChild.start(work)
-        while not child.done:
-            list(child.messages(block=True, timeout_s=10))
-        child.reap()
-        print(child.final, child.exit_status)
-        """
-    )
-    assert out == ["{'interrupted': True} 0"]
 
 
 def test_a_replaying_child_scores_too_with_the_same_results(
@@ -218,3 +253,45 @@ def test_a_full_pipe_never_blocks_the_childs_event_loop(tmp_path: Path) -> None:
         """
     )
     assert out == ["True True 0"]
+
+
+def test_every_repeat_reaches_its_item(
+    pytester: pytest.Pytester, sim_url: str, sim_log: SimLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An item waits for all of its repeats, not the first to arrive (forked or not)."""
+    write_project(pytester, sim_url, extra="")
+    config = (pytester.path / "llmguard.yaml").read_text()
+    config = config.replace("run: {concurrency: 8,", "run: {concurrency: 8, repeat: 3,")
+    (pytester.path / "llmguard.yaml").write_text(config)
+    for fork in ("1", "0"):
+        monkeypatch.setenv("LLMGUARD_FORK", fork)
+        sim_log.reset()
+        result = pytester.runpytest_subprocess(
+            "--llmguard", "golden_sets", "-p", "no:cacheprovider", "--junitxml=junit.xml"
+        )
+        result.assert_outcomes(passed=6)
+        assert len(sim_log.requests()) == 18
+        junit = (pytester.path / "junit.xml").read_text()
+        assert junit.count('name="latency_ms"') == 18  # three per item, on every item
+
+
+def test_a_failing_child_fails_only_the_cases_it_did_not_call(
+    pytester: pytest.Pytester, sim_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_project(pytester, sim_url)
+    (pytester.path / "conftest.py").write_text(
+        "import pytest_llmguard.runner as runner\n\n"
+        "_run = runner.Engine.run\n\n"
+        "async def run(self, units, on_observation=None):\n"
+        "    await _run(self, units[:2], on_observation)\n"
+        "    raise RuntimeError('engine bug')\n\n"
+        "runner.Engine.run = run\n"
+    )
+    monkeypatch.setenv("LLMGUARD_FORK", "1")
+    result = pytester.runpytest_subprocess("--llmguard", "golden_sets", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, failed=4)
+    result.stdout.fnmatch_lines(["*not called: the call process failed: RuntimeError: engine bug*"])
+    report = json.loads((pytester.path / "report.json").read_text())
+    assert len(report["cases"]) == 2
+    assert any("engine bug" in note for note in report["notes"])
+    assert "Traceback" not in result.stdout.str()

@@ -208,3 +208,11 @@ def test_connections_stamp_writes_and_reads() -> None:
             await connector.close()
 
     assert asyncio.run(make()) == "TimedResponseHandler"
+
+
+def test_a_lone_surrogate_in_the_output_becomes_a_replacement_character() -> None:
+    """JSON can carry "\\ud800" alone; such a str cannot be written as UTF-8 later."""
+    body = b'{"choices":[{"message":{"content":"Reset \\ud800 now \\ud83d\\ude00"}}]}'
+    completion = parse_completion(body, "m")
+    assert completion.output == "Reset \ufffd now \U0001f600"
+    completion.output.encode("utf-8")

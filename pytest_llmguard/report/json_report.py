@@ -169,7 +169,10 @@ def _case_lines(cases: list[Any]) -> str:
     except (orjson.JSONEncodeError, TypeError):
         # e.g. an integer beyond 64 bits, or a non-string key: what json accepts, json does
         return ",\n  ".join(map(_ENCODE_CASE, cases))
-    return encoded[1:-1].replace(_BREAK_BYTES, b",\n  ").decode("utf-8")
+    inner = encoded[1:-1]
+    if inner.count(_BREAK_BYTES) != len(cases) - 1:  # a case holds the marker itself
+        return ",\n  ".join(map(_ENCODE_CASE, cases))
+    return inner.replace(_BREAK_BYTES, b",\n  ").decode("utf-8")
 
 
 def dumps_report(document: Mapping[str, Any]) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import replace
@@ -177,7 +178,7 @@ class OpenAIClient:
             raise CallFault("invalid_response", "stream ended before [DONE] (truncated)")
         latency_ms = _wire_ms(resp, t0)
         return Completion(
-            output="".join(parts),
+            output=_valid_text("".join(parts)),
             model=model,
             ttft_ms=ttft_ms,
             latency_ms=latency_ms,
@@ -305,6 +306,7 @@ def parse_completion(raw: bytes, requested_model: str) -> Completion:
         content = json.dumps(message["tool_calls"], sort_keys=True)
     if not isinstance(content, str):
         raise CallFault("invalid_response", "choices[0].message.content is not a string")
+    content = _valid_text(content)
     usage = body.get("usage")
     if not isinstance(usage, dict):
         usage = {}
@@ -314,6 +316,22 @@ def parse_completion(raw: bytes, requested_model: str) -> Completion:
         finish_reason=first.get("finish_reason"),
         **_usage(usage),
     )
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _valid_text(text: str) -> str:
+    """``text`` with lone surrogates (JSON escapes like ``\\ud800``) made U+FFFD.
+
+    Such a string cannot be written as UTF-8: left in, it would fail the report at the
+    end of the run (or the call child's pipe) instead of showing up as odd output.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _LONE_SURROGATE.sub("\ufffd", text)
+    return text
 
 
 def _int_or_none(value: Any) -> int | None:

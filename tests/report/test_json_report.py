@@ -66,7 +66,7 @@ def test_cases_parse_the_same_with_and_without_orjson(monkeypatch: pytest.Monkey
             # outputs that look like the cut marker, quotes and separators must not cut
             "output": f'{i} ","\\u0000llmguard-case-break\\u0000", '
             + '\x00llmguard-case-break\x00 },{"',
-            "tags": ("a", "b"),
+            "tags": ("a", "\x00llmguard-case-break\x00") if i == 7 else ("a", "b"),
             "latency_ms": 100.0 + i / 3,
             "scores": {"similarity": 0.5, "judge": None},
         }
