@@ -83,14 +83,21 @@ def test_adaptive_gate_runs_borderline_budgets_again(bench: ModuleType) -> None:
     cases = bench.build_cases(settings.cases)
     golden = bench.GoldenSet("gate", bench.SET_PATH, tuple(cases))
     scenario = bench.SCENARIOS[1]  # p95 latency +25%
-    with (
-        tempfile.TemporaryDirectory() as root,
-        bench.simulators(bench._server_config(cases, settings), True) as sims,
-    ):
-        config = bench.gate_config(scenario, sims.reseed(3), settings, root)
-        gate = bench.run_gate(config, golden)
-    latency = next(c for c in gate.comparisons["interval"] if c.metric == "latency_p95_ms")
-    assert borderline(latency)  # 20 single samples cannot place a p95 within 10 %
+    # 20 single samples rarely place a p95 within 10 %; but latency is measured for real,
+    # so on a busy machine one seed's interval can land clear of the limit. The test is
+    # about what happens to a borderline budget: take the first seed that gives one.
+    for seed in range(3, 9):
+        with (
+            tempfile.TemporaryDirectory() as root,
+            bench.simulators(bench._server_config(cases, settings), True) as sims,
+        ):
+            config = bench.gate_config(scenario, sims.reseed(seed), settings, root)
+            gate = bench.run_gate(config, golden)
+        latency = next(c for c in gate.comparisons["interval"] if c.metric == "latency_p95_ms")
+        if borderline(latency):
+            break
+    else:
+        pytest.fail("no seed of 3..8 gave a borderline p95 comparison with 20 cases")
     assert gate.rounds == 1
     assert gate.calls[bench.adaptive(1)] == 2.0
     assert gate.errors == 0
