@@ -61,10 +61,8 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import warnings
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -342,42 +340,6 @@ def run_promptfoo(binary: Path, project: Path, *, cache: bool, write: bool = Tru
 # ---- self-test ------------------------------------------------------------------------------
 
 
-@dataclass
-class _Simulator:
-    base_url: str  # http://127.0.0.1:PORT/v1
-
-    @property
-    def root(self) -> str:
-        return self.base_url.rsplit("/v1", 1)[0]
-
-    def reset(self) -> None:
-        req = urllib.request.Request(self.root + "/_sim/reset", data=b"", method="POST")
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            resp.read()
-
-    def request_count(self) -> int:
-        with urllib.request.urlopen(self.root + "/_sim/requests", timeout=30) as resp:
-            return len(json.loads(resp.read()))
-
-
-@contextmanager
-def _simulator() -> Iterator[_Simulator]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pytest_llmguard.sim.command", "--port", "0", "--noise-sigma", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if "serving" not in line:
-            raise RuntimeError(f"simulator did not start: {line!r}")
-        yield _Simulator(line.split("serving", 1)[1].strip())
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("cases", nargs="?", type=int, default=200, help="N (default: 200)")
@@ -395,7 +357,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"promptfoo {PROMPTFOO_VERSION} (pinned) at {binary}")
     ok = True
-    with _simulator() as sim, tempfile.TemporaryDirectory(prefix="llmguard-pf-") as tmp:
+    from perf import simulator  # the same handle perf.py uses (imported late: perf imports us)
+
+    with simulator() as sim, tempfile.TemporaryDirectory(prefix="llmguard-pf-") as tmp:
         project = make_promptfoo_project(
             Path(tmp) / "project",
             args.cases,
@@ -413,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         for label, cache, want in plan:
             sim.reset()
             run = run_promptfoo_detailed(binary, project, cache=cache, write=not args.no_write)
-            seen = sim.request_count()
+            seen = len(sim.requests())
             note = ""
             if run.crashed_after_summary:
                 note = f", exited {run.exit_code} after its summary"

@@ -719,21 +719,21 @@ def _is_type(instance: Any, name: str) -> bool:
     return bool(Draft202012Validator.TYPE_CHECKER.is_type(instance, name))
 
 
+def _every(verdicts: Iterable[Verdict]) -> Verdict:
+    """False at the first False; else None if any was unsure; else True."""
+    unsure = False
+    for verdict in verdicts:
+        if verdict is False:
+            return False
+        if verdict is None:
+            unsure = True
+    return None if unsure else True
+
+
 def _all(checks: Sequence[Checker]) -> Checker:
     if len(checks) == 1:
         return checks[0]
-
-    def check(instance: Any) -> Verdict:
-        unsure = False
-        for one in checks:
-            verdict = one(instance)
-            if verdict is False:
-                return False
-            if verdict is None:
-                unsure = True
-        return None if unsure else True
-
-    return check
+    return lambda instance: _every(one(instance) for one in checks)
 
 
 def _valid(instance: Any) -> Verdict:
@@ -813,16 +813,7 @@ def _properties(value: Any, node: Mapping[str, Any], sub: Compile, ref: Ref) -> 
     def check(instance: Any) -> Verdict:
         if not isinstance(instance, dict):
             return True if not _is_type(instance, "object") else None
-        unsure = False
-        for name, item in instance.items():
-            prop = props.get(name)
-            if prop is not None:
-                verdict = prop(item)
-                if verdict is False:
-                    return False
-                if verdict is None:
-                    unsure = True
-        return None if unsure else True
+        return _every(props[name](item) for name, item in instance.items() if name in props)
 
     return check
 
@@ -844,15 +835,7 @@ def _additional(value: Any, node: Mapping[str, Any], sub: Compile, ref: Ref) -> 
     def check(instance: Any) -> Verdict:
         if not isinstance(instance, dict):
             return True if not _is_type(instance, "object") else None
-        unsure = False
-        for name, item in instance.items():
-            if name not in known:
-                verdict = extra(item)
-                if verdict is False:
-                    return False
-                if verdict is None:
-                    unsure = True
-        return None if unsure else True
+        return _every(extra(item) for name, item in instance.items() if name not in known)
 
     return check
 
@@ -890,14 +873,7 @@ def _items(value: Any, node: Mapping[str, Any], sub: Compile, ref: Ref) -> Check
     def check(instance: Any) -> Verdict:
         if not isinstance(instance, list):
             return True if not _is_type(instance, "array") else None
-        unsure = False
-        for element in instance:
-            verdict = item(element)
-            if verdict is False:
-                return False
-            if verdict is None:
-                unsure = True
-        return None if unsure else True
+        return _every(item(element) for element in instance)
 
     return check
 
@@ -952,14 +928,7 @@ def _property_names(value: Any, node: Mapping[str, Any], sub: Compile, ref: Ref)
     def check(instance: Any) -> Verdict:
         if not isinstance(instance, dict):
             return True if not _is_type(instance, "object") else None
-        unsure = False
-        for name in instance:
-            verdict = name_check(name)
-            if verdict is False:
-                return False
-            if verdict is None:
-                unsure = True
-        return None if unsure else True
+        return _every(name_check(name) for name in instance)
 
     return check
 
