@@ -56,7 +56,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from pytest_llmguard.budgets import Budget, parse_budgets
+from pytest_llmguard.budgets import Budget
 from pytest_llmguard.config import (
     CacheConfig,
     CompareConfig,
@@ -66,14 +66,16 @@ from pytest_llmguard.config import (
     RunConfig,
     TargetConfig,
 )
-from pytest_llmguard.gate import Comparison, overall_verdict
+from pytest_llmguard.config.budgets import parse_budgets
 from pytest_llmguard.golden import GoldenSet
+from pytest_llmguard.outcome import Comparison
 from pytest_llmguard.records import Case, Message, ScoredObservation
 from pytest_llmguard.session import GuardSession
 from pytest_llmguard.sim.answers import generate
 from pytest_llmguard.sim.models import load_models
 from pytest_llmguard.sim.server import SimServer
 from pytest_llmguard.summary import RunSummary
+from pytest_llmguard.verdict import overall_verdict
 
 BASELINE = "ref-a"
 # Knobs on top of sim-stable (120 ms median, per-case latency sigma 0.25).
@@ -280,7 +282,7 @@ def gate_config(scenario: Scenario, base_url: str, settings: Settings, rootdir: 
             retries=RetryPolicy(max=2, backoff_base_s=0.01, backoff_max_s=0.05),
         ),
         cache=CacheConfig(mode="off"),
-        budgets={metric: dict(spec) for metric, spec in BUDGETS.items()},
+        budgets=parse_budgets(BUDGETS),
         gate=GateConfig(adaptive=True, adaptive_rounds=settings.adaptive_rounds),
     )
 
@@ -312,8 +314,8 @@ def run_gate(config: Config, golden: GoldenSet) -> GateRun:
         return [s for s in scored if s.observation.repeat_index <= k]
 
     first = upto(0)
-    single = session.judge(first)
-    strict = GuardSession(replace(config, gate=GateConfig(strict=True)), [golden]).judge(first)
+    single = session.assess(first)
+    strict = GuardSession(replace(config, gate=GateConfig(strict=True)), [golden]).assess(first)
     comparisons = {"interval": single.comparisons, "strict": strict.comparisons}
     calls = {"interval": 1.0, "strict": 1.0}
     for k in range(1, config.gate.adaptive_rounds + 1):
@@ -322,7 +324,7 @@ def run_gate(config: Config, golden: GoldenSet) -> GateRun:
             # What the session itself reports (the plugin's budget items use it too).
             judgement = session.judgement_of_whole_run()
         else:
-            judgement = single if len(data) == len(first) else session.judge(data)
+            judgement = single if len(data) == len(first) else session.assess(data)
         comparisons[adaptive(k)] = judgement.comparisons
         calls[adaptive(k)] = len(data) / len(units)
     return GateRun(

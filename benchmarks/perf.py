@@ -663,9 +663,10 @@ def gate_row(args: argparse.Namespace) -> list[Row]:
     """The gate's own work, in process: no network, no pytest; synthetic observations."""
     import random
 
-    from pytest_llmguard.budgets import parse_budgets, scopes_of
+    from pytest_llmguard.budgets import scopes_of
     from pytest_llmguard.config import GateConfig, TargetConfig
-    from pytest_llmguard.gate import check_absolute, compare, overall_verdict
+    from pytest_llmguard.config.budgets import parse_budgets
+    from pytest_llmguard.gate import check_absolute, compare
     from pytest_llmguard.records import (
         Case,
         CheckResult,
@@ -678,6 +679,7 @@ def gate_row(args: argparse.Namespace) -> list[Row]:
     from pytest_llmguard.scoring import SCORE_NAMES
     from pytest_llmguard.session import Outcome
     from pytest_llmguard.summary import summarize
+    from pytest_llmguard.verdict import overall_verdict
 
     n = args.big
     rng = random.Random(0)

@@ -8,11 +8,19 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomic(path: str | os.PathLike[str], data: bytes | str, *, durable: bool = False) -> None:
+def write_atomic(
+    path: str | os.PathLike[str],
+    data: bytes | str,
+    *,
+    durable: bool = False,
+    exclusive: bool = False,
+) -> None:
     """Write ``data`` to ``path`` via a temporary file in the same folder and a rename.
 
     ``durable`` also fsyncs the file before the rename, for files that must survive a power
     loss (baselines, history); cache entries skip it because they can always be re-recorded.
+    ``exclusive`` never replaces an existing file: FileExistsError instead (a hard link
+    publishes the finished file only if the name is free, so two writers cannot collide).
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -24,7 +32,11 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str, *, durable: bo
             if durable:
                 fh.flush()
                 os.fsync(fh.fileno())
-        os.replace(tmp, target)
+        if exclusive:
+            os.link(tmp, target)
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

@@ -61,9 +61,14 @@ class ResponseCache:
             return None  # a damaged entry is a miss; record mode will overwrite it
         if not isinstance(stored, dict) or stored.get("format") != CACHE_FORMAT:
             return None
-        data = stored["observation"]
+        data = stored.get("observation")
+        if not isinstance(data, dict):
+            return None
         data.update(case_key=case_key, target=target, repeat_index=repeat_index, cached=True)
-        return Observation.from_dict(data)
+        try:
+            return Observation.from_dict(data)
+        except (KeyError, TypeError, ValueError):
+            return None  # a damaged entry of any shape is a miss, never a crash
 
     def put(self, key: str, observation: Observation) -> None:
         if observation.error is not None:

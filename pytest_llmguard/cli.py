@@ -21,9 +21,9 @@ def _cmd_sim(argv: Sequence[str]) -> int:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     """Re-render a saved JSON report for the terminal or as Markdown."""
-    from pytest_llmguard.report.saved import outcome_from_report
+    from pytest_llmguard.store import load_run, outcome_of
 
-    outcome = outcome_from_report(args.run)
+    outcome = outcome_of(load_run(args.run, allow_partial=True))
     if args.markdown:
         from pytest_llmguard.report.markdown import render_markdown
 
@@ -38,7 +38,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def _cmd_diff(args: argparse.Namespace) -> int:
     """Compare two saved runs with the configured budgets; exit 1 on a failing verdict."""
-    from pytest_llmguard.report.saved import diff_runs
+    from pytest_llmguard.run_diff import diff_runs
 
     outcome = diff_runs(args.run_a, args.run_b, config_path=args.config, rootdir=".")
     if args.markdown:

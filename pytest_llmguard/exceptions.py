@@ -4,8 +4,9 @@
     ├── UsageError                the user's input is wrong (exit code 4 under pytest)
     │   ├── ConfigError           llmguard.yaml / [tool.llmguard] / an option value
     │   ├── GoldenSetError        a golden set file
-    │   └── CheckSpecError        one check inside a golden set (no location yet;
-    │                             the golden-set loader wraps it with file:line)
+    │   ├── CheckSpecError        one check inside a golden set (no location yet;
+    │   │                         the golden-set loader wraps it with file:line)
+    │   └── SavedRunError         a saved run or baseline that cannot be read or used
     └── EngineError               the engine could not run at all (e.g. the simulator
                                   failed to start); per-call network faults are NOT
                                   exceptions: they become ErrorRecord on an Observation
@@ -66,6 +67,10 @@ class GoldenSetError(UsageError):
 
 class CheckSpecError(UsageError):
     """Invalid check specification (bad regex, bad JSON Schema, unknown kind...)."""
+
+
+class SavedRunError(UsageError):
+    """A saved run (baseline, history entry) that is missing, damaged or unusable."""
 
 
 class EngineError(LLMGuardError):

@@ -24,119 +24,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
-from .budgets import Budget, Delta
-from .config import GateConfig
+from .budget_cases import BudgetScope, CaseKeys, cached_share, with_samples
+from .budgets import Budget
+from .config.records import GateConfig
+from .outcome import Comparison, Verdict
 from .stats import Interval, bootstrap_diffs, newcombe_diff, newcombe_paired_diff, shared_draws
 from .summary import MetricDef, RunSummary
+from .units import format_budget_delta, format_change, format_interval, format_value
 
-Verdict = Literal["pass", "warn", "fail", "skip"]
 # Combining the parts of one budget: a skipped part is worth saying unless something
 # else is worse; across budgets overall_verdict ranks skip below pass instead.
 _PART_RANK: Mapping[str, int] = {"pass": 0, "skip": 1, "warn": 2, "fail": 3}
 _TIMING_SAMPLES = ("latency_ms", "ttft_ms")
-
-
-@dataclass(frozen=True, slots=True)
-class Comparison:
-    """The judgement of one budget: values, change, interval, verdict and why."""
-
-    metric: str
-    scope: str
-    baseline: str | None  # target name or saved-run path; None for absolute-only checks
-    candidate: str
-    baseline_value: float | None
-    candidate_value: float | None
-    delta: float | None
-    delta_pct: float | None  # percent of the baseline value (22.0 means +22 %)
-    interval: tuple[float, float] | None  # of the delta, in metric units
-    budget: Budget
-    verdict: Verdict
-    reason: str
-    n_paired: int
-    n_baseline: int
-    n_candidate: int
-    cached_share: float | None
-    paired: bool
-    method: str | None = None  # how the interval was computed
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "metric": self.metric,
-            "scope": self.scope,
-            "baseline": self.baseline,
-            "candidate": self.candidate,
-            "baseline_value": self.baseline_value,
-            "candidate_value": self.candidate_value,
-            "delta": self.delta,
-            "delta_pct": self.delta_pct,
-            "interval": None if self.interval is None else list(self.interval),
-            "budget": self.budget.to_dict(),
-            "verdict": self.verdict,
-            "reason": self.reason,
-            "n_paired": self.n_paired,
-            "n_baseline": self.n_baseline,
-            "n_candidate": self.n_candidate,
-            "cached_share": self.cached_share,
-            "paired": self.paired,
-            "method": self.method,
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Comparison:
-        """Read back a comparison from a saved JSON report (for re-rendering)."""
-        interval = d.get("interval")
-        return cls(
-            metric=d["metric"],
-            scope=d.get("scope", "all"),
-            baseline=d.get("baseline"),
-            candidate=d["candidate"],
-            baseline_value=d.get("baseline_value"),
-            candidate_value=d.get("candidate_value"),
-            delta=d.get("delta"),
-            delta_pct=d.get("delta_pct"),
-            interval=None if interval is None else (interval[0], interval[1]),
-            budget=Budget.from_dict(d["budget"]),
-            verdict=d["verdict"],
-            reason=d.get("reason", ""),
-            n_paired=int(d.get("n_paired") or 0),
-            n_baseline=int(d.get("n_baseline") or 0),
-            n_candidate=int(d.get("n_candidate") or 0),
-            cached_share=d.get("cached_share"),
-            paired=bool(d.get("paired", False)),
-            method=d.get("method"),
-        )
-
-
-def _fmt(value: float, unit: str) -> str:
-    if unit == "ratio":
-        return f"{value * 100:.1f}%"
-    if unit == "usd":
-        return f"${value:.4g}"
-    if unit == "ms":
-        return f"{value:,.0f} ms" if abs(value) >= 100 else f"{value:.1f} ms"
-    return f"{value:,.1f} tokens"
-
-
-def _fmt_change(delta: float, unit: str, base: float | None) -> str:
-    """A change as a percent of the baseline where that means something, else in units."""
-    if unit != "ratio" and base:
-        return f"{delta / abs(base) * 100:+.1f}%"
-    if unit == "ratio":
-        return f"{delta * 100:+.1f} pts"
-    sign = "+" if delta >= 0 else "-"
-    return sign + _fmt(abs(delta), unit)
-
-
-def _fmt_delta_budget(delta: Delta, sign: str, unit: str) -> str:
-    if delta.relative:
-        return f"{sign}{delta.value * 100:g}%"
-    if unit == "ratio":
-        return f"{sign}{delta.value * 100:g} pts"
-    return sign + _fmt(delta.value, unit)
 
 
 def relative_limits(budget: Budget, baseline_value: float) -> tuple[float | None, float | None]:
@@ -155,79 +58,6 @@ def _worst(parts: Sequence[tuple[Verdict, str]]) -> tuple[Verdict, str]:
     return worst
 
 
-class _Scope:
-    """Which case keys a budget looks at: its scope, intersected with ``case_filter``."""
-
-    def __init__(
-        self,
-        budget: Budget,
-        case_filter: Callable[[str], bool] | None,
-        lookups: Sequence[Mapping[str, Collection[str]]],
-    ) -> None:
-        self.budget = budget
-        self.case_filter = case_filter
-        self.lookups = lookups
-
-    def _scopes(self, key: str) -> Collection[str]:
-        for lookup in self.lookups:
-            if key in lookup:
-                return lookup[key]
-        return ()
-
-    def keys(self, keys: Collection[str]) -> list[str]:
-        scope = self.budget.scope
-        if scope == "all" and self.case_filter is None:
-            return sorted(keys)
-        return sorted(
-            k
-            for k in keys
-            if (self.case_filter is None or self.case_filter(k))
-            and (scope == "all" or scope in self._scopes(k))
-        )
-
-
-def _with_samples(summary: RunSummary, sample: str, keys: Collection[str]) -> list[str]:
-    return list(filter(summary.column(sample).position.__contains__, keys))
-
-
-class _Keys:
-    """One summary's case keys per scope, and per scope and sample, each found once."""
-
-    def __init__(
-        self,
-        summary: RunSummary,
-        case_filter: Callable[[str], bool] | None,
-        lookups: Sequence[Mapping[str, Collection[str]]],
-    ) -> None:
-        self.summary = summary
-        self.case_filter = case_filter
-        self.lookups = lookups
-        self._scoped: dict[str, list[str]] = {}
-        self._sampled: dict[tuple[str, str], list[str]] = {}
-
-    def scoped(self, budget: Budget) -> list[str]:
-        found = self._scoped.get(budget.scope)
-        if found is None:
-            scope = _Scope(budget, self.case_filter, self.lookups)
-            found = self._scoped[budget.scope] = scope.keys(self.summary.case_keys)
-        return found
-
-    def sampled(self, budget: Budget) -> list[str]:
-        key = (budget.scope, budget.definition.sample)
-        found = self._sampled.get(key)
-        if found is None:
-            found = self._sampled[key] = _with_samples(
-                self.summary, budget.definition.sample, self.scoped(budget)
-            )
-        return found
-
-
-def _cached_share(summaries: Sequence[tuple[RunSummary, Collection[str]]]) -> float | None:
-    shares = [s.metric("cached_share", keys) for s, keys in summaries if keys]
-    known = [x for x in shares if x is not None]
-    return max(known) if known else None
-
-
 def _absolute_part(
     budget: Budget, value: float | None, n: int, gate: GateConfig, who: str
 ) -> tuple[Verdict, str]:
@@ -238,20 +68,20 @@ def _absolute_part(
         return "skip", f"only {n} cases (min_cases {gate.min_cases})"
     if budget.max is not None and value > budget.max:
         return "fail", (
-            f"{mdef.name} is {_fmt(value, mdef.unit)}, above the max "
-            f"{_fmt(budget.max, mdef.unit)} (point estimate over {n} cases)"
+            f"{mdef.name} is {format_value(value, mdef.unit)}, above the max "
+            f"{format_value(budget.max, mdef.unit)} (point estimate over {n} cases)"
         )
     if budget.min is not None and value < budget.min:
         return "fail", (
-            f"{mdef.name} is {_fmt(value, mdef.unit)}, below the min "
-            f"{_fmt(budget.min, mdef.unit)} (point estimate over {n} cases)"
+            f"{mdef.name} is {format_value(value, mdef.unit)}, below the min "
+            f"{format_value(budget.min, mdef.unit)} (point estimate over {n} cases)"
         )
     bounds = []
     if budget.min is not None:
-        bounds.append(f"min {_fmt(budget.min, mdef.unit)}")
+        bounds.append(f"min {format_value(budget.min, mdef.unit)}")
     if budget.max is not None:
-        bounds.append(f"max {_fmt(budget.max, mdef.unit)}")
-    return "pass", f"{mdef.name} is {_fmt(value, mdef.unit)}, within {' and '.join(bounds)}"
+        bounds.append(f"max {format_value(budget.max, mdef.unit)}")
+    return "pass", f"{mdef.name} is {format_value(value, mdef.unit)}, within {' and '.join(bounds)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,11 +163,10 @@ def _relative_part(
     mdef = budget.definition
     unit = mdef.unit
     verb = "rose" if delta > 0 else "fell" if delta < 0 else "did not change"
-    low, high = _fmt_change(interval.low, unit, base), _fmt_change(interval.high, unit, base)
-    span = f"interval {low}..{high}"
-    size = _fmt_change(delta, unit, base).lstrip("+-")  # the verb carries the sign
+    span = f"interval {format_interval((interval.low, interval.high), unit, base)}"
+    size = format_change(delta, unit, base).lstrip("+-")  # the verb carries the sign
     change = f"{mdef.name} {verb}" + ("" if delta == 0 else f" {size}")
-    change += f", {_fmt(base, unit)} → {_fmt(base + delta, unit)}"
+    change += f", {format_value(base, unit)} → {format_value(base + delta, unit)}"
     if gate.strict:
         span = "strict: point estimate only"
     inc, dec = relative_limits(budget, base)
@@ -356,7 +185,7 @@ def _relative_part(
     ):
         if limit is None or delta_budget is None:
             continue
-        budget_text = f"the {_fmt_delta_budget(delta_budget, sign, unit)} budget"
+        budget_text = f"the {format_budget_delta(delta_budget, sign, unit)} budget"
         # Work in "size of the change in the budget's direction".
         point = delta if sign == "+" else -delta
         near = interval.low if sign == "+" else -interval.high
@@ -460,8 +289,8 @@ def compare(
     """
     lookups = [m for m in (case_scopes, candidate.scopes, baseline.scopes) if m is not None]
     label = baseline_label or baseline.target
-    runs_b = _Keys(baseline, case_filter, lookups)
-    runs_c = _Keys(candidate, case_filter, lookups)
+    runs_b = CaseKeys(baseline, case_filter, lookups)
+    runs_c = CaseKeys(candidate, case_filter, lookups)
     plans: list[_Plan] = []
     requests: list[_IntervalRequest] = []
     for budget in budgets:
@@ -474,7 +303,7 @@ def compare(
         if paired:
             keys_b = keys_c = matched
         plan = _Plan(budget, keys_b, keys_c, len(matched), paired)
-        plan.cached = _cached_share([(baseline, keys_b), (candidate, keys_c)])
+        plan.cached = cached_share([(baseline, keys_b), (candidate, keys_c)])
         unknown = [
             s.model or s.target
             for s, keys in ((candidate, all_c), (baseline, all_b))
@@ -523,8 +352,8 @@ def check_absolute(
         if not budget.absolute:
             continue
         mdef = budget.definition
-        keys_all = _Scope(budget, case_filter, lookups).keys(summary.case_keys)
-        keys = _with_samples(summary, mdef.sample, keys_all)
+        keys_all = BudgetScope(budget, case_filter, lookups).keys(summary.case_keys)
+        keys = with_samples(summary, mdef.sample, keys_all)
         value: float | None = None
         if summary.is_unknown(budget.metric, keys_all):
             verdict: Verdict = "skip"
@@ -532,7 +361,7 @@ def check_absolute(
         else:
             value = summary.metric(budget.metric, keys) if keys else None
             verdict, reason = _absolute_part(budget, value, len(keys), gate, summary.target)
-        cached = _cached_share([(summary, keys)])
+        cached = cached_share([(summary, keys)])
         if cached and mdef.sample in _TIMING_SAMPLES and verdict != "skip":
             reason += f"; note: {cached:.0%} of the timings came from the cache"
         out.append(
@@ -557,16 +386,6 @@ def check_absolute(
             )
         )
     return tuple(out)
-
-
-def overall_verdict(comparisons: Sequence[Comparison]) -> Verdict:
-    """fail > warn > pass; only skips → skip; no comparisons at all → pass."""
-    verdicts = {c.verdict for c in comparisons}
-    order: tuple[Verdict, ...] = ("fail", "warn", "pass")
-    for v in order:
-        if v in verdicts:
-            return v
-    return "skip" if verdicts else "pass"
 
 
 def borderline(comparison: Comparison) -> bool:

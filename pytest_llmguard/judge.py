@@ -26,10 +26,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from pytest_llmguard.cache import ResponseCache
-from pytest_llmguard.config import Price, RunConfig, TargetConfig
+from pytest_llmguard.config import JudgeSettings, Price, RunConfig, TargetConfig
 from pytest_llmguard.records import Case, Message, Observation
 from pytest_llmguard.runner import CallUnit, Engine
-from pytest_llmguard.scoring import JudgeSettings
 from pytest_llmguard.sim.judge import JUDGE_INSTRUCTION, judge_prompt
 from pytest_llmguard.targets.base import TargetClient
 

@@ -9,6 +9,7 @@ that is how xdist workers hand raw observations to the controller and how runs a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast, get_args
@@ -125,7 +126,16 @@ class ErrorRecord:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ErrorRecord:
-        return cls(cast(ErrorClass, d["class"]), d["message"], d.get("status"))
+        error_class = d.get("class")
+        if error_class not in ERROR_CLASSES:
+            raise ValueError(f"unknown error class {error_class!r}")
+        message = d.get("message")
+        status = d.get("status")
+        if not isinstance(message, str):
+            raise ValueError("error message is not text")
+        if status is not None and (isinstance(status, bool) or not isinstance(status, int)):
+            raise ValueError(f"error status is not a number: {status!r}")
+        return cls(cast(ErrorClass, error_class), message, status)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,26 +192,67 @@ class Observation:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Observation:
+        """Read back an observation (cache entry, saved run, worker hand-over).
+
+        Those come from disk or another process and may be damaged or crafted: any
+        field of the wrong type, a non-finite number or a negative count is a ValueError.
+        """
         err = d.get("error")
+        output = d.get("output")
+        if output is not None and not isinstance(output, str):
+            raise ValueError(f"output is not text: {type(output).__name__}")
         return cls(
-            case_key=d["case_key"],
-            target=d["target"],
-            repeat_index=int(d["repeat_index"]),
-            model=d.get("model", ""),
-            output=d.get("output"),
-            latency_ms=d.get("latency_ms"),
-            ttft_ms=d.get("ttft_ms"),
-            input_tokens=d.get("input_tokens"),
-            output_tokens=d.get("output_tokens"),
-            cached_tokens=d.get("cached_tokens"),
-            reasoning_tokens=d.get("reasoning_tokens"),
-            cost_usd=d.get("cost_usd"),
+            case_key=_text(d, "case_key"),
+            target=_text(d, "target"),
+            repeat_index=_count(d, "repeat_index", 0),
+            model=_text(d, "model", ""),
+            output=output,
+            latency_ms=_number(d, "latency_ms"),
+            ttft_ms=_number(d, "ttft_ms"),
+            input_tokens=_count(d, "input_tokens"),
+            output_tokens=_count(d, "output_tokens"),
+            cached_tokens=_count(d, "cached_tokens"),
+            reasoning_tokens=_count(d, "reasoning_tokens"),
+            cost_usd=_number(d, "cost_usd"),
             cached=bool(d.get("cached", False)),
-            attempts=int(d.get("attempts", 1)),
+            attempts=_count(d, "attempts", 1),
             error=ErrorRecord.from_dict(err) if err else None,
-            started_at=float(d.get("started_at", 0.0)),
-            finish_reason=d.get("finish_reason"),
+            started_at=_number(d, "started_at", 0.0),
+            finish_reason=_text(d, "finish_reason", None),
         )
+
+
+_MISSING: Any = object()
+
+
+def _text(d: Mapping[str, Any], key: str, default: Any = _MISSING) -> Any:
+    value = d.get(key, default)
+    if value is _MISSING:
+        raise ValueError(f"{key} is missing")
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{key} is not text: {type(value).__name__}")
+    return value
+
+
+def _number(d: Mapping[str, Any], key: str, default: float | None = None) -> Any:
+    value = d.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{key} is not a number: {type(value).__name__}")
+    number = float(value)
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(f"{key} is not a finite number >= 0: {value!r}")
+    return number
+
+
+def _count(d: Mapping[str, Any], key: str, default: int | None = None) -> Any:
+    value = d.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{key} is not a count (a whole number >= 0): {value!r}")
+    return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,32 +8,13 @@ so a reviewer sees *what* changed, not only that a metric moved.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 
 from pytest_llmguard.metrics.similarity import pair_similarity
 from pytest_llmguard.metrics.textdiff import word_diff
+from pytest_llmguard.outcome import CaseRegression
 from pytest_llmguard.records import ScoredObservation
 
 SIMILARITY_DROP = 0.05  # below this drop in similarity-to-reference a case is not "regressed"
-
-
-@dataclass(frozen=True, slots=True)
-class CaseRegression:
-    case_key: str
-    reason: str
-    baseline_output: str
-    candidate_output: str
-    output_similarity: float  # baseline output vs candidate output, 0..1
-    diff: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "case": self.case_key,
-            "reason": self.reason,
-            "output_similarity": round(self.output_similarity, 4),
-            "diff": self.diff,
-        }
 
 
 def _first(scored: Sequence[ScoredObservation]) -> dict[str, ScoredObservation]:

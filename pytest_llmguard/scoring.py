@@ -42,30 +42,24 @@ The ``quality`` configuration (all keys optional)::
         min: 0.7                  # optional: every case without its own `judge` check
                                   # fails when the judge's score is below this
 
-``QUALITY_SCHEMA`` is the JSON Schema of that mapping, for the config schema.
+``config.quality`` validates that mapping into ``QualitySettings`` (and holds its schema).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import numpy as np
-from rapidfuzz import process
 
 from pytest_llmguard.checks import evaluate_checks
-from pytest_llmguard.exceptions import ConfigError
+from pytest_llmguard.config.records import QualitySettings
 from pytest_llmguard.metrics import repetition as repetition_metric
 from pytest_llmguard.metrics.hallucination import forbidden_found, groundedness, unsupported_facts
 from pytest_llmguard.metrics.pii import find_pii
-from pytest_llmguard.metrics.refusal import DEFAULT_THRESHOLD as REFUSAL_THRESHOLD
 from pytest_llmguard.metrics.refusal import is_refusal
-from pytest_llmguard.metrics.similarity import DEFAULT_SCORER, SCORERS, similarity_batch
+from pytest_llmguard.metrics.similarity import similarity_batch
 from pytest_llmguard.records import Case, Check, CheckResult, Observation, ScoredObservation
-
-DEFAULT_EMBEDDING_MODEL = "text-embedding-3-small"
 
 SCORE_NAMES: tuple[str, ...] = (
     "similarity",
@@ -80,208 +74,6 @@ SCORE_NAMES: tuple[str, ...] = (
     "similarity_embedding",
     "judge",
 )
-
-_UNIT = {"type": "number", "minimum": 0, "maximum": 1}
-QUALITY_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "similarity": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "scorer": {"enum": list(SCORERS)},
-                "normalize": {"type": "boolean"},
-                "embeddings": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["target"],
-                    "properties": {
-                        "target": {"type": "string"},
-                        "model": {"type": "string"},
-                        "weight": _UNIT,
-                    },
-                },
-            },
-        },
-        "hallucination": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {"groundedness_min": _UNIT},
-        },
-        "refusal": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {"threshold": _UNIT},
-        },
-        "repetition": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {"threshold": _UNIT},
-        },
-        "judge": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["target", "rubric"],
-            "properties": {
-                "target": {"type": "string", "minLength": 1},
-                "rubric": {"type": "string", "minLength": 1},
-                "model": {"type": "string", "minLength": 1},
-                "min": _UNIT,
-            },
-        },
-    },
-}
-
-
-@dataclass(frozen=True, slots=True)
-class JudgeSettings:
-    """The validated ``quality.judge`` section."""
-
-    target: str
-    rubric: str
-    model: str | None = None  # None: the target's own model
-    min_score: float | None = None  # None: only explicit `judge` checks use the score
-
-
-@dataclass(frozen=True, slots=True)
-class QualitySettings:
-    """The validated ``quality`` configuration."""
-
-    scorer: str = DEFAULT_SCORER
-    normalize: bool = True
-    groundedness_min: float = 0.6
-    refusal_threshold: float = REFUSAL_THRESHOLD
-    repetition_threshold: float = repetition_metric.DEFAULT_THRESHOLD
-    embeddings_target: str | None = None
-    embeddings_model: str = DEFAULT_EMBEDDING_MODEL
-    embeddings_weight: float = 0.3
-    judge: JudgeSettings | None = None
-
-
-_SECTIONS: dict[str, tuple[str, ...]] = {
-    "similarity": ("scorer", "normalize", "embeddings"),
-    "hallucination": ("groundedness_min",),
-    "refusal": ("threshold",),
-    "repetition": ("threshold",),
-    "judge": ("target", "rubric", "model", "min"),
-}
-
-
-def _unknown_key(path: str, key: object, valid: Sequence[str]) -> ConfigError:
-    guess = process.extractOne(str(key), valid, score_cutoff=60)
-    return ConfigError(
-        f"unknown key {key!r}; valid: {', '.join(valid)}",
-        key_path=f"{path}.{key}" if path else str(key),
-        hint=f"did you mean {guess[0]!r}?" if guess else None,
-    )
-
-
-def _unit(path: str, value: object) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or not 0.0 <= value <= 1.0
-    ):
-        raise ConfigError(f"expected a number from 0 to 1, got {value!r}", key_path=path)
-    return float(value)
-
-
-def validate_quality(quality: Mapping[str, Any]) -> QualitySettings:
-    """Check the ``quality`` mapping and return its settings; :class:`ConfigError` if bad."""
-    if not isinstance(quality, Mapping):
-        raise ConfigError(f"expected a mapping, got {type(quality).__name__}", key_path="quality")
-    for section, value in quality.items():
-        if section not in _SECTIONS:
-            raise _unknown_key("quality", section, tuple(_SECTIONS))
-        if not isinstance(value, Mapping):
-            raise ConfigError(
-                f"expected a mapping, got {type(value).__name__}", key_path=f"quality.{section}"
-            )
-        for key in value:
-            if key not in _SECTIONS[section]:
-                raise _unknown_key(f"quality.{section}", key, _SECTIONS[section])
-    sim = quality.get("similarity", {})
-    scorer = sim.get("scorer", DEFAULT_SCORER)
-    if scorer not in SCORERS:
-        raise ConfigError(
-            f"unknown scorer {scorer!r}; valid: {', '.join(SCORERS)}",
-            key_path="quality.similarity.scorer",
-        )
-    normalize = sim.get("normalize", True)
-    if not isinstance(normalize, bool):
-        raise ConfigError(
-            f"expected true or false, got {normalize!r}", key_path="quality.similarity.normalize"
-        )
-    defaults = QualitySettings()
-    emb = _embeddings(sim.get("embeddings"), defaults)
-    hall = quality.get("hallucination", {})
-    ref = quality.get("refusal", {})
-    rep = quality.get("repetition", {})
-    return QualitySettings(
-        scorer=scorer,
-        normalize=normalize,
-        groundedness_min=_unit(
-            "quality.hallucination.groundedness_min",
-            hall.get("groundedness_min", defaults.groundedness_min),
-        ),
-        refusal_threshold=_unit(
-            "quality.refusal.threshold", ref.get("threshold", defaults.refusal_threshold)
-        ),
-        repetition_threshold=_unit(
-            "quality.repetition.threshold", rep.get("threshold", defaults.repetition_threshold)
-        ),
-        embeddings_target=emb[0],
-        embeddings_model=emb[1],
-        embeddings_weight=emb[2],
-        judge=_judge(quality.get("judge")),
-    )
-
-
-def _judge(raw: Mapping[str, Any] | None) -> JudgeSettings | None:
-    """``quality.judge`` (keys already checked against ``_SECTIONS``)."""
-    if raw is None:
-        return None
-    path = "quality.judge"
-    for key, what in (("target", "the name of a configured target"), ("rubric", "a rubric")):
-        if key not in raw:
-            raise ConfigError(f"missing required key {key!r}: {what}", key_path=path)
-        value = raw[key]
-        if not isinstance(value, str) or not value.strip():
-            raise ConfigError(
-                f"expected {what} (a non-empty string), got {value!r}", key_path=f"{path}.{key}"
-            )
-    model = raw.get("model")
-    if model is not None and (not isinstance(model, str) or not model.strip()):
-        raise ConfigError(f"expected a model name, got {model!r}", key_path=f"{path}.model")
-    low = raw.get("min")
-    return JudgeSettings(
-        target=raw["target"],
-        rubric=raw["rubric"],
-        model=model,
-        min_score=None if low is None else _unit(f"{path}.min", low),
-    )
-
-
-def _embeddings(raw: object, defaults: QualitySettings) -> tuple[str | None, str, float]:
-    """(target, model, weight) of ``quality.similarity.embeddings``."""
-    path = "quality.similarity.embeddings"
-    if raw is None:
-        return None, defaults.embeddings_model, defaults.embeddings_weight
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"expected a mapping, got {type(raw).__name__}", key_path=path)
-    valid = ("target", "model", "weight")
-    for key in raw:
-        if key not in valid:
-            raise _unknown_key(path, key, valid)
-    target, model = raw.get("target"), raw.get("model", defaults.embeddings_model)
-    if not isinstance(target, str) or not target:
-        raise ConfigError("expected the name of a configured target", key_path=f"{path}.target")
-    if not isinstance(model, str) or not model:
-        raise ConfigError("expected an embedding model name", key_path=f"{path}.model")
-    return target, model, _unit(f"{path}.weight", raw.get("weight", defaults.embeddings_weight))
-
 
 Embedder = Callable[[Sequence[str]], "Sequence[Sequence[float]] | None"]
 
@@ -357,7 +149,7 @@ def _scores(
 def score_batch(
     cases: Sequence[Case],
     observations: Sequence[Observation],
-    quality: Mapping[str, Any],
+    settings: QualitySettings,
     *,
     embed: Embedder | None = None,
     judge_scores: Sequence[float | None] | None = None,
@@ -373,7 +165,6 @@ def score_batch(
     judge's verdicts: they become ``scores["judge"]`` and the detail of ``judge`` checks.
     With ``quality.judge.min``, a judged output whose case has no ``judge`` check gets one.
     """
-    settings = validate_quality(quality)
     by_key = {case.key: case for case in cases}
     missing = [o.case_key for o in observations if o.case_key not in by_key]
     if missing:

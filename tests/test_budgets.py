@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from pytest_llmguard.budgets import Budget, Delta, parse_budgets, scopes_of
+from pytest_llmguard.budgets import Budget, Delta, scopes_of
+from pytest_llmguard.config.budgets import parse_budgets
 from pytest_llmguard.exceptions import ConfigError
 from pytest_llmguard.records import Case, Message
 

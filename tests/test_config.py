@@ -20,6 +20,7 @@ from pytest_llmguard.config import (
     find_config,
     load_config,
 )
+from pytest_llmguard.config.budgets import parse_budgets
 from pytest_llmguard.exceptions import ConfigError, UsageError
 
 REPO = Path(__file__).parent.parent
@@ -114,13 +115,15 @@ def test_design_example_builds_the_exact_config(tmp_path: Path) -> None:
             ),
         ),
         cache=CacheConfig(dir=".llmguard/cache", mode="record"),
-        budgets={
-            "latency_p95_ms": {"max": 4000, "max_increase": "15%"},
-            "cost_per_response_usd": {"max_increase": "10%"},
-            "error_rate": {"max": 0.02, "max_increase": 0.01},
-            "similarity_mean": {"min": 0.80, "max_decrease": 0.03},
-            "check_pass_rate": {"min": 0.95},
-        },
+        budgets=parse_budgets(
+            {
+                "latency_p95_ms": {"max": 4000, "max_increase": "15%"},
+                "cost_per_response_usd": {"max_increase": "10%"},
+                "error_rate": {"max": 0.02, "max_increase": 0.01},
+                "similarity_mean": {"min": 0.80, "max_decrease": 0.03},
+                "check_pass_rate": {"min": 0.95},
+            }
+        ),
         gate=GateConfig(confidence=0.95, min_cases=20),
         report=ReportConfig(
             json="llmguard-report.json",
@@ -134,6 +137,7 @@ def test_design_example_builds_the_exact_config(tmp_path: Path) -> None:
         drift={"history": ".llmguard/history", "reference_runs": 7},
         alerts={"webhook_url_env": "LLMGUARD_WEBHOOK_URL", "github_issue": False},
         redact=("email", "phone", "credit_card", "ssn", "ip", "api_key"),
+        sections={"sim": {}},
     )
 
 
@@ -150,13 +154,15 @@ def test_repository_quick_start_config() -> None:
     assert cfg.targets["baseline"].api_key_env is None
     assert cfg.compare == CompareConfig("baseline", "candidate")
     assert (cfg.run.concurrency, cfg.run.timeout_s) == (16, 10.0)
-    assert cfg.budgets == {
-        "latency_p95_ms": {"max_increase": "15%"},
-        "cost_per_response_usd": {"max_increase": "10%"},
-        "error_rate": {"max": 0.02},
-        "similarity_mean": {"max_decrease": 0.03},
-        "check_pass_rate": {"min": 0.95},
-    }
+    assert cfg.budgets == parse_budgets(
+        {
+            "latency_p95_ms": {"max_increase": "15%"},
+            "cost_per_response_usd": {"max_increase": "10%"},
+            "error_rate": {"max": 0.02},
+            "similarity_mean": {"max_decrease": 0.03},
+            "check_pass_rate": {"min": 0.95},
+        }
+    )
     assert cfg.gate == GateConfig(confidence=0.95, min_cases=20)
     assert cfg.report == ReportConfig(json="llmguard-report.json")
 
@@ -191,7 +197,7 @@ def test_defaults_without_optional_sections(tmp_path: Path) -> None:
     assert cfg.cache == CacheConfig()
     assert cfg.gate == GateConfig()
     assert cfg.compare is None
-    assert cfg.budgets == {}
+    assert cfg.budgets == ()
 
 
 def test_golden_sets_may_be_one_string(tmp_path: Path) -> None:
@@ -397,7 +403,7 @@ def test_pyproject_table(tmp_path: Path) -> None:
     assert cfg.golden_sets == ("evals/",)
     assert cfg.compare == CompareConfig("base", "cand")
     assert cfg.targets["cand"].model == "sim-candidate"
-    assert cfg.budgets == {"error_rate": {"max": 0.02}}
+    assert cfg.budgets == parse_budgets({"error_rate": {"max": 0.02}})
     assert config_line_of(cfg, ("targets", "cand", "model")) == 14
 
 

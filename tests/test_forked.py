@@ -18,7 +18,7 @@ from tests.test_plugin import SUPPORT, write_project
 
 def run_script(body: str) -> list[str]:
     """Run ``body`` in a fresh, single-threaded Python (where forking is allowed)."""
-    script = "from pytest_llmguard.forked import CallChild\n" + textwrap.dedent(body)
+    script = "from pytest_llmguard.execution.child import CallChild\n" + textwrap.dedent(body)
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
     )
@@ -91,7 +91,7 @@ def test_interrupt_cancels_the_calls_and_the_child_says_so() -> None:
     out = run_script(
         """
         import asyncio
-        from pytest_llmguard.forked import run_interruptible
+        from pytest_llmguard.execution.child import run_interruptible
 
         def work(emit):
             async def calls():

@@ -9,18 +9,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pytest_llmguard.budgets import Budget, Delta, parse_budgets
+from pytest_llmguard.budgets import Budget, Delta
 from pytest_llmguard.config import GateConfig
-from pytest_llmguard.gate import (
-    Comparison,
-    Verdict,
-    borderline,
-    check_absolute,
-    compare,
-    overall_verdict,
-)
+from pytest_llmguard.config.budgets import parse_budgets
+from pytest_llmguard.gate import borderline, check_absolute, compare
+from pytest_llmguard.outcome import Comparison, Verdict
 from pytest_llmguard.records import CheckResult, ErrorRecord, Observation, ScoredObservation
 from pytest_llmguard.summary import RunSummary, summarize
+from pytest_llmguard.verdict import overall_verdict
 
 GATE = GateConfig(confidence=0.95, min_cases=20)
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_llmguard.handover import Worker, own_units, publish, wait_for_partition
+from pytest_llmguard.execution.handover import Worker, own_units, publish, wait_for_partition
 from pytest_llmguard.records import Case, Message, Observation, ScoredObservation
 from pytest_llmguard.runner import CallUnit, plan_calls
 

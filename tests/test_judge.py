@@ -10,7 +10,15 @@ import jsonschema
 import pytest
 
 from pytest_llmguard.checks import validate_check
-from pytest_llmguard.config import Price, RetryPolicy, RunConfig, TargetConfig
+from pytest_llmguard.config import (
+    JudgeSettings,
+    Price,
+    QualitySettings,
+    RetryPolicy,
+    RunConfig,
+    TargetConfig,
+)
+from pytest_llmguard.config.quality import QUALITY_SCHEMA, validate_quality
 from pytest_llmguard.documents import load_schema
 from pytest_llmguard.exceptions import CheckSpecError, ConfigError
 from pytest_llmguard.golden import GOLDEN_SCHEMA
@@ -25,7 +33,7 @@ from pytest_llmguard.judge import (
 from pytest_llmguard.pricing import cost_usd
 from pytest_llmguard.records import Case, Check, ErrorRecord, Message, Observation
 from pytest_llmguard.runner import Engine, observe_calls, plan_calls
-from pytest_llmguard.scoring import QUALITY_SCHEMA, JudgeSettings, score_batch, validate_quality
+from pytest_llmguard.scoring import score_batch
 from pytest_llmguard.sim import SimModel, SimServer
 from pytest_llmguard.sim.judge import parse_judge_prompt
 from pytest_llmguard.targets.base import Completion
@@ -278,7 +286,9 @@ def test_judge_check_passes_and_fails_on_the_threshold() -> None:
         0, "How long do I have to ask for a refund?", checks=[Check("judge", {"min": 0.7})]
     )
     obs = [_ok(case), _ok(case, "Ninety days, sure.")]
-    scored = score_batch([case], obs, {}, judge_scores=[0.9, 0.4], judge_reasons=["ok", "wrong"])
+    scored = score_batch(
+        [case], obs, QualitySettings(), judge_scores=[0.9, 0.4], judge_reasons=["ok", "wrong"]
+    )
     assert [s.scores["judge"] for s in scored] == [0.9, 0.4]
     assert [s.passed for s in scored] == [True, False]
     assert scored[1].checks[0].detail == "judge 0.40 < min 0.70: wrong"
@@ -290,9 +300,11 @@ def test_judge_check_without_a_score_fails_with_the_judges_reason() -> None:
         0, "How long do I have to ask for a refund?", checks=[Check("judge", {"min": 0.5})]
     )
     reason = "judge call failed: client_error: HTTP 400"
-    (scored,) = score_batch([case], [_ok(case)], {}, judge_scores=[None], judge_reasons=[reason])
+    (scored,) = score_batch(
+        [case], [_ok(case)], QualitySettings(), judge_scores=[None], judge_reasons=[reason]
+    )
     assert not scored.passed and scored.checks[0].detail == f"judge >= 0.50: no score ({reason})"
-    (unjudged,) = score_batch([case], [_ok(case)], {})
+    (unjudged,) = score_batch([case], [_ok(case)], QualitySettings())
     assert unjudged.scores["judge"] is None and "not configured" in unjudged.checks[0].detail
 
 
@@ -301,7 +313,11 @@ def test_judge_reason_is_redacted_in_details() -> None:
         0, "How long do I have to ask for a refund?", checks=[Check("judge", {"min": 0.9})]
     )
     (scored,) = score_batch(
-        [case], [_ok(case)], {}, judge_scores=[0.1], judge_reasons=["leaks bob@example.com"]
+        [case],
+        [_ok(case)],
+        QualitySettings(),
+        judge_scores=[0.1],
+        judge_reasons=["leaks bob@example.com"],
     )
     assert "bob@example.com" not in scored.checks[0].detail
 
@@ -311,7 +327,10 @@ def test_quality_judge_min_is_a_default_check() -> None:
     plain = _case(0, "How long do I have to ask for a refund?")
     own = _case(1, "How do I reset my password?", checks=[Check("judge", {"min": 0.2})])
     scored = score_batch(
-        [plain, own], [_ok(plain), _ok(own), _ok(plain)], quality, judge_scores=[0.5, 0.5, None]
+        [plain, own],
+        [_ok(plain), _ok(own), _ok(plain)],
+        validate_quality(quality),
+        judge_scores=[0.5, 0.5, None],
     )
     assert [c.name for c in scored[0].checks] == ["judge"] and not scored[0].passed
     assert [c.detail for c in scored[1].checks] == ["judge 0.50 >= min 0.20"]
@@ -321,7 +340,7 @@ def test_quality_judge_min_is_a_default_check() -> None:
 def test_judge_scores_must_align() -> None:
     case = _case(0, "How long do I have to ask for a refund?")
     with pytest.raises(ValueError, match="judge_scores has 2 items for 1 observations"):
-        score_batch([case], [_ok(case)], {}, judge_scores=[0.1, 0.2])
+        score_batch([case], [_ok(case)], QualitySettings(), judge_scores=[0.1, 0.2])
 
 
 @pytest.mark.parametrize(

@@ -509,7 +509,7 @@ def test_adaptive_rounds_repeat_borderline_cases_once_each(
     # tested in test_gate.py. Here every budget is declared borderline (in every xdist
     # worker, through the project's conftest) to test the rounds deterministically.
     pytester.makeconftest(
-        "import pytest_llmguard.session as s\ns.borderline = lambda comparison: True\n"
+        "import pytest_llmguard.adaptive as s\ns.borderline = lambda comparison: True\n"
     )
     extra = (
         "compare: {baseline: baseline, candidate: candidate}\n"

@@ -5,9 +5,11 @@ from typing import Any
 
 import pytest
 
+from pytest_llmguard.config import QualitySettings
+from pytest_llmguard.config.quality import validate_quality
 from pytest_llmguard.exceptions import ConfigError
 from pytest_llmguard.records import Case, Check, CheckResult, ErrorRecord, Message, Observation
-from pytest_llmguard.scoring import SCORE_NAMES, QualitySettings, score_batch, validate_quality
+from pytest_llmguard.scoring import SCORE_NAMES, score_batch
 
 
 def _case(
@@ -45,7 +47,9 @@ PLAIN = _case("plain", None, None, ("contains", "hello"))
 
 
 def test_scores_of_a_good_output() -> None:
-    (scored,) = score_batch([REFUND], [_obs(REFUND, "Refunds within 30 days of purchase.")], {})
+    (scored,) = score_batch(
+        [REFUND], [_obs(REFUND, "Refunds within 30 days of purchase.")], QualitySettings()
+    )
     s = scored.scores
     assert set(s) == set(SCORE_NAMES)
     assert s["similarity"] is not None and s["similarity"] > 0.7
@@ -59,20 +63,24 @@ def test_scores_of_a_good_output() -> None:
 
 def test_hallucination_from_facts_forbidden_and_groundedness() -> None:
     wrong = "Refunds within 60 days, plus a lifetime warranty."
-    (scored,) = score_batch([REFUND], [_obs(REFUND, wrong)], {})
+    (scored,) = score_batch([REFUND], [_obs(REFUND, wrong)], QualitySettings())
     assert scored.scores["hallucination"] == 1.0
     assert [c.passed for c in scored.checks] == [False, False, False]
     ungrounded = _case("u", None, "Shipping is free over $50.")
-    (only_context,) = score_batch([ungrounded], [_obs(ungrounded, "Refunds take 90 days.")], {})
+    (only_context,) = score_batch(
+        [ungrounded], [_obs(ungrounded, "Refunds take 90 days.")], QualitySettings()
+    )
     assert only_context.scores["groundedness"] == 0.0
     assert only_context.scores["hallucination"] == 1.0
     lenient = {"hallucination": {"groundedness_min": 0.0}}
-    (relaxed,) = score_batch([ungrounded], [_obs(ungrounded, "Refunds take 90 days.")], lenient)
+    (relaxed,) = score_batch(
+        [ungrounded], [_obs(ungrounded, "Refunds take 90 days.")], validate_quality(lenient)
+    )
     assert relaxed.scores["hallucination"] == 0.0
 
 
 def test_not_applicable_scores_are_none() -> None:
-    (scored,) = score_batch([PLAIN], [_obs(PLAIN, "hello there")], {})
+    (scored,) = score_batch([PLAIN], [_obs(PLAIN, "hello there")], QualitySettings())
     assert scored.scores["similarity"] is None
     assert scored.scores["hallucination"] is None
     assert scored.scores["groundedness"] is None
@@ -85,7 +93,9 @@ def test_detectors_feed_scores() -> None:
         "the same thing again " * 6,
         "   ",
     ]
-    scored = score_batch([PLAIN], [_obs(PLAIN, o, i=i) for i, o in enumerate(outputs)], {})
+    scored = score_batch(
+        [PLAIN], [_obs(PLAIN, o, i=i) for i, o in enumerate(outputs)], QualitySettings()
+    )
     assert [s.scores["pii"] for s in scored] == [1.0, 0.0, 0.0, 0.0]
     assert [s.scores["refusal"] for s in scored] == [0.0, 1.0, 0.0, 0.0]
     assert [s.scores["repetitive"] for s in scored] == [0.0, 0.0, 1.0, 0.0]
@@ -94,7 +104,9 @@ def test_detectors_feed_scores() -> None:
 
 def test_failed_calls_get_one_call_check_and_no_scores() -> None:
     err = ErrorRecord("timeout", "no response after 60s")
-    scored = score_batch([REFUND], [_obs(REFUND, None, err), _obs(REFUND, None, i=1)], {})
+    scored = score_batch(
+        [REFUND], [_obs(REFUND, None, err), _obs(REFUND, None, i=1)], QualitySettings()
+    )
     assert scored[0].checks == (CheckResult("call", False, "timeout: no response after 60s"),)
     assert scored[1].checks == (
         CheckResult("call", False, "invalid_response: the call returned no output text"),
@@ -110,7 +122,7 @@ def test_similarity_batch_respects_order_with_failures_between() -> None:
         _obs(REFUND, None, ErrorRecord("server_error", "500"), i=1),
         _obs(REFUND, "Our office is closed on Sundays.", i=2),
     ]
-    scored = score_batch([REFUND], outs, {"similarity": {"scorer": "ratio"}})
+    scored = score_batch([REFUND], outs, validate_quality({"similarity": {"scorer": "ratio"}}))
     assert scored[0].scores["similarity"] == 1.0
     assert scored[1].scores["similarity"] is None
     third = scored[2].scores["similarity"]
@@ -121,7 +133,7 @@ def test_unknown_case_is_an_error() -> None:
     with pytest.raises(
         ValueError, match=re.escape("observation for unknown case 'golden_sets/s.yaml::plain'")
     ):
-        score_batch([REFUND], [_obs(PLAIN, "x")], {})
+        score_batch([REFUND], [_obs(PLAIN, "x")], QualitySettings())
 
 
 def test_validate_quality_defaults_and_values() -> None:
@@ -165,7 +177,7 @@ def test_unknown_key_suggests() -> None:
 def test_quality_schema_agrees_with_validation() -> None:
     import jsonschema
 
-    from pytest_llmguard.scoring import QUALITY_SCHEMA
+    from pytest_llmguard.config.quality import QUALITY_SCHEMA
 
     good = {"similarity": {"scorer": "ratio", "normalize": True}, "refusal": {"threshold": 1}}
     jsonschema.validate(good, QUALITY_SCHEMA)

@@ -27,6 +27,8 @@ import numpy as np
 import numpy.typing as npt
 from rapidfuzz import fuzz, process
 
+from pytest_llmguard.config.records import DEFAULT_SCORER
+
 Scorer = Callable[..., float]
 
 SCORERS: dict[str, Scorer] = {
@@ -36,7 +38,6 @@ SCORERS: dict[str, Scorer] = {
     "partial_ratio": fuzz.partial_ratio,
     "WRatio": fuzz.WRatio,
 }
-DEFAULT_SCORER = "token_set_ratio"
 
 # Patterns start with a literal so the regex engine can skip ahead quickly: normalising
 # 20,000 1 KB texts must stay well under a second.

@@ -1,37 +1,47 @@
-"""Reports for people (terminal) and machines (JSON); a saved run is a JSON report."""
+"""Reports for people (terminal, Markdown) and machines (JSON), rendered from an Outcome.
+
+Renderers import only records and outcomes; they never recompute a verdict. The JSON
+report is also what a saved run is (``store``): ``render_json`` builds it once, the
+caller may amend it (the ``pytest_llmguard_update_json`` hook) before it is written.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from pytest_llmguard.atomic import write_atomic
+from pytest_llmguard.outcome import Outcome
 
-if TYPE_CHECKING:
-    from pytest_llmguard.session import Outcome
+Amend = Callable[[dict[str, Any]], None]
+
+
+def render_json(outcome: Outcome, amend: Amend | None = None) -> str:
+    """The JSON report's text, after ``amend`` has had its say on the document."""
+    from pytest_llmguard.report.json_report import build_report, dumps_report
+
+    document = build_report(outcome)
+    if amend is not None:
+        amend(document)
+    return dumps_report(document)
 
 
 def write_reports(
-    outcome: Outcome, paths: Mapping[str, str], *, save_path: str | None = None
+    outcome: Outcome,
+    paths: Mapping[str, str],
+    *,
+    document: str | None = None,
+    amend: Amend | None = None,
 ) -> list[str]:
-    """Write the configured report files; returns the paths written."""
-    from pytest_llmguard.report.json_report import build_report, dumps_report
+    """Write the configured report files (``json``, ``markdown``); returns the paths written.
 
+    ``document`` is the JSON report's text when the caller has built it already.
+    """
     written: list[str] = []
-    document = None
-    if "json" in paths or save_path:
-        document = dumps_report(build_report(outcome))
-    if "json" in paths and document is not None:
-        write_atomic(paths["json"], document + "\n")
+    if "json" in paths:
+        text = document if document is not None else render_json(outcome, amend)
+        write_atomic(paths["json"], text + "\n")
         written.append(paths["json"])
-    if save_path and document is not None:
-        if outcome.partial:
-            # A partial run must never become a baseline that looks complete.
-            write_atomic(save_path + ".partial", document + "\n", durable=True)
-            written.append(save_path + ".partial")
-        else:
-            write_atomic(save_path, document + "\n", durable=True)
-            written.append(save_path)
     if "markdown" in paths:
         from pytest_llmguard.report.markdown import render_markdown
 

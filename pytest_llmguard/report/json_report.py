@@ -6,34 +6,16 @@ It carries every raw observation, so a saved report is also a baseline for a lat
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pytest_llmguard import __version__
-
-if TYPE_CHECKING:
-    from pytest_llmguard.session import Outcome
+from pytest_llmguard.outcome import Outcome
 
 SCHEMA_VERSION = 1
 
 
-def git_info(cwd: str) -> dict[str, str | None]:
-    """Commit and branch of the checkout, or nulls outside git."""
-
-    def ask(*args: str) -> str | None:
-        try:
-            out = subprocess.run(
-                ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=5, check=False
-            )
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return out.stdout.strip() or None if out.returncode == 0 else None
-
-    return {"commit": ask("rev-parse", "HEAD"), "branch": ask("rev-parse", "--abbrev-ref", "HEAD")}
-
-
-def build_report(outcome: Outcome, *, rootdir: str = ".") -> dict[str, Any]:
+def build_report(outcome: Outcome) -> dict[str, Any]:
     """The report as plain JSON-able data."""
     targets: dict[str, Any] = {}
     for name, summary in outcome.summaries.items():
@@ -98,11 +80,13 @@ def build_report(outcome: Outcome, *, rootdir: str = ".") -> dict[str, Any]:
             "finished_at": outcome.finished_at,
             "duration_s": outcome.duration_s,
             "partial": outcome.partial,
-            "git": git_info(rootdir),
+            "git": {"commit": outcome.git.get("commit"), "branch": outcome.git.get("branch")},
             "config_path": outcome.config_path,
             "llmguard_version": __version__,
         },
         "verdict": outcome.verdict,
+        "candidate": outcome.candidate,
+        "baseline": outcome.baseline.to_dict() if outcome.baseline else None,
         "notes": list(outcome.notes),
         "targets": targets,
         "comparisons": [c.to_dict() for c in outcome.comparisons],

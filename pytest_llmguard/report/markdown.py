@@ -2,40 +2,20 @@
 
 from __future__ import annotations
 
-import re
-from typing import TYPE_CHECKING
-
 from pytest_llmguard.metrics.pii import redact
-from pytest_llmguard.report.terminal import (
-    CONTROL_CHARS,
+from pytest_llmguard.outcome import Outcome
+from pytest_llmguard.report.escape import escape_cell
+from pytest_llmguard.report.rows import (
+    BUDGET_HEADERS,
     TARGET_COLUMNS,
     budget_rows,
+    compared_line,
     judge_line,
     target_rows,
 )
 
-if TYPE_CHECKING:
-    from pytest_llmguard.session import Outcome
-
 COMMENT_MARKER = "<!-- pytest-llmguard:report -->"
 _ICONS = {"pass": "✅", "warn": "⚠️", "fail": "❌", "skip": "⏭️"}
-
-
-def escape_cell(text: str, limit: int = 200) -> str:
-    """Untrusted text made inert inside a Markdown table cell.
-
-    HTML is escaped, @mentions and #references cannot ping, pipes and newlines cannot
-    break the table, backticks cannot open code spans, and the length is bounded.
-    """
-    text = CONTROL_CHARS.sub("", text)
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    # Mentions and #refs first: the entities added below contain '#' followed by digits.
-    text = re.sub(r"@(?=\w)", "@\u200b", text)
-    text = re.sub(r"(?<!\w)#(?=\d)", "#\u200b", text)
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = text.replace("|", "&#124;").replace("`", "&#96;").replace("\n", " ")
-    return re.sub(r"([\\*_\[\]~])", r"\\\1", text)
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
@@ -50,12 +30,12 @@ def render_markdown(outcome: Outcome) -> str:
     lines = [COMMENT_MARKER, f"## {icon} llmguard: {outcome.verdict.upper()}"]
     if outcome.partial:
         lines.append("\n**Partial run**: interrupted before every case ran.")
+    compared = compared_line(outcome)
+    if compared:
+        lines.append(f"\n{escape_cell(compared, 400)}")
     if outcome.comparisons:
         lines.append("")
-        rows = budget_rows(outcome.comparisons)
-        lines.extend(
-            _table(["verdict", "budget", "baseline → candidate", "Δ", "interval", "why"], rows)
-        )
+        lines.extend(_table(list(BUDGET_HEADERS), budget_rows(outcome.comparisons)))
     if outcome.summaries:
         lines.append("\n<details><summary>Per-target metrics</summary>\n")
         lines.extend(_table(["target", *(c[0] for c in TARGET_COLUMNS)], target_rows(outcome)))

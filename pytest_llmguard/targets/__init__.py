@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 from pytest_llmguard.config import Config, TargetConfig
 from pytest_llmguard.exceptions import ConfigError
 from pytest_llmguard.faults import CallFault
 from pytest_llmguard.records import Case
 from pytest_llmguard.targets.base import Completion, TargetClient
+from pytest_llmguard.targets.embeddings import EmbeddingClient
 from pytest_llmguard.targets.openai import OpenAIClient
 
-__all__ = ["Completion", "TargetClient", "build_clients"]
+__all__ = ["Completion", "OpenedTargets", "TargetClient", "build_clients", "open_targets"]
 
 IMPLEMENTED_PROVIDERS = ("openai", "sim")
 DEFAULT_OPENAI_URL = "https://api.openai.com/v1"
@@ -94,3 +96,44 @@ def build_clients(
             max_connections=concurrency,
         )
     return clients
+
+
+class OpenedTargets:
+    """Targets ready to call for a whole run: fresh clients on demand, and embedders."""
+
+    def __init__(self, config: Config, sim_url: str | None) -> None:
+        self._config = config
+        self._sim_url = sim_url
+
+    def clients(self, names: Sequence[str]) -> dict[str, TargetClient]:
+        targets = {n: self._config.targets[n] for n in names}
+        return build_clients(self._config, targets, sim_base_url=self._sim_url)
+
+    def client_for(self, target: TargetConfig) -> TargetClient:
+        (client,) = build_clients(
+            self._config, {target.name: target}, sim_base_url=self._sim_url
+        ).values()
+        return client
+
+    def embedder(self, name: str, model: str) -> EmbeddingClient | None:
+        target = self._config.targets[name]
+        base_url = target.base_url or (
+            self._sim_url if target.provider == "sim" else DEFAULT_OPENAI_URL
+        )
+        if base_url is None:
+            return None
+        return EmbeddingClient(target, base_url, model)
+
+
+@contextlib.contextmanager
+def open_targets(
+    config: Config, targets: Mapping[str, TargetConfig], cases: Sequence[Case]
+) -> Iterator[OpenedTargets]:
+    """Open what ``targets`` need for the run (an in-process simulator) and yield them."""
+    from types import SimpleNamespace
+
+    from pytest_llmguard.targets.sim import running_simulator
+
+    book = [SimpleNamespace(cases=cases)]  # temporary: the provider registry replaces this
+    with running_simulator(config, targets, book) as sim_url:  # type: ignore[arg-type]
+        yield OpenedTargets(config, sim_url)

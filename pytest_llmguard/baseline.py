@@ -1,0 +1,81 @@
+"""Which side the candidate is judged against, resolved once per run and said plainly.
+
+The baseline is a target replayed in the same run (``compare.baseline: NAME``) or a
+saved run: ``--llmguard-baseline PATH|latest|RUN_ID|COMMIT``, or ``compare.baseline:
+path.json``. A saved baseline is read before any call is made, so a missing or damaged
+one is a usage error that costs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from pytest_llmguard.config import Config
+from pytest_llmguard.exceptions import SavedRunError
+from pytest_llmguard.outcome import BaselineInfo
+from pytest_llmguard.records import ScoredObservation
+from pytest_llmguard.store import RunStore, SavedRun, load_saved
+from pytest_llmguard.summary import RunSummary
+from pytest_llmguard.verdict import Baseline
+
+
+@dataclass(frozen=True)
+class BaselinePlan:
+    """What the run compares: the candidate's name and where its baseline comes from."""
+
+    candidate: str | None
+    target: str | None = None  # a baseline target replayed in this run
+    saved: SavedRun | None = None  # or a saved run
+    note: str | None = None  # said in the report (e.g. an empty store)
+
+    def resolve(
+        self,
+        summaries: Mapping[str, RunSummary],
+        by_target: Mapping[str, Sequence[ScoredObservation]],
+    ) -> tuple[Baseline | None, list[str]]:
+        """The baseline side for this run's results, and notes on what is missing."""
+        notes = [self.note] if self.note else []
+        if self.saved is not None:
+            summary = self.saved.pick(self.candidate)
+            scored = tuple(s for s in self.saved.scored if s.observation.target == summary.target)
+            return Baseline(self.saved.baseline_info(summary), summary, scored), notes
+        if self.target is None:
+            return None, notes
+        found = summaries.get(self.target)
+        if found is None:
+            notes.append(
+                f"no comparison: baseline target '{self.target}' did not run (deselected?)"
+            )
+            return None, notes
+        info = BaselineInfo("target", self.target, self.target, found.model)
+        return Baseline(info, found, tuple(by_target.get(self.target, ()))), notes
+
+
+def plan_baseline(
+    config: Config, option: str | None, store: RunStore, selected: Sequence[str]
+) -> BaselinePlan:
+    """Read the saved baseline now (before any call), or name the baseline target."""
+    compare = config.compare
+    candidate = compare.candidate if compare is not None else None
+    if candidate is None and len(selected) == 1:
+        candidate = selected[0]
+    ref = option
+    if ref is None and compare is not None and compare.saved_baseline:
+        ref = compare.baseline
+    if ref is not None:
+        try:
+            saved = load_saved(ref, store, config.rootdir)
+        except SavedRunError:
+            if ref.strip() == "latest" and not store.runs():
+                return BaselinePlan(
+                    candidate,
+                    note=f"no saved run in {store.location} yet: nothing to compare against "
+                    "(save one with --llmguard-save)",
+                )
+            raise
+        saved.pick(candidate)  # a run holding several targets must name the candidate
+        return BaselinePlan(candidate, saved=saved)
+    if compare is not None:
+        return BaselinePlan(candidate, target=compare.baseline)
+    return BaselinePlan(candidate)

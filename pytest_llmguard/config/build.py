@@ -1,0 +1,250 @@
+"""Build the typed ``Config`` from a schema-valid document, with every cross-reference
+checked here (targets named by ``compare``, the judge and the embeddings endpoint), so
+that no other module raises a config error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pytest_llmguard.budgets import Budget
+from pytest_llmguard.config.budgets import parse_budgets
+from pytest_llmguard.config.discovery import DOCS
+from pytest_llmguard.config.quality import validate_quality
+from pytest_llmguard.config.records import (
+    CacheConfig,
+    CompareConfig,
+    Config,
+    GateConfig,
+    HistoryConfig,
+    Price,
+    QualitySettings,
+    ReportConfig,
+    RetryPolicy,
+    RunConfig,
+    TargetConfig,
+)
+from pytest_llmguard.documents import Document
+from pytest_llmguard.exceptions import ConfigError
+from pytest_llmguard.suggest import did_you_mean_hint
+
+DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
+# Keys a target may carry for one provider only; they end up in TargetConfig.extra.
+PROVIDER_KEYS: Mapping[str, tuple[str, ...]] = {
+    "openai": ("api_version", "auth_header"),
+    "http": ("body", "method", "output_path", "usage_paths"),
+    "python": ("function",),
+}
+_DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+
+
+def build_config(doc: Document, rootdir: str, path: str) -> Config:
+    """The typed configuration of a document already valid against the schema."""
+    data: Mapping[str, Any] = doc.data
+    run = data.get("run") or {}
+    extra: dict[str, Any] = {}
+    golden = data.get("golden_sets")
+    if golden is not None:
+        extra["golden_sets"] = (golden,) if isinstance(golden, str) else tuple(golden)
+    targets = {
+        str(name): _build_target(doc, str(name), raw)
+        for name, raw in (data.get("targets") or {}).items()
+    }
+    quality = _quality(doc, targets)
+    return Config(
+        rootdir=rootdir,
+        path=path,
+        targets=targets,
+        compare=_build_compare(doc, data.get("compare"), targets),
+        pricing={
+            str(model): Price(
+                input=float(p["input"]),
+                output=float(p["output"]),
+                cached_input=_float_or_none(p.get("cached_input")),
+            )
+            for model, p in (data.get("pricing") or {}).items()
+        },
+        run=RunConfig(
+            **_present(
+                run,
+                concurrency=int,
+                timeout_s=float,
+                repeat=int,
+                rpm=float,
+                tpm=float,
+                max_cost_usd=float,
+            ),
+            retries=RetryPolicy(
+                **_present(
+                    run.get("retries") or {},
+                    max=int,
+                    on=tuple,
+                    respect_retry_after=bool,
+                    backoff_base_s=float,
+                    backoff_max_s=float,
+                )
+            ),
+        ),
+        cache=CacheConfig(**_present(data.get("cache") or {}, dir=str, mode=str)),
+        budgets=_budgets(doc),
+        gate=GateConfig(
+            **_present(
+                data.get("gate") or {},
+                confidence=float,
+                min_cases=int,
+                strict=bool,
+                adaptive=bool,
+                adaptive_rounds=int,
+            )
+        ),
+        report=ReportConfig(**_present(data.get("report") or {}, json=str, markdown=str, html=str)),
+        quality=quality,
+        history=_history(data.get("history") or {}),
+        sections={"sim": dict(data.get("sim") or {})},
+        logs=dict(data.get("logs") or {}),
+        drift=dict(data.get("drift") or {}),
+        alerts=dict(data.get("alerts") or {}),
+        redact=tuple(data.get("redact") or ()),
+        **extra,
+    )
+
+
+def _present(raw: Mapping[str, Any], **convert: Callable[[Any], Any]) -> dict[str, Any]:
+    """Converted values of the keys that are set (not missing, not null): dataclass kwargs."""
+    return {key: fn(raw[key]) for key, fn in convert.items() if raw.get(key) is not None}
+
+
+def _float_or_none(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _build_target(doc: Document, name: str, raw: Mapping[str, Any]) -> TargetConfig:
+    provider = str(raw["provider"])
+    where = ("targets", name)
+    for key in raw:
+        owner = next((p for p, keys in PROVIDER_KEYS.items() if key in keys), None)
+        if owner is not None and owner != provider:
+            raise doc.error(
+                ConfigError,
+                f"{key!r} only applies to provider {owner!r}; this target's provider is "
+                f"{provider!r}",
+                (*where, key),
+                docs=DOCS,
+            )
+    if provider == "python" and "function" not in raw:
+        raise doc.error(
+            ConfigError,
+            "a python target needs 'function' (module:function, e.g. myapp.bot:answer)",
+            where,
+            docs=DOCS,
+        )
+    if provider == "http" and "base_url" not in raw:
+        raise doc.error(
+            ConfigError,
+            "an http target needs 'base_url' (the endpoint to POST to)",
+            where,
+            docs=DOCS,
+        )
+    base_url = raw.get("base_url")
+    if base_url is None and provider == "openai":
+        base_url = DEFAULT_OPENAI_BASE_URL
+    api_key_env = raw.get("api_key_env")
+    if api_key_env is None and "base_url" not in raw:
+        # Only the public endpoints are known to need a key; a local server may not.
+        api_key_env = _DEFAULT_KEY_ENV.get(provider)
+    timeout = raw.get("timeout_s")
+    concurrency = raw.get("concurrency")
+    return TargetConfig(
+        name=name,
+        provider=provider,
+        model=str(raw["model"]),
+        base_url=base_url,
+        api_key_env=api_key_env,
+        params=dict(raw.get("params") or {}),
+        headers={str(k): str(v) for k, v in (raw.get("headers") or {}).items()},
+        stream=bool(raw.get("stream", False)),
+        timeout_s=None if timeout is None else float(timeout),
+        concurrency=None if concurrency is None else int(concurrency),
+        extra={k: raw[k] for keys in PROVIDER_KEYS.values() for k in keys if k in raw},
+    )
+
+
+def _build_compare(
+    doc: Document, raw: Mapping[str, Any] | None, targets: Mapping[str, TargetConfig]
+) -> CompareConfig | None:
+    if raw is None:
+        return None
+    baseline, candidate = str(raw["baseline"]), str(raw["candidate"])
+    defined = ", ".join(targets) or "none"
+    for role, name in (("candidate", candidate), ("baseline", baseline)):
+        if name in targets or (role == "baseline" and name.endswith(".json")):
+            continue
+        saved = " or a saved run (a path ending in .json)" if role == "baseline" else ""
+        raise doc.error(
+            ConfigError,
+            f"unknown target {name!r}" + did_you_mean_hint(name, targets),
+            ("compare", role),
+            hint=f"use a target defined under targets ({defined}){saved}",
+            docs=DOCS,
+        )
+    if baseline == candidate:
+        raise doc.error(
+            ConfigError,
+            f"baseline and candidate are both {baseline!r}; compare two different targets",
+            ("compare",),
+            docs=DOCS,
+        )
+    return CompareConfig(baseline=baseline, candidate=candidate)
+
+
+def _history(raw: Mapping[str, Any]) -> HistoryConfig:
+    # An explicit null means "no limit", unlike the other sections where null is unset.
+    default = HistoryConfig()
+    keep = raw.get("keep", default.keep)
+    return HistoryConfig(
+        dir=str(raw.get("dir", default.dir)),
+        keep=None if keep is None else int(keep),
+        max_age_days=_float_or_none(raw.get("max_age_days")),
+    )
+
+
+def _budgets(doc: Document) -> tuple[Budget, ...]:
+    try:
+        return parse_budgets(doc.data.get("budgets") or {})
+    except ConfigError as exc:
+        raise _located(doc, exc) from None
+
+
+def _quality(doc: Document, targets: Mapping[str, TargetConfig]) -> QualitySettings:
+    try:
+        quality = validate_quality(doc.data.get("quality") or {})
+    except ConfigError as exc:
+        raise _located(doc, exc) from None
+    named = (
+        ("quality.judge.target", quality.judge.target if quality.judge else None),
+        ("quality.similarity.embeddings.target", quality.embeddings_target),
+    )
+    for key_path, name in named:
+        if name is not None and name not in targets:
+            raise doc.error(
+                ConfigError,
+                f"unknown target {name!r}" + did_you_mean_hint(name, targets),
+                tuple(key_path.split(".")),
+                hint=f"configured targets: {', '.join(targets) or '(none)'}",
+                docs=DOCS,
+            )
+    return quality
+
+
+def _located(doc: Document, exc: ConfigError) -> ConfigError:
+    """``exc`` (raised with a dotted key path only) with the document's file and line."""
+    json_path = tuple(exc.key_path.split(".")) if exc.key_path else ()
+    return ConfigError(
+        exc.message,
+        file=doc.path,
+        line=doc.line_of(json_path),
+        key_path=exc.key_path,
+        hint=exc.hint,
+        docs=exc.docs,
+    )

@@ -1,0 +1,28 @@
+"""``load_config``: find the file, validate it against the schema, build the records."""
+
+from __future__ import annotations
+
+import os
+
+from pytest_llmguard.config.build import build_config
+from pytest_llmguard.config.discovery import DOCS, read_config
+from pytest_llmguard.config.records import Config
+from pytest_llmguard.documents import validate
+from pytest_llmguard.exceptions import ConfigError
+
+CONFIG_SCHEMA = "config.schema.json"
+
+
+def load_config(rootdir: str, explicit: str | None = None) -> Config:
+    """Find, validate and build the configuration; one ``ConfigError`` on any problem.
+
+    Without any configuration file the result has no targets (the plugin says so).
+    API keys are not read here: ``api_key_env`` only names the variable.
+    """
+    root = os.path.abspath(rootdir)
+    found = read_config(root, explicit)
+    if found is None:
+        return Config(rootdir=root)
+    path, doc = found
+    validate(doc, CONFIG_SCHEMA, ConfigError, docs=DOCS)
+    return build_config(doc, root, path)

@@ -1,0 +1,170 @@
+"""The typed configuration: frozen records for every section, built once by ``load_config``.
+
+Nothing here parses or validates: ``config.build`` turns a validated document into these
+records and performs every cross-reference check, so no other module raises a config
+error. Paths are kept as written (relative to ``Config.rootdir``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_llmguard.budgets import Budget
+from pytest_llmguard.metrics.refusal import DEFAULT_THRESHOLD as DEFAULT_REFUSAL_THRESHOLD
+from pytest_llmguard.metrics.repetition import DEFAULT_THRESHOLD as DEFAULT_REPETITION_THRESHOLD
+
+CACHE_MODES = ("off", "replay", "record", "refresh")
+DEFAULT_SCORER = "token_set_ratio"  # quality.similarity.scorer (metrics.similarity)
+DEFAULT_EMBEDDING_MODEL = "text-embedding-3-small"
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """When and how often a failed call is retried."""
+
+    max: int = 3
+    on: tuple[str, ...] = ("timeout", "rate_limit", "server_error", "connection")
+    respect_retry_after: bool = True
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 20.0
+
+
+@dataclass(frozen=True, slots=True)
+class RunConfig:
+    concurrency: int = 16
+    timeout_s: float = 60.0
+    repeat: int = 1
+    rpm: float | None = None
+    tpm: float | None = None
+    retries: RetryPolicy = field(default_factory=RetryPolicy)
+    max_cost_usd: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TargetConfig:
+    """One model version to replay cases against."""
+
+    name: str
+    provider: str  # a registered provider (targets.registry)
+    model: str
+    base_url: str | None = None
+    api_key_env: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    stream: bool = False
+    timeout_s: float | None = None  # overrides run.timeout_s
+    concurrency: int | None = None  # overrides run.concurrency for this target
+    extra: Mapping[str, Any] = field(default_factory=dict)  # provider-specific keys
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """USD per million tokens."""
+
+    input: float
+    output: float
+    cached_input: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CacheConfig:
+    dir: str = ".llmguard/cache"
+    mode: str = "off"  # one of CACHE_MODES
+
+
+@dataclass(frozen=True, slots=True)
+class CompareConfig:
+    baseline: str  # a target name, or a path to a saved run (.json)
+    candidate: str  # a target name
+
+    @property
+    def saved_baseline(self) -> bool:
+        """Whether the baseline is a saved run rather than a target of this run."""
+        return self.baseline.endswith(".json")
+
+
+@dataclass(frozen=True, slots=True)
+class GateConfig:
+    confidence: float = 0.95
+    min_cases: int = 20
+    strict: bool = False
+    adaptive: bool = False
+    adaptive_rounds: int = 3  # at most this many extra repeats of borderline budgets' cases
+
+
+@dataclass(frozen=True, slots=True)
+class ReportConfig:
+    json: str | None = None
+    markdown: str | None = None
+    html: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JudgeSettings:
+    """The validated ``quality.judge`` section."""
+
+    target: str
+    rubric: str
+    model: str | None = None  # None: the target's own model
+    min_score: float | None = None  # None: only explicit `judge` checks use the score
+
+
+@dataclass(frozen=True, slots=True)
+class QualitySettings:
+    """The validated ``quality`` configuration."""
+
+    scorer: str = DEFAULT_SCORER
+    normalize: bool = True
+    groundedness_min: float = 0.6
+    refusal_threshold: float = DEFAULT_REFUSAL_THRESHOLD
+    repetition_threshold: float = DEFAULT_REPETITION_THRESHOLD
+    embeddings_target: str | None = None
+    embeddings_model: str = DEFAULT_EMBEDDING_MODEL
+    embeddings_weight: float = 0.3
+    judge: JudgeSettings | None = None
+
+    def helper_targets(self) -> tuple[str, ...]:
+        """Targets that score rather than answer: the embeddings endpoint and the judge."""
+        names = (self.embeddings_target, self.judge.target if self.judge else None)
+        return tuple(dict.fromkeys(n for n in names if n is not None))
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryConfig:
+    """The run store: saved runs, baselines and the nightly history are one folder."""
+
+    dir: str = ".llmguard/history"
+    keep: int | None = 90  # newest runs kept; None keeps every run
+    max_age_days: float | None = None  # older runs are removed; None keeps them
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole validated configuration. Paths are as written (relative to rootdir)."""
+
+    rootdir: str
+    path: str | None = None  # the file it was read from, None for built-in defaults
+    golden_sets: tuple[str, ...] = ("golden_sets/",)
+    targets: Mapping[str, TargetConfig] = field(default_factory=dict)
+    compare: CompareConfig | None = None
+    pricing: Mapping[str, Price] = field(default_factory=dict)
+    run: RunConfig = field(default_factory=RunConfig)
+    cache: CacheConfig = field(default_factory=CacheConfig)
+    budgets: tuple[Budget, ...] = ()
+    gate: GateConfig = field(default_factory=GateConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
+    quality: QualitySettings = field(default_factory=QualitySettings)
+    history: HistoryConfig = field(default_factory=HistoryConfig)
+    # Provider sections (e.g. ``sim:``): checked by their provider, kept as written.
+    sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    logs: Mapping[str, Any] = field(default_factory=dict)
+    drift: Mapping[str, Any] = field(default_factory=dict)
+    alerts: Mapping[str, Any] = field(default_factory=dict)
+    redact: tuple[str, ...] = ()
+
+    @property
+    def sim(self) -> Mapping[str, Any]:
+        """The simulator's section (``sim:``), as written."""
+        return self.sections.get("sim", {})

@@ -1,0 +1,75 @@
+"""How calls are made: one small interface, one module per way.
+
+- ``inprocess.InProcessCalls``: in this process, all before the first item runs (and
+  again for adaptive rounds); the only way when scoring needs the whole batch.
+- ``forked.ForkedCalls``: in a forked child that streams each result back while the
+  items run (Linux, one thread, nothing needing the whole batch).
+- ``xdist.WorkerShare``: under xdist, this worker calls its own share (with an inner
+  strategy) and hands results over to the workers that run the other items.
+
+The session picks one (``execution.choose``) and talks to it only through this protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from pytest_llmguard.records import ScoredObservation
+from pytest_llmguard.runner import CallUnit
+
+ItemKey = tuple[str, str]  # (case key, target)
+
+
+class CallStrategy(Protocol):
+    """Makes this process's calls and hands each item its scored results."""
+
+    #: how the calls are made, for the terminal ("in process", "in a forked child", ...)
+    description: str
+    #: notes for the report (spend limit reached, a child that failed, ...)
+    notes: list[str]
+    #: whether results arrive while the items run (else all calls are done first)
+    streams: bool
+
+    @property
+    def streaming(self) -> bool:
+        """True when results arrive while the items run (the calls are not done yet)."""
+        ...
+
+    @property
+    def call_seconds(self) -> float:
+        """Wall time of the calls (final once :meth:`settle` has returned)."""
+        ...
+
+    @property
+    def interrupted(self) -> bool:
+        """Whether the calls were cut short (Ctrl-C, a child that died)."""
+        ...
+
+    def start(self, units: Sequence[CallUnit]) -> None:
+        """Begin this process's calls (in process: make them all before returning)."""
+        ...
+
+    def run_more(self, units: Sequence[CallUnit], round_index: int) -> None:
+        """Make extra calls (an adaptive round) after :meth:`start`; in process only."""
+        ...
+
+    def results_for(self, key: ItemKey) -> list[ScoredObservation]:
+        """One item's scored repeats (waiting for them if they are still coming)."""
+        ...
+
+    def own_results(self) -> list[ScoredObservation]:
+        """Every result this process made (the calls must have settled)."""
+        ...
+
+    def everything(self) -> list[ScoredObservation]:
+        """Every result of the whole run so far (under xdist, every worker's)."""
+        ...
+
+    def settle(self, *, stop: bool = False) -> None:
+        """Take every result still coming; ``stop`` (Ctrl-C) asks the calls to stop first."""
+        ...
+
+    def close(self) -> None:
+        """Release what the calls hold (providers, a child process); idempotent."""
+        ...

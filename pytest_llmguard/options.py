@@ -1,0 +1,172 @@
+"""The ``--llmguard-*`` options and their ini twins: declared once, parsed where declared.
+
+Every option has an ini twin whose value goes through the same parser as the flag, so
+``llmguard_repeat = abc`` is the same clear usage error as ``--llmguard-repeat abc``.
+Nothing heavy is imported here: the plugin must cost nothing without ``--llmguard``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from pytest_llmguard.config.records import CACHE_MODES
+from pytest_llmguard.exceptions import ConfigError
+
+MAX_REPEAT = 100  # as the config schema's run.repeat
+SAVE_TO_STORE = "@store"  # --llmguard-save without a path: into the run store
+
+
+def _whole_number(low: int, high: int | None) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+        if number < low:
+            raise argparse.ArgumentTypeError(f"{value!r} must be {low} or more")
+        if high is not None and number > high:
+            raise argparse.ArgumentTypeError(f"{value!r} must be at most {high}")
+        return number
+
+    return parse
+
+
+def _cache_mode(value: str) -> str:
+    if value not in CACHE_MODES:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a cache mode; valid: {', '.join(CACHE_MODES)}"
+        )
+    return value
+
+
+def _text(value: str) -> str:
+    if not str(value).strip():
+        raise argparse.ArgumentTypeError("an empty value is not allowed")
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Option:
+    """One ``--llmguard-SUFFIX`` option and its ini twin ``llmguard_SUFFIX``."""
+
+    suffix: str
+    help: str
+    metavar: str
+    parse: Callable[[str], Any] = _text
+    repeatable: bool = False
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def dest(self) -> str:
+        return "llmguard_" + self.suffix.replace("-", "_")
+
+    @property
+    def flag(self) -> str:
+        return f"--llmguard-{self.suffix}"
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "config",
+        "config file (default: llmguard.yaml, then pyproject.toml [tool.llmguard])",
+        "PATH",
+    ),
+    Option(
+        "target",
+        "run only target NAME, or swap its model with NAME=MODEL; repeatable "
+        "(default: all targets)",
+        "NAME[=MODEL]",
+        repeatable=True,
+    ),
+    Option(
+        "baseline",
+        "compare against a saved run: a JSON report's PATH, or from the run store 'latest', "
+        "a run id or a commit (default: compare.baseline)",
+        "PATH|latest|ID",
+    ),
+    Option(
+        "save",
+        "save this run (every observation): into the run store (history.dir) without a "
+        "value, or to PATH (default: not saved)",
+        "PATH",
+        kwargs={"nargs": "?", "const": SAVE_TO_STORE},
+    ),
+    Option(
+        "cache",
+        "cache mode: off | replay | record | refresh (default: cache.mode from config, else off)",
+        "MODE",
+        parse=_cache_mode,
+    ),
+    Option("report-json", "write the JSON report here (default: report.json from config)", "PATH"),
+    Option(
+        "report-md",
+        "write the Markdown report (PR comment body) here (default: report.markdown from config)",
+        "PATH",
+    ),
+    Option(
+        "repeat",
+        f"call every case N times, 1 to {MAX_REPEAT} (default: run.repeat, 1)",
+        "N",
+        parse=_whole_number(1, MAX_REPEAT),
+    ),
+    Option(
+        "concurrency",
+        "calls in flight at once per process (default: run.concurrency, 16)",
+        "N",
+        parse=_whole_number(1, None),
+    ),
+)
+BY_SUFFIX = {o.suffix: o for o in OPTIONS}
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("llmguard", "LLM regression gate (pytest-llmguard)")
+    group.addoption(
+        "--llmguard",
+        action="store_true",
+        default=None,
+        help="replay the golden sets against the configured targets and gate on budgets "
+        "(default: off)",
+    )
+    parser.addini(
+        "llmguard", "enable pytest-llmguard as if --llmguard were given", type="bool", default=False
+    )
+    group.addoption(
+        "--llmguard-only",
+        action="store_true",
+        default=False,
+        help="with --llmguard: run only golden-set items, deselect other tests (default: off)",
+    )
+    for option in OPTIONS:
+        kwargs: dict[str, Any] = {"metavar": option.metavar, "type": option.parse}
+        if option.repeatable:
+            kwargs["action"] = "append"
+        kwargs.update(option.kwargs)
+        group.addoption(option.flag, dest=option.dest, default=None, help=option.help, **kwargs)
+        parser.addini(option.dest, f"ini twin of {option.flag}", type="string", default=None)
+
+
+def get_option(config: pytest.Config, suffix: str) -> Any:
+    """The flag's value, else its ini twin's (parsed by the same parser), else None."""
+    option = BY_SUFFIX[suffix]
+    value = config.getoption(option.dest)
+    if value is not None:
+        return value
+    raw = config.getini(option.dest)
+    if not raw:
+        return None
+    try:
+        parsed = option.parse(str(raw))
+    except argparse.ArgumentTypeError as exc:
+        raise ConfigError(f"ini option {option.dest} = {raw!r}: {exc}") from None
+    return [parsed] if option.repeatable else parsed
+
+
+def enabled(config: pytest.Config) -> bool:
+    flag = config.getoption("llmguard")
+    return bool(flag) if flag is not None else bool(config.getini("llmguard"))

@@ -1,0 +1,102 @@
+"""The one verdict path: budgets applied to a run's summaries, whoever asks.
+
+The pytest run, ``llmguard diff`` and the drift check all call :func:`assess` with the
+run's per-target summaries and observations, the side to judge against (a target of the
+same run or a saved run) and the budgets, and get one ``Judgement``: the comparisons, the
+worst regressed cases and the overall verdict. Nothing else decides a verdict.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+
+from pytest_llmguard.budgets import Budget
+from pytest_llmguard.config.records import GateConfig
+from pytest_llmguard.gate import check_absolute, compare
+from pytest_llmguard.outcome import BaselineInfo, CaseRegression, Comparison, Judgement, Verdict
+from pytest_llmguard.records import ScoredObservation
+from pytest_llmguard.regressions import find_regressions
+from pytest_llmguard.summary import RunSummary
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    """The side a candidate is judged against: a target of this run or a saved run's target."""
+
+    info: BaselineInfo
+    summary: RunSummary
+    scored: tuple[ScoredObservation, ...]
+
+
+def overall_verdict(comparisons: Sequence[Comparison]) -> Verdict:
+    """fail > warn > pass; only skips → skip; no comparisons at all → pass."""
+    verdicts = {c.verdict for c in comparisons}
+    order: tuple[Verdict, ...] = ("fail", "warn", "pass")
+    for v in order:
+        if v in verdicts:
+            return v
+    return "skip" if verdicts else "pass"
+
+
+def by_target(scored: Sequence[ScoredObservation]) -> dict[str, list[ScoredObservation]]:
+    """Observations grouped by the target that made them, in their order."""
+    grouped: dict[str, list[ScoredObservation]] = defaultdict(list)
+    for s in scored:
+        grouped[s.observation.target].append(s)
+    return grouped
+
+
+def assess(
+    summaries: Mapping[str, RunSummary],
+    scored: Sequence[ScoredObservation],
+    *,
+    budgets: Sequence[Budget],
+    gate: GateConfig,
+    candidate: str | None,
+    baseline: Baseline | None,
+    case_scopes: Mapping[str, Collection[str]] | None = None,
+    notes: Sequence[str] = (),
+) -> Judgement:
+    """Judge ``candidate`` against ``baseline`` and every other target by its absolute bounds.
+
+    ``summaries`` are this run's targets; ``scored`` their observations (for the worst
+    regressed cases). A baseline that is a target of this run is not gated itself.
+    ``notes`` are carried into the judgement, followed by what this function adds.
+    """
+    said = list(notes)
+    comparisons: list[Comparison] = []
+    cand = summaries.get(candidate) if candidate else None
+    if baseline is not None and cand is not None:
+        comparisons.extend(
+            compare(
+                baseline.summary,
+                cand,
+                budgets,
+                gate,
+                case_scopes=case_scopes,
+                baseline_label=baseline.info.label,
+            )
+        )
+    elif baseline is not None and candidate:
+        said.append(f"no comparison: candidate target '{candidate}' did not run")
+    compared = {candidate} if comparisons else set()
+    if comparisons and baseline is not None and baseline.info.source == "target":
+        compared.add(baseline.info.target)
+    for name, summary in summaries.items():
+        if name not in compared:
+            comparisons.extend(check_absolute(summary, budgets, gate, case_scopes=case_scopes))
+    regressions: tuple[CaseRegression, ...] = ()
+    if candidate and baseline is not None and baseline.scored:
+        mine = by_target(scored).get(candidate, [])
+        regressions = find_regressions(baseline.scored, mine)
+    return Judgement(
+        summaries=summaries,
+        comparisons=tuple(comparisons),
+        notes=tuple(said),
+        regressions=regressions,
+        verdict=overall_verdict(comparisons),
+        baseline=baseline.info if baseline is not None else None,
+        candidate=candidate if cand is not None else None,
+    )
