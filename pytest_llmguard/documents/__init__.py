@@ -19,16 +19,30 @@ from pytest_llmguard.documents.document import Document, JsonPath, describe, for
 from pytest_llmguard.documents.jsonl import load_jsonl
 from pytest_llmguard.documents.reading import MAX_BYTES
 from pytest_llmguard.documents.schemas import SCHEMA_DIR, load_schema, validate
+from pytest_llmguard.documents.stream import (
+    MAX_LINE_BYTES,
+    BadLine,
+    JsonLines,
+    JsonRecord,
+    ReadStats,
+    iter_json_lines,
+)
 from pytest_llmguard.documents.yaml_loader import MAX_ALIAS_NODES, load_document, parse_yaml
 
 __all__ = [
     "MAX_ALIAS_NODES",
     "MAX_BYTES",
+    "MAX_LINE_BYTES",
     "SCHEMA_DIR",
+    "BadLine",
     "Document",
+    "JsonLines",
     "JsonPath",
+    "JsonRecord",
+    "ReadStats",
     "describe",
     "format_path",
+    "iter_json_lines",
     "load_document",
     "load_jsonl",
     "load_schema",

@@ -8,35 +8,54 @@ line, where there is one).
 from __future__ import annotations
 
 import codecs
+import io
 import os
+from typing import cast
 
 from pytest_llmguard.documents.document import E
 
-__all__ = ["MAX_BYTES", "check_not_utf16", "decode", "read_bytes"]
+__all__ = ["MAX_BYTES", "check_not_utf16", "decode", "open_binary", "read_bytes", "unreadable"]
 
 # Golden sets and config files are read whole; a bigger one is almost certainly the wrong
 # file (production logs go through ``stream.iter_json_lines``, which has no cap).
 MAX_BYTES = 20 * 1024 * 1024
 
 
-def read_bytes(path: str, display: str, error: type[E], max_bytes: int | None) -> bytes:
-    """The whole file, or one ``error`` naming ``display`` (missing, a folder, too large)."""
+def open_binary(
+    path: str, display: str, error: type[E], *, buffering: int = -1
+) -> io.BufferedReader:
+    """The file opened for reading bytes, or one ``error`` naming ``display``."""
     try:
         if os.path.isdir(path):
             raise error("is a directory, expected a file", file=display)
-        size = os.stat(path).st_size
-        if max_bytes is not None and size > max_bytes:
-            raise error(
-                f"file is too large ({size / 1e6:.1f} MB); the limit is {max_bytes / 1e6:.0f} MB",
-                file=display,
-                hint="split it into several files",
-            )
-        with open(path, "rb") as fh:
-            return fh.read()
-    except FileNotFoundError:
-        raise error("file not found", file=display) from None
+        # With buffering other than 0, a binary read is always a BufferedReader.
+        return cast(io.BufferedReader, open(path, "rb", buffering=buffering))
     except OSError as exc:
-        raise error(f"cannot read the file: {exc.strerror or exc}", file=display) from None
+        raise unreadable(exc, display, error) from None
+
+
+def unreadable(exc: OSError, display: str, error: type[E]) -> E:
+    """The error for a file the operating system would not open or read."""
+    if isinstance(exc, FileNotFoundError):
+        return error("file not found", file=display)
+    return error(f"cannot read the file: {exc.strerror or exc}", file=display)
+
+
+def read_bytes(path: str, display: str, error: type[E], max_bytes: int | None) -> bytes:
+    """The whole file, or one ``error`` naming ``display`` (missing, a folder, too large)."""
+    with open_binary(path, display, error) as fh:
+        try:
+            size = os.fstat(fh.fileno()).st_size
+            if max_bytes is not None and size > max_bytes:
+                raise error(
+                    f"file is too large ({size / 1e6:.1f} MB); "
+                    f"the limit is {max_bytes / 1e6:.0f} MB",
+                    file=display,
+                    hint="split it into several files",
+                )
+            return fh.read()
+        except OSError as exc:
+            raise unreadable(exc, display, error) from None
 
 
 def check_not_utf16(raw: bytes, display: str, error: type[E]) -> None:
