@@ -243,6 +243,16 @@ def test_a_truncated_gzip_stream_is_a_bad_line(tmp_path: Path, parser: str) -> N
     assert stats.finished and stats.compressed
 
 
+def test_a_gzip_stream_cut_in_its_trailer_loses_no_line(tmp_path: Path, parser: str) -> None:
+    path = tmp_path / "cut.gz"
+    path.write_bytes(gzip.compress(b"".join(b'{"i": %d}\n' % i for i in range(5000)))[:-4])
+
+    records, bad, _ = read(path)
+
+    assert len(records) == 5000
+    assert [b.line for b in bad] == [5001]
+
+
 @pytest.mark.parametrize(
     ("damage", "records"),
     [
