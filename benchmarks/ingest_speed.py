@@ -129,62 +129,40 @@ def write_logs(directory: Path, megabytes: int) -> tuple[Path, Path, int]:
     return plain, packed, lines
 
 
+BARE = """
+n = 0
+with {opener} as f:
+    for line in f:
+        {loads}(line)
+        n += 1
+"""
+READER = """
+lines = iter_json_lines({path})
+n = sum(1 for _ in lines)
+assert lines.stats.bad_lines == 0
+"""
+IMPORT = "from pytest_llmguard.documents import iter_json_lines, stream"
+
 # (imports, timed loop): imports are not timed, since they are paid once per process.
 READERS = {
     "bare json.loads loop": (
         "import json",
-        """
-n = 0
-with open(PATH, "rb") as f:
-    for line in f:
-        json.loads(line)
-        n += 1
-""",
+        BARE.format(opener='open(PATH, "rb")', loads="json.loads"),
     ),
     "bare orjson.loads loop": (
         "import orjson",
-        """
-n = 0
-with open(PATH, "rb") as f:
-    for line in f:
-        orjson.loads(line)
-        n += 1
-""",
+        BARE.format(opener='open(PATH, "rb")', loads="orjson.loads"),
     ),
-    "iter_json_lines (orjson)": (
-        "from pytest_llmguard.documents import iter_json_lines",
-        """
-lines = iter_json_lines(PATH)
-n = sum(1 for _ in lines)
-assert lines.stats.bad_lines == 0
-""",
-    ),
+    "iter_json_lines (orjson)": (IMPORT, READER.format(path="PATH")),
     "iter_json_lines (json fallback)": (
-        "from pytest_llmguard.documents import iter_json_lines, stream\nstream._loads = None",
-        """
-lines = iter_json_lines(PATH)
-n = sum(1 for _ in lines)
-assert lines.stats.bad_lines == 0
-""",
+        IMPORT + "\nstream._loads = None",
+        READER.format(path="PATH"),
     ),
     "bare loop over gzip.open": (
         "import gzip, json",
-        """
-n = 0
-with gzip.open(GZ, "rb") as f:
-    for line in f:
-        json.loads(line)
-        n += 1
-""",
+        BARE.format(opener='gzip.open(GZ, "rb")', loads="json.loads"),
     ),
-    "iter_json_lines, gzip (orjson)": (
-        "from pytest_llmguard.documents import iter_json_lines",
-        """
-lines = iter_json_lines(GZ)
-n = sum(1 for _ in lines)
-assert lines.stats.compressed and lines.stats.bad_lines == 0
-""",
-    ),
+    "iter_json_lines, gzip (orjson)": (IMPORT, READER.format(path="GZ")),
 }
 
 TIMER = r"""
