@@ -163,7 +163,8 @@ def iter_json_lines(
     Blank lines are skipped; bad lines are counted in ``.stats`` (see the module
     docstring), or with ``strict=True`` the first raises one ``error`` naming file:line.
     A file that cannot be read at all (missing, a folder, UTF-16) raises ``error`` on the
-    first ``next()``. ``display`` is how the file is named (default: ``path``).
+    first ``next()``. ``max_line_bytes`` counts a line's bytes before its ``\n`` (a
+    ``\r`` included); ``display`` is how the file is named (default: ``path``).
     """
     return JsonLines(
         path,

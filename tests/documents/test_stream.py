@@ -132,7 +132,7 @@ def test_an_over_long_line_is_skipped_unread(tmp_path: Path, parser: str) -> Non
     at_cap = b'{"k": "' + b"y" * 91 + b'"}'
     one_over = b'{"k": "' + b"y" * 92 + b'"}'
     far_over = b'{"k": "' + b"z" * 200_000 + b'"}'
-    assert (len(at_cap), len(one_over)) == (100, 101)  # not counting the line break
+    assert (len(at_cap), len(one_over)) == (100, 101)  # bytes before the \n; a \r counts
     path = tmp_path / "long.jsonl"
     path.write_bytes(b"\n".join([at_cap, one_over, far_over, at_cap + b"\r", b""]))
 
