@@ -4,6 +4,8 @@
     ├── UsageError                the user's input is wrong (exit code 4 under pytest)
     │   ├── ConfigError           llmguard.yaml / [tool.llmguard] / an option value
     │   ├── GoldenSetError        a golden set file
+    │   ├── JsonLinesError        a JSONL/NDJSON log that cannot be read at all, or
+    │   │                         its first bad line when read strictly
     │   ├── CheckSpecError        one check inside a golden set (no location yet;
     │   │                         the golden-set loader wraps it with file:line)
     │   └── SavedRunError         a saved run or baseline that cannot be read or used
@@ -63,6 +65,10 @@ class ConfigError(UsageError):
 
 class GoldenSetError(UsageError):
     """Invalid golden set file."""
+
+
+class JsonLinesError(UsageError):
+    """A JSONL/NDJSON log cannot be read, or (read strictly) has a bad line."""
 
 
 class CheckSpecError(UsageError):

@@ -15,9 +15,6 @@ from pytest_llmguard.documents import (
     MAX_ALIAS_NODES,
     SCHEMA_DIR,
     Document,
-    _fast,
-    _fast_checker,
-    _validator,
     describe,
     format_path,
     load_document,
@@ -25,6 +22,8 @@ from pytest_llmguard.documents import (
     load_schema,
     parse_yaml,
 )
+from pytest_llmguard.documents.fast_schema import compile_checker
+from pytest_llmguard.documents.schemas import fast_checker, jsonschema_validator
 from pytest_llmguard.exceptions import GoldenSetError, UsageError
 from pytest_llmguard.suggest import did_you_mean
 
@@ -498,18 +497,18 @@ _golden = st.fixed_dictionaries(
 @settings(max_examples=400, deadline=None)
 @given(_golden)
 def test_fast_check_agrees_with_jsonschema(data: dict[str, Any]) -> None:
-    fast = _fast("golden_set.schema.json")
+    fast = fast_checker("golden_set.schema.json")
     assert fast is not None  # the shipped golden-set schema is fully modelled
     verdict = fast(data)
-    valid = not list(_validator("golden_set.schema.json").iter_errors(data))
+    valid = not list(jsonschema_validator("golden_set.schema.json").iter_errors(data))
     # True is trusted without jsonschema: it must never accept an invalid document.
     assert verdict is None or verdict == valid
 
 
 def test_fast_check_declines_what_it_does_not_model() -> None:
-    assert _fast_checker({"type": "object", "if": {"required": ["a"]}}) is None
-    assert _fast_checker({"$ref": "other.json#/x"}) is None
-    check = _fast_checker({"type": "array", "uniqueItems": True})
+    assert compile_checker({"type": "object", "if": {"required": ["a"]}}) is None
+    assert compile_checker({"$ref": "other.json#/x"}) is None
+    check = compile_checker({"type": "array", "uniqueItems": True})
     assert check is not None
     assert check(["a", "b"]) is True and check(["a", "a"]) is False
     assert check([1, True]) is None  # jsonschema's equality of mixed values: ask it
