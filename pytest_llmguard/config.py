@@ -15,9 +15,17 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from pytest_llmguard.documents import Document, load_document, validate
+from pytest_llmguard.documents import Document, load_document, load_schema, validate
 from pytest_llmguard.exceptions import ConfigError
 from pytest_llmguard.suggest import did_you_mean_hint
+from pytest_llmguard.targets.registry import (
+    PLANNED,
+    PROVIDER_SECTIONS,
+    Provider,
+    get_provider,
+    key_owner,
+    provider_names,
+)
 
 tomllib: ModuleType | None
 if sys.version_info >= (3, 11):
@@ -28,7 +36,6 @@ else:  # pragma: no cover - Python 3.10
     except ImportError:
         tomllib = None
 
-PROVIDERS = ("openai", "anthropic", "http", "python", "sim")
 CACHE_MODES = ("off", "replay", "record", "refresh")
 
 
@@ -59,7 +66,7 @@ class TargetConfig:
     """One model version to replay cases against."""
 
     name: str
-    provider: str  # one of PROVIDERS
+    provider: str  # a provider's name (targets.registry)
     model: str
     base_url: str | None = None
     api_key_env: str | None = None
@@ -135,15 +142,12 @@ class Config:
 
 CONFIG_FILES = ("llmguard.yaml", "llmguard.yml")
 CONFIG_SCHEMA = "config.schema.json"
-DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
 DOCS = "configuration"  # the README section every config error points to
-# Keys a target may carry for one provider only; they end up in TargetConfig.extra.
-PROVIDER_KEYS: Mapping[str, tuple[str, ...]] = {
-    "openai": ("api_version", "auth_header"),
-    "http": ("body", "method", "output_path", "usage_paths"),
-    "python": ("function",),
-}
-_DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+# Keys any target may carry; the others are its provider's own (TargetConfig.extra).
+_TARGET_KEYS = frozenset(
+    ("provider", "model", "base_url", "api_key_env", "params", "headers", "stream")
+    + ("timeout_s", "concurrency")
+)
 
 
 def find_config(rootdir: str, explicit: str | None = None) -> str | None:
@@ -199,7 +203,7 @@ def load_config(rootdir: str, explicit: str | None = None) -> Config:
         doc = table
     else:
         doc = load_document(path, display=display, error=ConfigError)
-    validate(doc, CONFIG_SCHEMA, ConfigError, docs=DOCS)
+    validate(_schema_view(doc), CONFIG_SCHEMA, ConfigError, docs=DOCS)
     return _build_config(doc, root, path)
 
 
@@ -278,8 +282,9 @@ def _build_config(doc: Document, rootdir: str, path: str) -> Config:
     golden = data.get("golden_sets")
     if golden is not None:
         extra["golden_sets"] = (golden,) if isinstance(golden, str) else tuple(golden)
+    sections = {name: dict(data.get(name) or {}) for name in PROVIDER_SECTIONS}
     targets = {
-        str(name): _build_target(doc, str(name), raw)
+        str(name): _build_target(doc, str(name), raw, sections)
         for name, raw in (data.get("targets") or {}).items()
     }
     return Config(
@@ -348,45 +353,82 @@ def _float_or_none(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def _build_target(doc: Document, name: str, raw: Mapping[str, Any]) -> TargetConfig:
-    provider = str(raw["provider"])
+def _schema_view(doc: Document) -> Document:
+    """Check each target's provider by name; return ``doc`` as the shipped schema sees it.
+
+    The schema lists the built-in providers' keys; a plugin provider's own keys are
+    checked by that provider (``Provider.check``), so they are left out of the view.
+    """
+    data = doc.data
+    targets = data.get("targets") if isinstance(data, Mapping) else None
+    if not isinstance(targets, Mapping):
+        return doc  # the schema says what is wrong
+    known = load_schema(CONFIG_SCHEMA)["$defs"]["target"]["properties"]
+    view: dict[Any, Any] = {}
+    for name, raw in targets.items():
+        view[name] = raw
+        if isinstance(raw, Mapping) and isinstance(raw.get("provider"), str):
+            provider = _provider(doc, str(name), raw["provider"])
+            own = set(provider.config_keys).difference(known)
+            if own.intersection(raw):
+                view[name] = {k: v for k, v in raw.items() if k not in own}
+    if all(view[name] is raw for name, raw in targets.items()):
+        return doc
+    return Document(doc.path, {**data, "targets": view}, doc.lines)
+
+
+def _provider(doc: Document, target: str, name: str) -> Provider:
+    """The provider called ``name``, or the ConfigError that lists the available ones."""
+    try:
+        return get_provider(name)
+    except KeyError:
+        pass
+    available = provider_names()
+    where = ("targets", target, "provider")
+    expected = "expected one of: " + ", ".join(available)
+    if name in PLANNED:
+        raise doc.error(
+            ConfigError,
+            f"{name!r} is not available yet; {expected}",
+            where,
+            hint=f"{', '.join(PLANNED)} are planned; until then provider: openai covers any "
+            "OpenAI-compatible endpoint, and a provider plugin can add others",
+            docs=DOCS,
+        )
+    raise doc.error(
+        ConfigError,
+        f"{name!r} is not allowed; {expected}" + did_you_mean_hint(name, available),
+        where,
+        docs=DOCS,
+    )
+
+
+def _build_target(
+    doc: Document, name: str, raw: Mapping[str, Any], sections: Mapping[str, Any]
+) -> TargetConfig:
     where = ("targets", name)
+    provider = get_provider(str(raw["provider"]))  # known: checked by _schema_view
     for key in raw:
-        owner = next((p for p, keys in PROVIDER_KEYS.items() if key in keys), None)
-        if owner is not None and owner != provider:
+        if key not in _TARGET_KEYS and key not in provider.config_keys:
             raise doc.error(
                 ConfigError,
-                f"{key!r} only applies to provider {owner!r}; this target's provider is "
-                f"{provider!r}",
+                f"{key!r} only applies to provider {key_owner(key)!r}; this target's provider "
+                f"is {provider.name!r}",
                 (*where, key),
                 docs=DOCS,
             )
-    if provider == "python" and "function" not in raw:
-        raise doc.error(
-            ConfigError,
-            "a python target needs 'function' (module:function, e.g. myapp.bot:answer)",
-            where,
-            docs=DOCS,
-        )
-    if provider == "http" and "base_url" not in raw:
-        raise doc.error(
-            ConfigError,
-            "an http target needs 'base_url' (the endpoint to POST to)",
-            where,
-            docs=DOCS,
-        )
     base_url = raw.get("base_url")
-    if base_url is None and provider == "openai":
-        base_url = DEFAULT_OPENAI_BASE_URL
+    if base_url is None:
+        base_url = provider.default_base_url
     api_key_env = raw.get("api_key_env")
     if api_key_env is None and "base_url" not in raw:
         # Only the public endpoints are known to need a key; a local server may not.
-        api_key_env = _DEFAULT_KEY_ENV.get(provider)
+        api_key_env = provider.default_key_env
     timeout = raw.get("timeout_s")
     concurrency = raw.get("concurrency")
-    return TargetConfig(
+    target = TargetConfig(
         name=name,
-        provider=provider,
+        provider=provider.name,
         model=str(raw["model"]),
         base_url=base_url,
         api_key_env=api_key_env,
@@ -395,8 +437,17 @@ def _build_target(doc: Document, name: str, raw: Mapping[str, Any]) -> TargetCon
         stream=bool(raw.get("stream", False)),
         timeout_s=None if timeout is None else float(timeout),
         concurrency=None if concurrency is None else int(concurrency),
-        extra={k: raw[k] for keys in PROVIDER_KEYS.values() for k in keys if k in raw},
+        extra={k: raw[k] for k in provider.config_keys if k in raw},
     )
+    try:
+        problem = provider.check(target, sections)
+    except ConfigError as exc:  # in the provider's own section, e.g. sim.models
+        path = tuple(exc.key_path.split(".")) if exc.key_path else ()
+        raise doc.error(ConfigError, exc.message, path, hint=exc.hint, docs=exc.docs) from None
+    if problem is not None:
+        at = (*where, problem.key) if problem.key else where
+        raise doc.error(ConfigError, problem.message, at, hint=problem.hint, docs=DOCS)
+    return target
 
 
 def _build_compare(

@@ -38,8 +38,9 @@ from pytest_llmguard.regressions import CaseRegression, find_regressions
 from pytest_llmguard.runner import CallUnit, Engine, plan_calls
 from pytest_llmguard.scoring import score_batch, validate_quality
 from pytest_llmguard.summary import RunSummary, summarize
-from pytest_llmguard.targets import DEFAULT_OPENAI_URL, build_clients, missing_key_message
+from pytest_llmguard.targets.credentials import missing_key_message
 from pytest_llmguard.targets.embeddings import EmbeddingClient
+from pytest_llmguard.targets.registry import OpenedTargets, open_targets
 
 SCORE_BATCH = 128  # observations a replaying call child scores at a time
 
@@ -286,10 +287,8 @@ class GuardSession:
             if len(batch) >= SCORE_BATCH:
                 send_scored()
 
-        from pytest_llmguard.targets.sim import running_simulator
-
-        with running_simulator(self.config, self.targets, self.golden_sets) as sim_url:
-            engine, _ = self._engine(sim_url)
+        with open_targets(self.config, self.targets, self._all_cases()) as opened:
+            engine, _ = self._engine(opened)
             # Ctrl-C cancels the calls; what completed was sent (or is in ``batch``)
             interrupted = run_interruptible(engine.run(units, on_observation))
             notes.extend(self._spend_notes(engine))
@@ -388,19 +387,17 @@ class GuardSession:
             if progress is not None:
                 progress(len(observed), len(units))
 
-        from pytest_llmguard.targets.sim import running_simulator
-
         try:
             if not units:
                 self._store([], [])
             # One simulator for the whole run (adaptive rounds included): its attempt
             # counters make each repeat a fresh sample, as from a real provider.
             needed = {**self._helper_targets(), **self.targets}
-            with running_simulator(self.config, needed, self.golden_sets) as sim_url:
+            with open_targets(self.config, needed, self._all_cases()) as opened:
                 if units:
-                    self._run_engine(units, on_observation, observed, sim_url)
+                    self._run_engine(units, on_observation, observed, opened)
                 if self.config.gate.adaptive:
-                    self._adaptive_rounds(on_observation, observed, sim_url)
+                    self._adaptive_rounds(on_observation, observed, opened)
         except KeyboardInterrupt:
             # Ctrl-C: keep what was observed so the partial report shows it, then let
             # pytest end the session as interrupted (exit 2).
@@ -414,16 +411,16 @@ class GuardSession:
         units: Sequence[CallUnit],
         on_observation: Callable[[CallUnit, Observation], None],
         observed: list[tuple[Case, Observation]],
-        sim_url: str | None,
+        opened: OpenedTargets,
     ) -> None:
-        engine, cache = self._engine(sim_url)
+        engine, cache = self._engine(opened)
         asyncio.run(engine.run(units, on_observation))
         self.notes.extend(self._spend_notes(engine))
         cases = [c for c, _ in observed]
         observations = [o for _, o in observed]
         # Judged and scored while a sim target's server still runs: it may serve both.
-        verdicts = self._judge(cases, observations, sim_url, cache, engine.spend.spent_usd)
-        embedder = self._embedder(sim_url)
+        verdicts = self._judge(cases, observations, opened, cache, engine.spend.spent_usd)
+        embedder = self._embedder(opened)
         self._store(cases, observations, embed=embedder, judge=verdicts)
         observed.clear()  # stored: a Ctrl-C from here on must not store them again
         if embedder is not None and embedder.problem:
@@ -431,8 +428,8 @@ class GuardSession:
                 f"embeddings unavailable ({embedder.problem}); similarity is fuzzy only"
             )
 
-    def _engine(self, sim_url: str | None) -> tuple[Engine, ResponseCache]:
-        clients = build_clients(self.config, self.targets, sim_base_url=sim_url)
+    def _engine(self, opened: OpenedTargets) -> tuple[Engine, ResponseCache]:
+        clients = opened.clients(self.targets)
         cache = ResponseCache(
             Path(self.config.rootdir) / self.config.cache.dir,
             self.options.cache_mode or self.config.cache.mode,
@@ -458,7 +455,7 @@ class GuardSession:
         self,
         cases: Sequence[Case],
         observations: Sequence[Observation],
-        sim_url: str | None,
+        opened: OpenedTargets,
         cache: ResponseCache,
         spent_usd: float,
     ) -> JudgeResult | None:
@@ -467,7 +464,7 @@ class GuardSession:
         if settings is None or not observations:
             return None
         target = judge_target_config(self.config.targets[settings.target], settings)
-        (client,) = build_clients(self.config, {target.name: target}, sim_base_url=sim_url).values()
+        client = opened.client(target)
         run = self.run_config
         if run.max_cost_usd is not None:  # one spend limit for the calls and their judging
             run = replace(run, max_cost_usd=max(0.0, run.max_cost_usd - spent_usd))
@@ -489,16 +486,16 @@ class GuardSession:
         """The judge's calls, errors, mean score and cost over every run (and worker)."""
         return merge_judge_runs(self.judge_runs)
 
-    def _embedder(self, sim_url: str | None) -> EmbeddingClient | None:
+    def _embedder(self, opened: OpenedTargets) -> EmbeddingClient | None:
         settings = self.quality
         name = settings.embeddings_target
         if name is None:
             return None
-        target = self.config.targets[name]  # checked when the session was created
-        base_url = target.base_url or (sim_url if target.provider == "sim" else DEFAULT_OPENAI_URL)
-        if base_url is None:
-            return None
-        return EmbeddingClient(target, base_url, settings.embeddings_model)
+        return opened.embedder(name, settings.embeddings_model)  # a target checked in __init__
+
+    def _all_cases(self) -> list[Case]:
+        """Every case of the golden sets (the simulator answers them from their references)."""
+        return [case for golden in self.golden_sets for case in golden.cases]
 
     def _store(
         self,
@@ -525,7 +522,7 @@ class GuardSession:
         self,
         on_observation: Callable[[CallUnit, Observation], None],
         observed: list[tuple[Case, Observation]],
-        sim_url: str | None,
+        opened: OpenedTargets,
     ) -> None:
         """``gate.adaptive``: re-run the cases of borderline budgets, one repeat per round.
 
@@ -538,7 +535,7 @@ class GuardSession:
                 return
             extra = self._extra_units(shaky, round_index)
             self.rounds = round_index
-            self._run_engine(extra, on_observation, observed, sim_url)
+            self._run_engine(extra, on_observation, observed, opened)
             metrics = ", ".join(sorted({c.metric for c in shaky}))
             self.notes.append(
                 f"gate.adaptive: round {round_index} repeated the cases of borderline "
