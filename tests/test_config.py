@@ -221,9 +221,7 @@ def planned_providers() -> Iterator[None]:
         unregister(stub.name)
 
 
-def test_provider_defaults_and_extra_keys(
-    tmp_path: Path, planned_providers: None
-) -> None:
+def test_provider_defaults_and_extra_keys(tmp_path: Path, planned_providers: None) -> None:
     # anthropic, python and http are planned: stand-ins with their keys are registered.
     write(
         tmp_path / "llmguard.yaml",
