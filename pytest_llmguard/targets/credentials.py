@@ -24,7 +24,7 @@ def missing_key_message(target: TargetConfig) -> str | None:
     return None
 
 
-def api_key(target: TargetConfig) -> str | None:
+def api_key_of(target: TargetConfig) -> str | None:
     """The target's API key from its ``api_key_env`` variable, if it names one."""
     return os.environ.get(target.api_key_env) if target.api_key_env else None
 

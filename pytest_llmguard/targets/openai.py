@@ -19,7 +19,7 @@ from pytest_llmguard.config import RunConfig, TargetConfig
 from pytest_llmguard.faults import CallFault
 from pytest_llmguard.records import Case
 from pytest_llmguard.targets.base import Completion
-from pytest_llmguard.targets.credentials import api_key
+from pytest_llmguard.targets.credentials import api_key_of
 from pytest_llmguard.targets.endpoints import HttpEndpoints
 from pytest_llmguard.targets.wire import (
     MAX_BODY_BYTES,
@@ -81,7 +81,7 @@ class OpenAIClient:
         return cls(
             target,
             base_url=base_url,
-            api_key=api_key(target),
+            api_key=api_key_of(target),
             timeout_s=target.timeout_s or run.timeout_s,
             max_connections=target.concurrency or run.concurrency,
             **extra,
