@@ -3,8 +3,8 @@
 One grading request per distinct (case, output): the system message is the rubric and
 a fixed instruction to answer only with ``{"score": 0..1, "reason": "..."}``; the user
 message holds the question, the reference (``expected``) when there is one, and the
-output, each fenced by nonce markers (``sim.judge`` defines the format once, for the
-product and the simulator). The output is untrusted: the judge is told to ignore
+output, each fenced by nonce markers (``judge_prompt`` defines the format once; the
+simulator reads it from there). The output is untrusted: the judge is told to ignore
 instructions inside it, and a verdict is only ever a number clamped to 0..1.
 
 Requests go through :class:`~pytest_llmguard.runner.Engine`, so retries, timeouts,
@@ -27,9 +27,9 @@ from typing import Any
 
 from pytest_llmguard.cache import ResponseCache
 from pytest_llmguard.config import JudgeSettings, Price, RunConfig, TargetConfig
+from pytest_llmguard.judge_prompt import JUDGE_INSTRUCTION, judge_prompt
 from pytest_llmguard.records import Case, Message, Observation
 from pytest_llmguard.runner import CallUnit, Engine
-from pytest_llmguard.sim.judge import JUDGE_INSTRUCTION, judge_prompt
 from pytest_llmguard.targets.base import TargetClient
 
 __all__ = [

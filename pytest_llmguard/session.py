@@ -40,7 +40,7 @@ from pytest_llmguard.report import Amend, render_json, write_reports
 from pytest_llmguard.runner import CallUnit, plan_calls
 from pytest_llmguard.store import RunMeta, open_store
 from pytest_llmguard.summary import RunSummary, summarize
-from pytest_llmguard.targets import missing_key_message
+from pytest_llmguard.targets.credentials import missing_key_message
 from pytest_llmguard.verdict import assess, by_target
 
 __all__ = ["GuardSession", "Options"]

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from pytest_llmguard.config import (
-    DEFAULT_OPENAI_BASE_URL,
     CacheConfig,
     CompareConfig,
     Config,
@@ -22,6 +22,9 @@ from pytest_llmguard.config import (
 )
 from pytest_llmguard.config.budgets import parse_budgets
 from pytest_llmguard.exceptions import ConfigError, UsageError
+from pytest_llmguard.targets.openai import DEFAULT_BASE_URL as DEFAULT_OPENAI_BASE_URL
+from pytest_llmguard.targets.registry import register, unregister
+from tests.providers import StubProvider
 
 REPO = Path(__file__).parent.parent
 BAD_CONFIGS = Path(__file__).parent / "data" / "bad_inputs" / "config"
@@ -173,8 +176,8 @@ def test_yaml_1_1_booleans_stay_strings(tmp_path: Path) -> None:
         tmp_path / "llmguard.yaml",
         """\
         targets:
-          a: {provider: sim, model: "no"}
-          b: {provider: sim, model: on}
+          a: {provider: openai, model: "no"}
+          b: {provider: openai, model: on}
         run:
           retries:
             on: [timeout]
@@ -209,7 +212,23 @@ def test_golden_sets_may_be_one_string(tmp_path: Path) -> None:
     assert load_config(str(tmp_path)).golden_sets == ("evals/",)
 
 
-def test_provider_defaults_and_extra_keys(tmp_path: Path) -> None:
+@pytest.fixture()
+def planned_providers() -> Iterator[None]:
+    """Stand-ins for the planned providers, with the keys and defaults they will have."""
+    stubs = [
+        StubProvider("anthropic", default_key_env="ANTHROPIC_API_KEY"),
+        StubProvider("python", ("function",)),
+        StubProvider("http", ("body", "method", "output_path", "usage_paths")),
+    ]
+    for stub in stubs:
+        register(stub)
+    yield
+    for stub in stubs:
+        unregister(stub.name)
+
+
+def test_provider_defaults_and_extra_keys(tmp_path: Path, planned_providers: None) -> None:
+    # anthropic, python and http are planned: stand-ins with their keys are registered.
     write(
         tmp_path / "llmguard.yaml",
         """\
@@ -318,10 +337,10 @@ def test_no_config_at_all_gives_no_targets(tmp_path: Path) -> None:
 
 
 def test_llmguard_yaml_wins_over_pyproject(tmp_path: Path) -> None:
-    write(tmp_path / "llmguard.yaml", "targets: {a: {provider: sim, model: from-yaml}}\n")
+    write(tmp_path / "llmguard.yaml", "targets: {a: {provider: openai, model: from-yaml}}\n")
     write(
         tmp_path / "pyproject.toml",
-        '[tool.llmguard.targets.a]\nprovider = "sim"\nmodel = "from-toml"\n',
+        '[tool.llmguard.targets.a]\nprovider = "openai"\nmodel = "from-toml"\n',
     )
 
     assert find_config(str(tmp_path), None) == str(tmp_path / "llmguard.yaml")
@@ -329,7 +348,7 @@ def test_llmguard_yaml_wins_over_pyproject(tmp_path: Path) -> None:
 
 
 def test_llmguard_yml_is_found(tmp_path: Path) -> None:
-    write(tmp_path / "llmguard.yml", "targets: {a: {provider: sim, model: m}}\n")
+    write(tmp_path / "llmguard.yml", "targets: {a: {provider: openai, model: m}}\n")
 
     assert find_config(str(tmp_path), None) == str(tmp_path / "llmguard.yml")
 
@@ -347,8 +366,8 @@ def test_both_yaml_and_yml_is_an_error(tmp_path: Path) -> None:
 
 
 def test_explicit_path_wins_over_discovery(tmp_path: Path) -> None:
-    write(tmp_path / "llmguard.yaml", "targets: {a: {provider: sim, model: default}}\n")
-    write(tmp_path / "ci" / "nightly.yaml", "targets: {a: {provider: sim, model: nightly}}\n")
+    write(tmp_path / "llmguard.yaml", "targets: {a: {provider: openai, model: default}}\n")
+    write(tmp_path / "ci" / "nightly.yaml", "targets: {a: {provider: openai, model: nightly}}\n")
 
     cfg = load_config(str(tmp_path), "ci/nightly.yaml")
 
@@ -357,7 +376,7 @@ def test_explicit_path_wins_over_discovery(tmp_path: Path) -> None:
 
 
 def test_explicit_path_relative_to_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write(tmp_path / "elsewhere" / "cfg.yaml", "targets: {a: {provider: sim, model: cwd}}\n")
+    write(tmp_path / "elsewhere" / "cfg.yaml", "targets: {a: {provider: openai, model: cwd}}\n")
     (tmp_path / "root").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")
 
@@ -365,7 +384,7 @@ def test_explicit_path_relative_to_cwd(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_explicit_path_that_does_not_exist(tmp_path: Path) -> None:
-    write(tmp_path / "llmguard.yaml", "targets: {a: {provider: sim, model: m}}\n")
+    write(tmp_path / "llmguard.yaml", "targets: {a: {provider: openai, model: m}}\n")
 
     err = error_of(tmp_path, "ci/missing.yaml")
 

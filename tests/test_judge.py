@@ -30,12 +30,12 @@ from pytest_llmguard.judge import (
     judge_target_config,
     parse_verdict,
 )
+from pytest_llmguard.judge_prompt import parse_judge_prompt
 from pytest_llmguard.pricing import cost_usd
 from pytest_llmguard.records import Case, Check, ErrorRecord, Message, Observation
 from pytest_llmguard.runner import Engine, observe_calls, plan_calls
 from pytest_llmguard.scoring import score_batch
 from pytest_llmguard.sim import SimModel, SimServer
-from pytest_llmguard.sim.judge import parse_judge_prompt
 from pytest_llmguard.targets.base import Completion
 from pytest_llmguard.targets.openai import OpenAIClient
 

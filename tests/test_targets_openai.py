@@ -198,10 +198,10 @@ def test_latency_is_timed_on_the_wire_and_covers_the_server_delay(
 def test_connections_stamp_writes_and_reads() -> None:
     """If an aiohttp release moves its protocol factory, this fails instead of silently
     timing on the coroutine side (which counts connection set-up and scheduling)."""
-    from pytest_llmguard.targets.openai import _timed_connector
+    from pytest_llmguard.targets.wire import timed_connector
 
     async def make() -> str:
-        connector = _timed_connector(4)
+        connector = timed_connector(4)
         try:
             return str(connector._factory.func.__name__)
         finally:

@@ -29,13 +29,11 @@ from pytest_llmguard.config.records import (
 )
 
 if TYPE_CHECKING:
-    from pytest_llmguard.config.build import DEFAULT_OPENAI_BASE_URL
     from pytest_llmguard.config.discovery import config_line_of, find_config
     from pytest_llmguard.config.loading import load_config
 
 __all__ = [
     "CACHE_MODES",
-    "DEFAULT_OPENAI_BASE_URL",
     "CacheConfig",
     "CompareConfig",
     "Config",
@@ -56,7 +54,6 @@ __all__ = [
 # Loading (YAML, schemas, budgets, did-you-mean) is imported on first use: the records
 # above are all the pytest plugin needs while --llmguard is off.
 _LAZY = {
-    "DEFAULT_OPENAI_BASE_URL": "pytest_llmguard.config.build",
     "config_line_of": "pytest_llmguard.config.discovery",
     "find_config": "pytest_llmguard.config.discovery",
     "load_config": "pytest_llmguard.config.loading",

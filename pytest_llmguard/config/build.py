@@ -28,15 +28,13 @@ from pytest_llmguard.config.records import (
 from pytest_llmguard.documents import Document
 from pytest_llmguard.exceptions import ConfigError
 from pytest_llmguard.suggest import did_you_mean_hint
+from pytest_llmguard.targets.registry import PROVIDER_SECTIONS, get_provider, key_owner
 
-DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
-# Keys a target may carry for one provider only; they end up in TargetConfig.extra.
-PROVIDER_KEYS: Mapping[str, tuple[str, ...]] = {
-    "openai": ("api_version", "auth_header"),
-    "http": ("body", "method", "output_path", "usage_paths"),
-    "python": ("function",),
-}
-_DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+# Keys any target may carry; the others are its provider's own (TargetConfig.extra).
+_TARGET_KEYS = frozenset(
+    ("provider", "model", "base_url", "api_key_env", "params", "headers", "stream")
+    + ("timeout_s", "concurrency")
+)
 
 
 def build_config(doc: Document, rootdir: str, path: str) -> Config:
@@ -47,8 +45,9 @@ def build_config(doc: Document, rootdir: str, path: str) -> Config:
     golden = data.get("golden_sets")
     if golden is not None:
         extra["golden_sets"] = (golden,) if isinstance(golden, str) else tuple(golden)
+    sections = {name: dict(data.get(name) or {}) for name in PROVIDER_SECTIONS}
     targets = {
-        str(name): _build_target(doc, str(name), raw)
+        str(name): _build_target(doc, str(name), raw, sections)
         for name, raw in (data.get("targets") or {}).items()
     }
     quality = _quality(doc, targets)
@@ -101,7 +100,7 @@ def build_config(doc: Document, rootdir: str, path: str) -> Config:
         report=ReportConfig(**_present(data.get("report") or {}, json=str, markdown=str, html=str)),
         quality=quality,
         history=_history(data.get("history") or {}),
-        sections={"sim": dict(data.get("sim") or {})},
+        sections=sections,
         logs=dict(data.get("logs") or {}),
         drift=dict(data.get("drift") or {}),
         alerts=dict(data.get("alerts") or {}),
@@ -119,45 +118,32 @@ def _float_or_none(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def _build_target(doc: Document, name: str, raw: Mapping[str, Any]) -> TargetConfig:
-    provider = str(raw["provider"])
+def _build_target(
+    doc: Document, name: str, raw: Mapping[str, Any], sections: Mapping[str, Any]
+) -> TargetConfig:
     where = ("targets", name)
+    provider = get_provider(str(raw["provider"]))  # known: checked by _schema_view
     for key in raw:
-        owner = next((p for p, keys in PROVIDER_KEYS.items() if key in keys), None)
-        if owner is not None and owner != provider:
+        if key not in _TARGET_KEYS and key not in provider.config_keys:
             raise doc.error(
                 ConfigError,
-                f"{key!r} only applies to provider {owner!r}; this target's provider is "
-                f"{provider!r}",
+                f"{key!r} only applies to provider {key_owner(key)!r}; this target's provider "
+                f"is {provider.name!r}",
                 (*where, key),
                 docs=DOCS,
             )
-    if provider == "python" and "function" not in raw:
-        raise doc.error(
-            ConfigError,
-            "a python target needs 'function' (module:function, e.g. myapp.bot:answer)",
-            where,
-            docs=DOCS,
-        )
-    if provider == "http" and "base_url" not in raw:
-        raise doc.error(
-            ConfigError,
-            "an http target needs 'base_url' (the endpoint to POST to)",
-            where,
-            docs=DOCS,
-        )
     base_url = raw.get("base_url")
-    if base_url is None and provider == "openai":
-        base_url = DEFAULT_OPENAI_BASE_URL
+    if base_url is None:
+        base_url = provider.default_base_url
     api_key_env = raw.get("api_key_env")
     if api_key_env is None and "base_url" not in raw:
         # Only the public endpoints are known to need a key; a local server may not.
-        api_key_env = _DEFAULT_KEY_ENV.get(provider)
+        api_key_env = provider.default_key_env
     timeout = raw.get("timeout_s")
     concurrency = raw.get("concurrency")
-    return TargetConfig(
+    target = TargetConfig(
         name=name,
-        provider=provider,
+        provider=provider.name,
         model=str(raw["model"]),
         base_url=base_url,
         api_key_env=api_key_env,
@@ -166,8 +152,17 @@ def _build_target(doc: Document, name: str, raw: Mapping[str, Any]) -> TargetCon
         stream=bool(raw.get("stream", False)),
         timeout_s=None if timeout is None else float(timeout),
         concurrency=None if concurrency is None else int(concurrency),
-        extra={k: raw[k] for keys in PROVIDER_KEYS.values() for k in keys if k in raw},
+        extra={k: raw[k] for k in provider.config_keys if k in raw},
     )
+    try:
+        problem = provider.check(target, sections)
+    except ConfigError as exc:  # in the provider's own section, e.g. sim.models
+        path = tuple(exc.key_path.split(".")) if exc.key_path else ()
+        raise doc.error(ConfigError, exc.message, path, hint=exc.hint, docs=exc.docs) from None
+    if problem is not None:
+        at = (*where, problem.key) if problem.key else where
+        raise doc.error(ConfigError, problem.message, at, hint=problem.hint, docs=DOCS)
+    return target
 
 
 def _build_compare(

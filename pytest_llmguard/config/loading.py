@@ -6,11 +6,10 @@ import os
 
 from pytest_llmguard.config.build import build_config
 from pytest_llmguard.config.discovery import DOCS, read_config
+from pytest_llmguard.config.providers import CONFIG_SCHEMA, schema_view
 from pytest_llmguard.config.records import Config
 from pytest_llmguard.documents import validate
 from pytest_llmguard.exceptions import ConfigError
-
-CONFIG_SCHEMA = "config.schema.json"
 
 
 def load_config(rootdir: str, explicit: str | None = None) -> Config:
@@ -24,5 +23,5 @@ def load_config(rootdir: str, explicit: str | None = None) -> Config:
     if found is None:
         return Config(rootdir=root)
     path, doc = found
-    validate(doc, CONFIG_SCHEMA, ConfigError, docs=DOCS)
+    validate(schema_view(doc), CONFIG_SCHEMA, ConfigError, docs=DOCS)
     return build_config(doc, root, path)

@@ -21,7 +21,7 @@ from pytest_llmguard.judge import JudgeResult, judge_outputs, judge_target_confi
 from pytest_llmguard.records import Case, Observation, ScoredObservation
 from pytest_llmguard.runner import CallUnit, Engine
 from pytest_llmguard.scoring import score_batch
-from pytest_llmguard.targets import OpenedTargets, open_targets
+from pytest_llmguard.targets.registry import OpenedTargets, open_targets
 
 OnObservation = Callable[[CallUnit, Observation], None]
 
@@ -127,7 +127,7 @@ class CallWork:
         if settings is None or not observations:
             return None
         target = judge_target_config(self.config.targets[settings.target], settings)
-        client = self._targets().client_for(target)
+        client = self._targets().client(target)
         run = self.config.run
         if run.max_cost_usd is not None:  # one spend limit for the calls and their judging
             run = replace(run, max_cost_usd=max(0.0, run.max_cost_usd - spent_usd))

@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from pytest_llmguard.sim.models import BUILTIN_MODELS, SimModel, load_models
     from pytest_llmguard.sim.server import SimServer
 
-# Imported on first use: ``pytest_llmguard.judge`` shares ``sim.judge``'s wire format, and
-# must not start up the whole server (aiohttp-free asyncio, answer book...) to do so.
+# Imported on first use: importing one part of the simulator (its provider, its models)
+# must not start up the whole server (aiohttp-free asyncio, answer book...).
 _PUBLIC = {
     "prompt_sha": "pytest_llmguard.sim.determinism",
     "FAULT_NAMES": "pytest_llmguard.sim.faults",

@@ -142,12 +142,13 @@ def _from_config(path: str | None) -> tuple[dict[str, str], dict[str, SimModel]]
     from pytest_llmguard.config import load_config
     from pytest_llmguard.golden import load_golden_sets
     from pytest_llmguard.sim.models import load_models
-    from pytest_llmguard.targets.sim import answer_book
+    from pytest_llmguard.sim.provider import answer_book
 
     config = load_config(str(Path.cwd()), path)
     if config.path is None:
         raise ConfigError("no llmguard config found (llmguard.yaml or [tool.llmguard])")
-    return answer_book(load_golden_sets(config)), load_models(config.sim)
+    cases = [case for golden in load_golden_sets(config) for case in golden.cases]
+    return answer_book(cases), load_models(config.sim)
 
 
 async def _serve(server: SimServer) -> None:

@@ -135,9 +135,10 @@ def load_models(raw: Mapping[str, Any]) -> dict[str, SimModel]:
         raise ConfigError(
             "must be a mapping of model name to knobs", key_path="sim.models", docs="the-simulator"
         )
+    named = {str(name): knobs for name, knobs in models_raw.items()}  # YAML: `1:` is an int
     built: dict[str, SimModel] = {}
-    for name in models_raw:
-        _build(str(name), models_raw, built, ())
+    for name in named:
+        _build(name, named, built, ())
     return built
 
 
@@ -175,8 +176,8 @@ def _base_model(
     chain: tuple[str, ...],
 ) -> SimModel:
     base_name = knobs.get("base", "sim-stable")
-    if base_name in raw and base_name != name:
-        return _build(str(base_name), raw, built, (*chain, name))
+    if isinstance(base_name, str) and base_name in raw and base_name != name:
+        return _build(base_name, raw, built, (*chain, name))
     if isinstance(base_name, str) and base_name in BUILTIN_MODELS:
         return BUILTIN_MODELS[base_name]
     known = sorted({*BUILTIN_MODELS, *(str(k) for k in raw if k != name)})

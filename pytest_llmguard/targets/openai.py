@@ -1,38 +1,48 @@
-"""OpenAI-compatible Chat Completions over aiohttp (OpenAI, Azure, vLLM, Ollama, llama.cpp...).
+"""The OpenAI wire format: Chat Completions requests, responses and stream chunks.
 
-aiohttp rather than httpx's default transport on the hot path: at 64 concurrent requests
-httpx's pool spent ~7 ms of CPU per request on this class of machine, aiohttp ~0.2 ms.
-aiohttp is imported when the first request is sent, so a cached replay never loads it
-(about 0.3 s of start-up, a third of it building TLS contexts).
-
-Latency is timed here, around the request on the wire: from just before the (already
-encoded) request is handed to the connection until the event loop received the last
-bytes of the response, stamped in the connection's ``data_received`` (not when this
-coroutine next runs). With 64 replies landing together, a coroutine-side clock reports
-the time to work through the burst as model latency; the protocol-side one does not.
+Covers every OpenAI-compatible endpoint (OpenAI, Azure OpenAI, vLLM, Ollama, llama.cpp
+server, LM Studio, LiteLLM proxy). The HTTP machinery (timed connections, bounded reads,
+faults, server-sent events) is ``wire``'s; this module only builds the request body and
+reads the response, and registers the ``openai`` provider.
 """
 
 from __future__ import annotations
 
-import functools
 import json
-import re
 import time
 from collections.abc import Mapping
-from dataclasses import replace
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from pytest_llmguard.config import TargetConfig
-from pytest_llmguard.faults import CallFault, class_for_status, parse_retry_after, scrub
+from pytest_llmguard.config import RunConfig, TargetConfig
+from pytest_llmguard.faults import CallFault
 from pytest_llmguard.records import Case
 from pytest_llmguard.targets.base import Completion
+from pytest_llmguard.targets.credentials import api_key_of
+from pytest_llmguard.targets.endpoints import HttpEndpoints
+from pytest_llmguard.targets.wire import (
+    MAX_BODY_BYTES,
+    SSEDecoder,
+    SSEEvent,
+    http_fault,
+    int_or_none,
+    json_object,
+    open_session,
+    read_bounded,
+    sent_at,
+    valid_text,
+    wire_ms,
+)
 
 if TYPE_CHECKING:
+    from typing import Self
+
     import aiohttp
 
-MAX_BODY_BYTES = 8 * 1024 * 1024
-MAX_ERROR_BODY_BYTES = 16 * 1024
-_READ_CHUNK = 64 * 1024
+    from pytest_llmguard.targets.registry import Problem, ProviderContext
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
 class OpenAIClient:
@@ -65,6 +75,18 @@ class OpenAIClient:
         headers.update(config.headers)
         self._headers = headers
 
+    @classmethod
+    def for_target(cls, target: TargetConfig, base_url: str, run: RunConfig, **extra: Any) -> Self:
+        """A client for ``target`` at ``base_url`` with the run's timeout and concurrency."""
+        return cls(
+            target,
+            base_url=base_url,
+            api_key=api_key_of(target),
+            timeout_s=target.timeout_s or run.timeout_s,
+            max_connections=target.concurrency or run.concurrency,
+            **extra,
+        )
+
     @property
     def config(self) -> TargetConfig:
         return self._config
@@ -91,16 +113,7 @@ class OpenAIClient:
 
     def _session_now(self) -> aiohttp.ClientSession:
         if self._session is None:
-            import aiohttp
-
-            # One connection per concurrent call, so no call waits for a pooled
-            # connection inside the timed region.
-            connector = _timed_connector(self._max_connections)
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                timeout=aiohttp.ClientTimeout(total=self._timeout_s),
-                headers=self._headers,
-            )
+            self._session = open_session(self._max_connections, self._timeout_s, self._headers)
         return self._session
 
     def prepare(self) -> None:
@@ -117,181 +130,77 @@ class OpenAIClient:
         t0 = time.perf_counter()
         async with session.post(self._url, data=payload) as resp:
             # Read now: once this body is read, the connection may carry another request.
-            sent = _sent_at(resp, t0)
+            sent = sent_at(resp, t0)
             if resp.status >= 400:
-                raise await self._http_fault(resp)
+                raise await http_fault(resp, (self._api_key,) if self._api_key else ())
             if self._config.stream:
                 return await self._read_stream(resp, sent)
-            raw = await _read_bounded(resp, MAX_BODY_BYTES)
-            latency_ms = _wire_ms(resp, sent)
+            raw = await read_bounded(resp, MAX_BODY_BYTES)
+            latency_ms = wire_ms(resp, sent)
         completion = parse_completion(raw, self._config.model)
         return replace(completion, latency_ms=latency_ms)
 
-    async def _http_fault(self, resp: aiohttp.ClientResponse) -> CallFault:
-        import aiohttp
-
-        try:
-            text = (await resp.content.read(MAX_ERROR_BODY_BYTES)).decode("utf-8", "replace")
-        except (aiohttp.ClientError, TimeoutError):
-            text = ""
-        detail = _error_message(text) or resp.reason or ""
-        secrets = (self._api_key,) if self._api_key else ()
-        return CallFault(
-            class_for_status(resp.status),
-            scrub(f"HTTP {resp.status}: {detail}", secrets),
-            resp.status,
-            parse_retry_after(resp.headers.get("retry-after")),
-        )
-
     async def _read_stream(self, resp: aiohttp.ClientResponse, t0: float) -> Completion:
-        parts: list[str] = []
-        ttft_ms: float | None = None
-        usage: Mapping[str, Any] = {}
-        model = self._config.model
-        finish: str | None = None
-        size = 0
-        done = False
+        stream = _Stream(self._config.model)
+        decoder = SSEDecoder(MAX_BODY_BYTES)
         async for raw_line in resp.content:
-            size += len(raw_line)
-            if size > MAX_BODY_BYTES:
-                raise CallFault("invalid_response", f"stream larger than {MAX_BODY_BYTES} bytes")
-            line = raw_line.strip()
-            if not line.startswith(b"data:"):
-                continue  # comments, event names, keep-alives
-            data = line[5:].strip()
-            if data == b"[DONE]":
-                done = True
+            event = decoder.feed(raw_line)
+            if event is not None and stream.take(event, resp, t0):
                 break
-            chunk = _json_object(data, "stream chunk")
-            model = chunk.get("model") or model
-            if isinstance(chunk.get("usage"), dict):
-                usage = chunk["usage"]
-            for choice in chunk.get("choices") or ():
-                delta = choice.get("delta") or {}
-                piece = delta.get("content")
-                if piece:
-                    if ttft_ms is None:
-                        ttft_ms = _wire_ms(resp, t0)
-                    parts.append(piece)
-                finish = choice.get("finish_reason") or finish
-        if not done:
+        else:
+            last = decoder.end()
+            if last is not None:
+                stream.take(last, resp, t0)
+        if not stream.done:
             raise CallFault("invalid_response", "stream ended before [DONE] (truncated)")
-        latency_ms = _wire_ms(resp, t0)
+        latency_ms = wire_ms(resp, t0)
         return Completion(
-            output=_valid_text("".join(parts)),
-            model=model,
-            ttft_ms=ttft_ms,
+            output=valid_text("".join(stream.parts)),
+            model=stream.model,
+            ttft_ms=stream.ttft_ms,
             latency_ms=latency_ms,
-            finish_reason=finish,
-            **_usage(usage),
+            finish_reason=stream.finish,
+            **_usage(stream.usage),
         )
 
 
-class _StampingTransport:
-    """The connection's transport, stamping when the request's bytes are handed to it."""
+class _Stream:
+    """What a Chat Completions stream said so far (event names are not used by it)."""
 
-    __slots__ = ("_inner", "_owner")
+    __slots__ = ("done", "finish", "model", "parts", "ttft_ms", "usage")
 
-    def __init__(self, inner: Any, owner: Any) -> None:
-        self._inner = inner
-        self._owner = owner
+    def __init__(self, model: str) -> None:
+        self.parts: list[str] = []
+        self.ttft_ms: float | None = None
+        self.usage: Mapping[str, Any] = {}
+        self.model = model
+        self.finish: str | None = None
+        self.done = False
 
-    def write(self, data: Any) -> None:
-        self._owner.sent_at = time.perf_counter()
-        self._inner.write(data)
-
-    def writelines(self, chunks: Any) -> None:
-        self._owner.sent_at = time.perf_counter()
-        self._inner.writelines(chunks)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-
-def _timed_connector(limit: int) -> aiohttp.TCPConnector:
-    """A connector whose connections stamp when a request is written and when bytes arrive.
-
-    Timing on the coroutine side counted connection set-up and the wait to be scheduled
-    (the first 64 requests of a 100 ms run: 120-130 ms), and the time to work through a
-    burst of replies; these stamps are taken where the bytes cross the event loop.
-    """
-    import aiohttp
-    from aiohttp.client_proto import ResponseHandler
-
-    class TimedResponseHandler(ResponseHandler):
-        sent_at = 0.0
-        received_at = 0.0
-
-        def connection_made(self, transport: Any) -> None:
-            super().connection_made(transport)
-            self.transport = _StampingTransport(transport, self)  # type: ignore[assignment]
-
-        def data_received(self, data: bytes) -> None:
-            self.received_at = time.perf_counter()
-            super().data_received(data)
-
-    connector = aiohttp.TCPConnector(limit=limit, limit_per_host=0)
-    factory = getattr(connector, "_factory", None)
-    # aiohttp's own factory is partial(ResponseHandler, loop=...); if a release changes
-    # that, keep its factory and time on the coroutine side (_wire_ms falls back).
-    if isinstance(factory, functools.partial) and factory.func is ResponseHandler:
-        connector._factory = functools.partial(  # type: ignore[assignment]
-            TimedResponseHandler, *factory.args, **factory.keywords
-        )
-    return connector
-
-
-def _sent_at(resp: aiohttp.ClientResponse, t0: float) -> float:
-    """When the request was written (call as soon as the response starts), else ``t0``."""
-    stamp = getattr(getattr(resp, "_protocol", None), "sent_at", None)
-    return stamp if isinstance(stamp, float) and t0 <= stamp <= time.perf_counter() else t0
-
-
-def _arrived(resp: aiohttp.ClientResponse, sent: float) -> float:
-    """When the response's latest bytes reached the event loop (now, if that is unknown)."""
-    now = time.perf_counter()
-    stamp = getattr(getattr(resp, "_protocol", None), "received_at", None)
-    return stamp if isinstance(stamp, float) and sent < stamp <= now else now
-
-
-def _wire_ms(resp: aiohttp.ClientResponse, sent: float) -> float:
-    """From the request's write to when its last bytes reached the event loop, in ms."""
-    return (_arrived(resp, sent) - sent) * 1000.0
-
-
-async def _read_bounded(resp: aiohttp.ClientResponse, limit: int) -> bytes:
-    declared = resp.content_length
-    if declared is not None and declared > limit:
-        raise CallFault("invalid_response", f"response body of {declared} bytes exceeds {limit}")
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        chunk = await resp.content.read(_READ_CHUNK)
-        if not chunk:
-            return b"".join(chunks)
-        size += len(chunk)
-        if size > limit:
-            raise CallFault("invalid_response", f"response body exceeds {limit} bytes")
-        chunks.append(chunk)
-
-
-def _json_object(raw: bytes, what: str) -> dict[str, Any]:
-    try:
-        value = json.loads(raw)
-    except UnicodeDecodeError as exc:
-        raise CallFault("invalid_response", f"{what} is not valid UTF-8: {exc.reason}") from None
-    except json.JSONDecodeError as exc:
-        raise CallFault(
-            "invalid_response", f"{what} is not valid JSON: {exc.msg} at {exc.pos}"
-        ) from None
-    if not isinstance(value, dict):
-        raise CallFault("invalid_response", f"{what} is JSON {type(value).__name__}, not an object")
-    return value
+    def take(self, event: SSEEvent, resp: aiohttp.ClientResponse, t0: float) -> bool:
+        """Take one event; True at ``[DONE]``."""
+        data = event.data.strip()
+        if data == b"[DONE]":
+            self.done = True
+            return True
+        chunk = json_object(data, "stream chunk")
+        self.model = chunk.get("model") or self.model
+        if isinstance(chunk.get("usage"), dict):
+            self.usage = chunk["usage"]
+        for choice in chunk.get("choices") or ():
+            delta = choice.get("delta") or {}
+            piece = delta.get("content")
+            if piece:
+                if self.ttft_ms is None:
+                    self.ttft_ms = wire_ms(resp, t0)
+                self.parts.append(piece)
+            self.finish = choice.get("finish_reason") or self.finish
+        return False
 
 
 def parse_completion(raw: bytes, requested_model: str) -> Completion:
     """A Chat Completions response body → Completion, or CallFault(invalid_response)."""
-    body = _json_object(raw, "response body")
+    body = json_object(raw, "response body")
     choices = body.get("choices")
     if not isinstance(choices, list):
         raise CallFault("invalid_response", "response has no 'choices' list")
@@ -306,7 +215,7 @@ def parse_completion(raw: bytes, requested_model: str) -> Completion:
         content = json.dumps(message["tool_calls"], sort_keys=True)
     if not isinstance(content, str):
         raise CallFault("invalid_response", "choices[0].message.content is not a string")
-    content = _valid_text(content)
+    content = valid_text(content)
     usage = body.get("usage")
     if not isinstance(usage, dict):
         usage = {}
@@ -318,46 +227,34 @@ def parse_completion(raw: bytes, requested_model: str) -> Completion:
     )
 
 
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _valid_text(text: str) -> str:
-    """``text`` with lone surrogates (JSON escapes like ``\\ud800``) made U+FFFD.
-
-    Such a string cannot be written as UTF-8: left in, it would fail the report at the
-    end of the run (or the call child's pipe) instead of showing up as odd output.
-    """
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return _LONE_SURROGATE.sub("\ufffd", text)
-    return text
-
-
-def _int_or_none(value: Any) -> int | None:
-    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
 def _usage(usage: Mapping[str, Any]) -> dict[str, int | None]:
     prompt_details = usage.get("prompt_tokens_details") or {}
     completion_details = usage.get("completion_tokens_details") or {}
     return {
-        "input_tokens": _int_or_none(usage.get("prompt_tokens")),
-        "output_tokens": _int_or_none(usage.get("completion_tokens")),
-        "cached_tokens": _int_or_none(prompt_details.get("cached_tokens")),
-        "reasoning_tokens": _int_or_none(completion_details.get("reasoning_tokens")),
+        "input_tokens": int_or_none(usage.get("prompt_tokens")),
+        "output_tokens": int_or_none(usage.get("completion_tokens")),
+        "cached_tokens": int_or_none(prompt_details.get("cached_tokens")),
+        "reasoning_tokens": int_or_none(completion_details.get("reasoning_tokens")),
     }
 
 
-def _error_message(text: str) -> str:
-    try:
-        body = json.loads(text)
-    except ValueError:
-        return text.strip()[:200]
-    if isinstance(body, dict):
-        err = body.get("error")
-        if isinstance(err, dict) and isinstance(err.get("message"), str):
-            return str(err["message"])
-        if isinstance(err, str):
-            return err
-    return text.strip()[:200]
+@dataclass(frozen=True, slots=True)
+class OpenAIProvider:
+    """``provider: openai``: any OpenAI-compatible endpoint, nothing to start."""
+
+    name: str = "openai"
+    config_keys: tuple[str, ...] = ("api_version", "auth_header")
+    default_key_env: str | None = "OPENAI_API_KEY"
+    default_base_url: str | None = DEFAULT_BASE_URL
+
+    def check(self, target: TargetConfig, sections: Mapping[str, Any]) -> Problem | None:
+        return None
+
+    def open(
+        self, targets: Mapping[str, TargetConfig], context: ProviderContext
+    ) -> AbstractContextManager[HttpEndpoints]:
+        urls = {name: t.base_url or DEFAULT_BASE_URL for name, t in targets.items()}
+        return nullcontext(HttpEndpoints(urls, context.run, OpenAIClient.for_target))
+
+
+PROVIDER = OpenAIProvider()

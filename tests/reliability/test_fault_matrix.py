@@ -349,7 +349,7 @@ def test_a_mixed_run_fails_only_the_faulty_cases_and_gates(tmp_path: Path) -> No
 
 def test_models_defined_in_config_are_served(tmp_path: Path) -> None:
     from pytest_llmguard.config import load_config
-    from pytest_llmguard.targets.sim import running_simulator
+    from pytest_llmguard.sim.provider import running_simulator
 
     project = Project(tmp_path)
     project.config(
@@ -358,7 +358,7 @@ def test_models_defined_in_config_are_served(tmp_path: Path) -> None:
         extra="sim: {models: {sim-mine: {base: sim-stable, latency_ms: 5}}}\n",
     )
     config = load_config(str(tmp_path))
-    with running_simulator(config, config.targets, ()) as url:
+    with running_simulator(config.sim, {}) as url:
         assert url is not None
         with urllib.request.urlopen(url + "/models", timeout=5) as resp:
             served = {m["id"] for m in json.loads(resp.read())["data"]}

@@ -1,0 +1,53 @@
+"""API keys come from the environment only; a missing one fails that target's calls, clearly.
+
+The run goes on for the other targets, and the terminal says which variable to export.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pytest_llmguard.config import TargetConfig
+from pytest_llmguard.faults import CallFault
+from pytest_llmguard.records import Case
+from pytest_llmguard.targets.base import Completion
+
+
+def missing_key_message(target: TargetConfig) -> str | None:
+    """Why ``target`` cannot authenticate, or None when it can (or needs no key)."""
+    if target.api_key_env and not os.environ.get(target.api_key_env):
+        return (
+            f"environment variable {target.api_key_env} is not set "
+            f"(targets.{target.name}.api_key_env); export it, or remove api_key_env "
+            "for an endpoint that needs no key"
+        )
+    return None
+
+
+def api_key_of(target: TargetConfig) -> str | None:
+    """The target's API key from its ``api_key_env`` variable, if it names one."""
+    return os.environ.get(target.api_key_env) if target.api_key_env else None
+
+
+class MissingCredentials:
+    """Stands in for a target whose API key variable is unset: every call fails clearly."""
+
+    def __init__(self, config: TargetConfig, message: str) -> None:
+        self._config = config
+        self.message = message
+
+    @property
+    def config(self) -> TargetConfig:
+        return self._config
+
+    def request_identity(self, case: Case) -> dict[str, object]:
+        return {"provider": self._config.provider, "model": self._config.model, "case": case.key}
+
+    def prepare(self) -> None:
+        pass
+
+    async def complete(self, case: Case) -> Completion:
+        raise CallFault("client_error", self.message)
+
+    async def aclose(self) -> None:
+        return None
