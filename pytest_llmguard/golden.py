@@ -345,7 +345,7 @@ def _tag_suggestion(tag: str) -> str:
 
 
 def _checks(doc: Document, raw: Mapping[str, Any], at: JsonPath) -> tuple[Check, ...]:
-    # Imported here: checks.py depends on heavier scoring code than loading needs.
+    # Imported here: checks depends on heavier scoring code than loading needs.
     from pytest_llmguard.checks import validate_check
 
     checks: list[Check] = []
@@ -364,7 +364,7 @@ def _checks(doc: Document, raw: Mapping[str, Any], at: JsonPath) -> tuple[Check,
         try:
             validate_check(kind, arg)
         except CheckSpecError as exc:
-            # The key path already ends with the kind: drop checks.py's "regex: " prefix.
+            # The key path already ends with the kind: drop the validator's "regex: " prefix.
             message = exc.message.removeprefix(f"{kind}: ")
             raise doc.error(
                 GoldenSetError, message, where, hint=exc.hint, docs=exc.docs or DOCS

@@ -1,7 +1,7 @@
 """The plain, immutable data that flows through the pipeline.
 
     Case ──(Target, engine)──▶ Observation ──(checks, scorers)──▶ ScoredObservation
-         ──▶ RunSummary (summary.py) ──▶ Comparison/Verdict (gate.py) ──▶ reports
+         ──▶ RunSummary (summary/) ──▶ Comparison/Verdict (gate.py) ──▶ reports
 
 Every record converts to and from plain JSON-able dicts (``to_dict``/``from_dict``):
 that is how xdist workers hand raw observations to the controller and how runs are saved.

@@ -5,7 +5,9 @@ from typing import Any
 import pytest
 
 from pytest_llmguard.checks import CHECK_KINDS, evaluate_checks, validate_check
+from pytest_llmguard.documents import load_schema
 from pytest_llmguard.exceptions import CheckSpecError
+from pytest_llmguard.golden import GOLDEN_SCHEMA
 from pytest_llmguard.records import Case, Check, CheckResult, Message
 
 
@@ -33,6 +35,12 @@ def test_kinds() -> None:
         "contains", "not_contains", "regex", "json_schema", "max_output_tokens", "similarity",
         "facts", "forbidden", "no_pii", "not_refusal", "max_repetition", "judge",
     )  # fmt: skip
+
+
+def test_golden_set_schema_lists_the_same_kinds() -> None:
+    # The schema is the one list of kinds outside the registry: it must not drift.
+    schema = load_schema(GOLDEN_SCHEMA)
+    assert tuple(schema["$defs"]["check"]["properties"]) == CHECK_KINDS
 
 
 # ------------------------------------------------------------------ validation

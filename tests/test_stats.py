@@ -1,4 +1,4 @@
-"""Tests for stats.py: published interval values, coverage, and the vectorised bootstrap."""
+"""Tests for stats/: published interval values, coverage, and the vectorised bootstrap."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from pytest_llmguard.stats import (
-    _Side,
     bootstrap_diff,
     bootstrap_diffs,
     newcombe_diff,
@@ -17,6 +16,7 @@ from pytest_llmguard.stats import (
     shared_draws,
     wilson_interval,
 )
+from pytest_llmguard.stats.case_values import CaseValues
 
 
 @pytest.mark.parametrize(
@@ -105,7 +105,7 @@ def test_vectorised_statistic_equals_brute_force(q: float | None, layout: str) -
     else:  # some repeats failed
         cases = np.concatenate([np.arange(n_cases), rng.integers(0, n_cases, 25)])
     values = rng.normal(size=cases.size)
-    side = _Side(values, cases, n_cases)
+    side = CaseValues(values, cases, n_cases)
     assert side.single is (layout == "single")
     assert (side.repeats == 3) is (layout == "uniform")
     drawn = rng.integers(0, n_cases, size=(6, n_cases))
@@ -238,7 +238,7 @@ def test_uneven_repeats_with_ties_equal_brute_force(q: float) -> None:
     n_cases = 30
     cases = np.concatenate([np.arange(n_cases), rng.integers(0, n_cases, 60)])
     values = np.round(rng.lognormal(3.0, 0.5, cases.size))
-    side = _Side(values, cases, n_cases)
+    side = CaseValues(values, cases, n_cases)
     assert not side.single and side.repeats == 0
     drawn = rng.integers(0, n_cases, size=(200, n_cases))
     got = side.resampled(f"p{q:g}", q, drawn)
@@ -250,7 +250,7 @@ def test_one_heavily_repeated_case_keeps_chunks_small() -> None:
     # (the interval still equals the brute-force statistic's bootstrap on a small draw).
     cases = np.concatenate([np.arange(50), np.zeros(199, dtype=np.int64)])
     values = np.random.default_rng(3).lognormal(3.0, 0.4, cases.size)
-    side = _Side(values, cases, 50)
+    side = CaseValues(values, cases, 50)
     assert side.row_cells == 50 * 200
     iv = bootstrap_diff(
         values,

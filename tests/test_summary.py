@@ -1,4 +1,4 @@
-"""Tests for summary.py: metric definitions, RunSummary values, merging and round trips."""
+"""Tests for summary/: metric definitions, RunSummary values, merging and round trips."""
 
 from __future__ import annotations
 
