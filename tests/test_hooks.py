@@ -18,7 +18,7 @@ def test_update_json_and_outcome_hooks_run_once_in_the_judging_process(
     write_project(pytester, sim_url)
     pytester.makeconftest(
         """
-        import json, os
+        import json
 
         def pytest_llmguard_update_json(config, report):
             report["team"] = "search"
@@ -27,7 +27,7 @@ def test_update_json_and_outcome_hooks_run_once_in_the_judging_process(
         def pytest_llmguard_outcome(config, outcome):
             with open("outcome.jsonl", "a") as fh:
                 fh.write(json.dumps({"verdict": outcome.verdict, "n": len(outcome.scored),
-                                     "worker": os.environ.get("PYTEST_XDIST_WORKER")}) + "\\n")
+                                     "worker": hasattr(config, "workerinput")}) + "\\n")
         """
     )
     result = pytester.runpytest("--llmguard", "golden_sets", "--llmguard-save", "run.json", *xdist)
@@ -37,7 +37,7 @@ def test_update_json_and_outcome_hooks_run_once_in_the_judging_process(
     assert report["team"] == saved["team"] == "search"
     assert report["hook_cases"] == 6
     lines = (pytester.path / "outcome.jsonl").read_text().splitlines()
-    assert [json.loads(x) for x in lines] == [{"verdict": "pass", "n": 6, "worker": None}]
+    assert [json.loads(x) for x in lines] == [{"verdict": "pass", "n": 6, "worker": False}]
 
 
 def test_a_failing_outcome_hook_does_not_change_the_verdict(
