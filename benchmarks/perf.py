@@ -667,6 +667,7 @@ def gate_row(args: argparse.Namespace) -> list[Row]:
     from pytest_llmguard.config import GateConfig, TargetConfig
     from pytest_llmguard.config.budgets import parse_budgets
     from pytest_llmguard.gate import check_absolute, compare
+    from pytest_llmguard.outcome import Outcome
     from pytest_llmguard.records import (
         Case,
         CheckResult,
@@ -677,7 +678,6 @@ def gate_row(args: argparse.Namespace) -> list[Row]:
     from pytest_llmguard.report import write_reports
     from pytest_llmguard.report.json_report import build_report, dumps_report
     from pytest_llmguard.scoring import SCORE_NAMES
-    from pytest_llmguard.session import Outcome
     from pytest_llmguard.summary import summarize
     from pytest_llmguard.verdict import overall_verdict
 

@@ -12,6 +12,7 @@ The session picks one (``execution.choose``) and talks to it only through this p
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -73,3 +74,27 @@ class CallStrategy(Protocol):
     def close(self) -> None:
         """Release what the calls hold (providers, a child process); idempotent."""
         ...
+
+
+class KeptResults:
+    """What the in-process and forked strategies share: results kept by item, timings."""
+
+    def __init__(self) -> None:
+        self._by_item: dict[ItemKey, list[ScoredObservation]] = defaultdict(list)
+        self._seconds = 0.0
+        self._interrupted = False
+
+    @property
+    def call_seconds(self) -> float:
+        return self._seconds
+
+    @property
+    def interrupted(self) -> bool:
+        return self._interrupted
+
+    def _index(self, scored: Sequence[ScoredObservation]) -> None:
+        for one in scored:
+            self._by_item[(one.observation.case_key, one.observation.target)].append(one)
+
+    def _kept(self, key: ItemKey) -> list[ScoredObservation]:
+        return list(self._by_item.get(key, ()))

@@ -9,12 +9,12 @@ child scores too (in batches, off the items' core). Used only where ``allowed``.
 from __future__ import annotations
 
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pytest_llmguard.exceptions import EngineError
-from pytest_llmguard.execution.base import ItemKey
+from pytest_llmguard.execution.base import ItemKey, KeptResults
 from pytest_llmguard.execution.calls import CallWork, spend_notes
 from pytest_llmguard.execution.child import CallChild, Emit, fork_allowed, run_interruptible
 from pytest_llmguard.records import Case, Observation, ScoredObservation
@@ -30,13 +30,14 @@ def allowed(work: CallWork) -> bool:
     return not work.needs_whole_batch and not work.config.gate.adaptive and fork_allowed()
 
 
-class ForkedCalls:
+class ForkedCalls(KeptResults):
     """The parent's side: receive, score and hand out what the child streams."""
 
     description = "in a forked child, while the items run"
     streams = True
 
     def __init__(self, work: CallWork) -> None:
+        super().__init__()
         self.work = work
         self.notes = work.notes
         self.cases: dict[str, Case] = {c.key: c for c in work.cases}
@@ -44,22 +45,11 @@ class ForkedCalls:
         self._expected: Counter[ItemKey] = Counter()
         self._arrived: list[tuple[Case, Observation]] = []  # from the child, not scored yet
         self._own: list[ScoredObservation] = []
-        self._by_item: dict[ItemKey, list[ScoredObservation]] = defaultdict(list)
-        self._seconds = 0.0
-        self._interrupted = False
         self.failure: str | None = None  # why the child ended early, if it did
 
     @property
     def streaming(self) -> bool:
         return self._child is not None and not self._child.done
-
-    @property
-    def call_seconds(self) -> float:
-        return self._seconds
-
-    @property
-    def interrupted(self) -> bool:
-        return self._interrupted
 
     def start(self, units: Sequence[CallUnit]) -> None:
         self._expected = Counter((u.case.key, u.target) for u in units)  # repeats per item
@@ -79,8 +69,7 @@ class ForkedCalls:
 
     def _keep(self, scored: Sequence[ScoredObservation]) -> None:
         self._own.extend(scored)
-        for one in scored:
-            self._by_item[(one.observation.case_key, one.observation.target)].append(one)
+        self._index(scored)
 
     def _receive(self, *, until: ItemKey | None = None, stop: bool = False) -> None:
         """Take the child's results: until ``until`` has all of them, or every one; then
@@ -146,7 +135,7 @@ class ForkedCalls:
             self._receive(until=key)
         if key not in self._by_item and self.failure is not None:
             raise EngineError(f"not called: {self.failure}")
-        return list(self._by_item.get(key, ()))
+        return self._kept(key)
 
     def own_results(self) -> list[ScoredObservation]:
         self._receive()

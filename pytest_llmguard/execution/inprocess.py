@@ -10,41 +10,30 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections import defaultdict
 from collections.abc import Sequence
 
-from pytest_llmguard.execution.base import ItemKey
+from pytest_llmguard.execution.base import ItemKey, KeptResults
 from pytest_llmguard.execution.calls import CallWork
 from pytest_llmguard.records import Case, Observation, ScoredObservation
 from pytest_llmguard.runner import CallUnit
 
 
-class InProcessCalls:
+class InProcessCalls(KeptResults):
     """Make each round's calls now, score them, keep them by item."""
 
     description = "in process"
     streams = False
 
     def __init__(self, work: CallWork) -> None:
+        super().__init__()
         self.work = work
         self.notes = work.notes
         self.rounds: dict[int, list[ScoredObservation]] = {}
-        self._by_item: dict[ItemKey, list[ScoredObservation]] = defaultdict(list)
         self._stack = contextlib.ExitStack()
-        self._seconds = 0.0
-        self._interrupted = False
 
     @property
     def streaming(self) -> bool:
         return False
-
-    @property
-    def call_seconds(self) -> float:
-        return self._seconds
-
-    @property
-    def interrupted(self) -> bool:
-        return self._interrupted
 
     def start(self, units: Sequence[CallUnit]) -> None:
         self._stack.enter_context(self.work.opened())
@@ -86,11 +75,10 @@ class InProcessCalls:
         cases, observations = [c for c, _ in pairs], [o for _, o in pairs]
         scored = self.work.score(cases, observations, spent, helpers=helpers)
         self.rounds.setdefault(round_index, []).extend(scored)
-        for s in scored:
-            self._by_item[(s.observation.case_key, s.observation.target)].append(s)
+        self._index(scored)
 
     def results_for(self, key: ItemKey) -> list[ScoredObservation]:
-        return list(self._by_item.get(key, ()))
+        return self._kept(key)
 
     def own_results(self) -> list[ScoredObservation]:
         return [s for r in sorted(self.rounds) for s in self.rounds[r]]
