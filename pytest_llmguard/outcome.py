@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from pytest_llmguard.budgets import Budget
+from pytest_llmguard.metrics.textdiff import DiffSpan
 from pytest_llmguard.records import Case, ScoredObservation
 
 if TYPE_CHECKING:
@@ -99,7 +100,12 @@ class Comparison:
 
 @dataclass(frozen=True, slots=True)
 class CaseRegression:
-    """A case that got worse from baseline to candidate, with a short word diff."""
+    """A case that got worse from baseline to candidate, with a short word diff.
+
+    ``diff`` is the diff as text (``[-old-]{+new+}``, for the JSON report and terminals);
+    ``spans`` is the same diff as structured spans, which the PR comment and the HTML
+    report mark up (and escape) in their own medium.
+    """
 
     case_key: str
     reason: str
@@ -107,6 +113,7 @@ class CaseRegression:
     candidate_output: str
     output_similarity: float  # baseline output vs candidate output, 0..1
     diff: str
+    spans: tuple[DiffSpan, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -114,6 +121,7 @@ class CaseRegression:
             "reason": self.reason,
             "output_similarity": round(self.output_similarity, 4),
             "diff": self.diff,
+            "diff_spans": [s.to_list() for s in self.spans],
             "baseline_output": self.baseline_output,
             "candidate_output": self.candidate_output,
         }
@@ -127,6 +135,7 @@ class CaseRegression:
             candidate_output=str(d.get("candidate_output", "")),
             output_similarity=float(d.get("output_similarity") or 0.0),
             diff=str(d.get("diff", "")),
+            spans=tuple(DiffSpan.from_list(s) for s in d.get("diff_spans") or ()),
         )
 
 

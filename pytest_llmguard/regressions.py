@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pytest_llmguard.metrics.similarity import pair_similarity
-from pytest_llmguard.metrics.textdiff import word_diff
+from pytest_llmguard.metrics.textdiff import diff_spans, word_diff
 from pytest_llmguard.outcome import CaseRegression
 from pytest_llmguard.records import ScoredObservation
 
@@ -60,6 +60,7 @@ def find_regressions(
                     candidate_output=after,
                     output_similarity=pair_similarity(before, after),
                     diff=word_diff(before, after),
+                    spans=diff_spans(before, after),
                 ),
             )
         )

@@ -27,6 +27,10 @@ def test_newly_failing_cases_rank_first_then_similarity_drops() -> None:
     assert [r.case_key for r in found] == ["a", "b"]
     assert found[0].reason.startswith("now fails: contains")
     assert "[-30-]{+60+}" in found[0].diff
+    assert [(s.kind, s.text) for s in found[0].spans if s.kind in ("del", "ins")] == [
+        ("del", "30"),
+        ("ins", "60"),
+    ]
     assert "fell 0.25" in found[1].reason
     assert 0 < found[0].output_similarity < 1
 

@@ -25,6 +25,7 @@ from pytest_llmguard.records import CheckResult, Observation, ScoredObservation
 from pytest_llmguard.summary import RunSummary, summarize
 
 SCHEMA_VERSION = 1
+_JUDGE_KEYS = {"target", "model", "calls", "errors"}  # what a report says of the judge
 
 
 def case_key(entry: Mapping[str, Any]) -> str:
@@ -178,6 +179,8 @@ def outcome_of(run: SavedRun) -> Outcome:
             f"saved run {run.label}: comparisons are malformed ({type(exc).__name__}: {exc})"
         ) from None
     notes = doc.get("notes", [])
+    git = meta.get("git")
+    judge = doc.get("judge")
     return Outcome(
         started_at=str(meta.get("started_at", "")),
         finished_at=str(meta.get("finished_at", "")),
@@ -194,6 +197,10 @@ def outcome_of(run: SavedRun) -> Outcome:
         partial=run.partial,
         baseline=info,
         candidate=doc.get("candidate") if isinstance(doc.get("candidate"), str) else None,
+        judge=judge if isinstance(judge, Mapping) and _JUDGE_KEYS <= judge.keys() else None,
+        git={k: v for k, v in git.items() if isinstance(v, str)}
+        if isinstance(git, Mapping)
+        else {},
     )
 
 
