@@ -1,9 +1,10 @@
-"""The ``llmguard`` command: sim, report, diff, init."""
+"""The ``llmguard`` command: sim, report, diff, init, comment, merge."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -52,6 +53,41 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     return 1 if outcome.verdict == "fail" else 0
 
 
+def _cmd_comment(args: argparse.Namespace) -> int:
+    """Post (or update) the sticky PR comment from a saved run; 1 only if --strict and it failed."""
+    from pytest_llmguard.publish import PublishRequest, publish
+    from pytest_llmguard.store import load_run, outcome_of
+
+    outcome = outcome_of(load_run(args.run, allow_partial=True))
+    request = PublishRequest(
+        comment=True,
+        strict=args.strict,
+        report_url=args.report_url,
+        repository=args.repo,
+        number=args.pr,
+        api_url=args.api_url,
+        summary=False,  # the pytest run wrote it; only a failure to post is added there
+        annotate=False,
+    )
+    done = publish(outcome, request, os.environ)
+    for line in done.lines:
+        print(line)
+    return 1 if done.failed else 0
+
+
+def _cmd_merge(args: argparse.Namespace) -> int:
+    """Join saved shards, judge the whole run once; exit 1 on a failing verdict."""
+    from pytest_llmguard.report import render_json
+    from pytest_llmguard.report.terminal import render_terminal
+    from pytest_llmguard.shards import merge_shards
+
+    outcome = merge_shards(args.runs, config_path=args.config, rootdir=".", baseline=args.baseline)
+    write_atomic(args.output, render_json(outcome) + "\n", durable=True)
+    print("\n".join(render_terminal(outcome)))
+    print(f"wrote {args.output}")
+    return 1 if outcome.verdict == "fail" else 0
+
+
 def _cmd_init(args: argparse.Namespace) -> int:
     from pytest_llmguard.scaffold import scaffold
 
@@ -77,6 +113,28 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("run_b", help="candidate run (JSON)")
     diff.add_argument("--config", metavar="PATH", help="config with budgets (default: discovery)")
     diff.add_argument("--markdown", action="store_true", help="print Markdown (a PR comment body)")
+    comment = sub.add_parser(
+        "comment", help="post or update the sticky PR comment from a saved run (JSON report)"
+    )
+    comment.add_argument("run", help="a JSON report (--llmguard-report-json, --llmguard-save)")
+    comment.add_argument("--repo", metavar="OWNER/NAME", help="default: $GITHUB_REPOSITORY")
+    comment.add_argument(
+        "--pr", type=int, metavar="N", help="default: the pull request of $GITHUB_EVENT_PATH"
+    )
+    comment.add_argument("--api-url", metavar="URL", help="default: $GITHUB_API_URL")
+    comment.add_argument("--report-url", metavar="URL", help="link to the HTML report")
+    comment.add_argument(
+        "--strict", action="store_true", help="exit 1 when the comment cannot be posted"
+    )
+    merge = sub.add_parser(
+        "merge", help="join saved shards (--llmguard-shard) and judge them as one run"
+    )
+    merge.add_argument("runs", nargs="+", metavar="RUN", help="the shards' saved runs (JSON)")
+    merge.add_argument("-o", "--output", required=True, metavar="PATH", help="merged run (JSON)")
+    merge.add_argument("--config", metavar="PATH", help="config with budgets (default: discovery)")
+    merge.add_argument(
+        "--baseline", metavar="PATH|latest|ID", help="default: the baseline the shards named"
+    )
     init = sub.add_parser("init", help="scaffold llmguard.yaml, a golden set and CI workflows")
     init.add_argument("directory", nargs="?", default=".")
     init.add_argument("--force", action="store_true", help="overwrite existing files")
@@ -88,7 +146,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] == "sim":
         return _cmd_sim(argv[1:])
     args = build_parser().parse_args(argv)
-    handlers = {"report": _cmd_report, "diff": _cmd_diff, "init": _cmd_init}
+    handlers = {
+        "report": _cmd_report,
+        "diff": _cmd_diff,
+        "init": _cmd_init,
+        "comment": _cmd_comment,
+        "merge": _cmd_merge,
+    }
     try:
         return handlers[args.command](args)
     except LLMGuardError as exc:

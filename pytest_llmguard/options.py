@@ -44,6 +44,16 @@ def _cache_mode(value: str) -> str:
     return value
 
 
+def _shard(value: str) -> tuple[int, int]:
+    """``I/N``: the I-th of N shards, counted from 1."""
+    index, _, count = str(value).strip().partition("/")
+    if not (index.isdigit() and count.isdigit()):
+        raise argparse.ArgumentTypeError(f"{value!r} is not I/N (e.g. 2/4)")
+    if not 1 <= int(index) <= int(count):
+        raise argparse.ArgumentTypeError(f"{value!r}: I must be between 1 and N")
+    return int(index), int(count)
+
+
 def _text(value: str) -> str:
     if not str(value).strip():
         raise argparse.ArgumentTypeError("an empty value is not allowed")
@@ -60,6 +70,7 @@ class Option:
     parse: Callable[[str], Any] = _text
     repeatable: bool = False
     kwargs: dict[str, Any] = field(default_factory=dict)
+    switch: bool = False  # takes no value; its ini twin is a bool
 
     @property
     def dest(self) -> str:
@@ -109,6 +120,31 @@ OPTIONS: tuple[Option, ...] = (
         "PATH",
     ),
     Option(
+        "comment",
+        "post the Markdown report as the pull request's sticky comment, updated in place "
+        "(GitHub Actions; a failure is reported, not fatal) (default: off)",
+        "",
+        switch=True,
+    ),
+    Option(
+        "comment-strict",
+        "with --llmguard-comment: fail the run when the comment cannot be posted (default: off)",
+        "",
+        switch=True,
+    ),
+    Option(
+        "report-url",
+        "link the HTML report from the PR comment and step summary (default: $LLMGUARD_REPORT_URL)",
+        "URL",
+    ),
+    Option(
+        "shard",
+        "run shard I of N: a deterministic share of the cases (all targets and repeats of a "
+        "case together); join the saved shards with `llmguard merge` (default: all cases)",
+        "I/N",
+        parse=_shard,
+    ),
+    Option(
         "repeat",
         f"call every case N times, 1 to {MAX_REPEAT} (default: run.repeat, 1)",
         "N",
@@ -143,6 +179,16 @@ def add_options(parser: pytest.Parser) -> None:
         help="with --llmguard: run only golden-set items, deselect other tests (default: off)",
     )
     for option in OPTIONS:
+        if option.switch:
+            group.addoption(
+                option.flag,
+                dest=option.dest,
+                action="store_true",
+                default=None,
+                help=option.help,
+            )
+            parser.addini(option.dest, f"ini twin of {option.flag}", type="bool", default=None)
+            continue
         kwargs: dict[str, Any] = {"metavar": option.metavar, "type": option.parse}
         if option.repeatable:
             kwargs["action"] = "append"
@@ -158,6 +204,8 @@ def get_option(config: pytest.Config, suffix: str) -> Any:
     if value is not None:
         return value
     raw = config.getini(option.dest)
+    if option.switch:
+        return bool(raw)
     if not raw:
         return None
     try:

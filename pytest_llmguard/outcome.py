@@ -221,3 +221,5 @@ class Outcome:
     baseline: BaselineInfo | None = None
     candidate: str | None = None
     git: Mapping[str, str | None] = field(default_factory=dict)  # commit, branch
+    shard: tuple[int, int] | None = None  # (index, count) of a --llmguard-shard run
+    inputs_digest: str | None = None  # of the config and golden sets (shards must agree)

@@ -8,6 +8,7 @@ reports and saves → the gate sets the exit status in ``pytest_sessionfinish``.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import warnings
@@ -32,9 +33,11 @@ from pytest_llmguard.options import SAVE_TO_STORE, add_options, enabled, get_opt
 if TYPE_CHECKING:
     from pytest_llmguard.execution import CallStrategy, Worker
     from pytest_llmguard.outcome import Outcome
+    from pytest_llmguard.publish import Published
     from pytest_llmguard.session import GuardSession
 
 OUTCOME_KEY: pytest.StashKey[Outcome] = pytest.StashKey()
+PUBLISHED_KEY: pytest.StashKey[Published] = pytest.StashKey()
 RUN_DIR_KEY = pytest.StashKey[str]()
 RUN_DIR_INPUT = "llmguard_run_dir"
 WORKER_OUTPUT = "llmguard"
@@ -116,6 +119,7 @@ def _create_session(config: pytest.Config) -> GuardSession:
         report_markdown=get_option(config, "report-md"),
         repeat=get_option(config, "repeat"),
         concurrency=get_option(config, "concurrency"),
+        shard=get_option(config, "shard"),
     )
     return GuardSession(cfg, golden_sets, options, worker=_worker(config))
 
@@ -165,8 +169,20 @@ def pytest_collection_modifyitems(
     guard = config.stash.get(SESSION_KEY, None)
     if guard is None:
         return
-    if any(isinstance(i, CaseItem) for i in items):
-        items.extend(budget_items(session, guard))
+    shard = guard.options.shard
+    if any(isinstance(i, CaseItem) for i in items) and shard is None:
+        items.extend(budget_items(session, guard))  # a shard judges no budget
+    if shard is not None:
+        from pytest_llmguard.shards import shard_of
+
+        index, count = shard
+        others = [
+            i for i in items if isinstance(i, CaseItem) and shard_of(i.case.key, count) != index
+        ]
+        if others:
+            config.hook.pytest_deselected(items=others)
+            away = set(others)
+            items[:] = [i for i in items if i not in away]
     if config.getoption("llmguard_only"):
         dropped = [i for i in items if not isinstance(i, (CaseItem, BudgetItem))]
         if dropped:
@@ -243,8 +259,26 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         config.hook.pytest_llmguard_outcome(config=config, outcome=outcome)
     except Exception as exc:  # a custom publisher must not change the gate's verdict
         warnings.warn(f"pytest_llmguard_outcome hook failed: {exc!r}", stacklevel=1)
-    if outcome.verdict == "fail" and session.exitstatus == pytest.ExitCode.OK:
+    published = _publish(config, outcome)
+    failed = outcome.verdict == "fail" or published.failed
+    if failed and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _publish(config: pytest.Config, outcome: Outcome) -> Published:
+    """The PR comment (if asked), step summary and annotations (in GitHub Actions)."""
+    from pytest_llmguard.publish import PublishRequest, publish
+
+    strict = bool(get_option(config, "comment-strict"))
+    request = PublishRequest(
+        comment=strict or bool(get_option(config, "comment")),
+        strict=strict,
+        report_url=get_option(config, "report-url"),
+        rootdir=str(config.rootpath),
+    )
+    published = publish(outcome, request, os.environ)
+    config.stash[PUBLISHED_KEY] = published
+    return published
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -262,3 +296,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     for line in render_terminal(outcome):
         red = line.startswith("llmguard verdict: FAIL")
         terminalreporter.write_line(line, red=red, bold=line.startswith("llmguard verdict"))
+    published = config.stash.get(PUBLISHED_KEY, None)
+    if published is not None:
+        for line in published.lines:
+            terminalreporter.write_line(line)
+        # workflow commands: each alone on its line, without colour, for the runner to read
+        terminalreporter.ensure_newline()
+        for command in published.commands:
+            terminalreporter.write_line(command)

@@ -38,6 +38,7 @@ from pytest_llmguard.provenance import git_info
 from pytest_llmguard.records import Case, ScoredObservation
 from pytest_llmguard.report import Amend, render_json, write_reports
 from pytest_llmguard.runner import CallUnit, plan_calls
+from pytest_llmguard.shards import inputs_digest, shard_judgement
 from pytest_llmguard.store import RunMeta, open_store
 from pytest_llmguard.summary import RunSummary, summarize
 from pytest_llmguard.targets.credentials import missing_key_message
@@ -130,7 +131,8 @@ class GuardSession:
         strategy.start(units)
         if not strategy.streaming:
             try:
-                if self.config.gate.adaptive:
+                # a shard cannot tell a borderline budget: it holds a fraction of the cases
+                if self.config.gate.adaptive and self.options.shard is None:
                     self._adaptive_rounds(strategy)
             finally:
                 strategy.settle()  # the providers (an in-process simulator) close now
@@ -268,6 +270,8 @@ class GuardSession:
         self.settle_calls()
         scored = self.all_results()
         judgement = self.assess(scored)
+        if self.options.shard is not None:
+            judgement = shard_judgement(judgement, self.options.shard)
         finished = time.time()
         outcome = Outcome(
             started_at=_iso(self.started),
@@ -287,6 +291,8 @@ class GuardSession:
             baseline=judgement.baseline,
             candidate=judgement.candidate,
             git=self.git,
+            shard=self.options.shard,
+            inputs_digest=inputs_digest(self.config, self.golden_sets),
         )
         paths = self._report_paths()
         document = None

@@ -18,6 +18,10 @@ EXPECTED_OPTIONS = [
     "--llmguard-cache",
     "--llmguard-report-json",
     "--llmguard-report-md",
+    "--llmguard-comment",
+    "--llmguard-comment-strict",
+    "--llmguard-report-url",
+    "--llmguard-shard",
     "--llmguard-repeat",
     "--llmguard-concurrency",
 ]
@@ -30,6 +34,10 @@ EXPECTED_INI = [
     "llmguard_cache",
     "llmguard_report_json",
     "llmguard_report_md",
+    "llmguard_comment",
+    "llmguard_comment_strict",
+    "llmguard_report_url",
+    "llmguard_shard",
     "llmguard_repeat",
     "llmguard_concurrency",
 ]
@@ -58,3 +66,6 @@ def test_bad_option_value_is_a_usage_error(pytester: pytest.Pytester) -> None:
     )
     result = pytester.runpytest("--llmguard-concurrency=0")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
+    for bad in ("3/2", "0/2", "two", "1/"):
+        result = pytester.runpytest(f"--llmguard-shard={bad}")
+        assert result.ret == pytest.ExitCode.USAGE_ERROR, bad

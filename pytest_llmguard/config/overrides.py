@@ -29,6 +29,7 @@ class Options:
     report_html: str | None = None
     repeat: int | None = None
     concurrency: int | None = None
+    shard: tuple[int, int] | None = None  # (index, count): run only this shard's cases
 
 
 def apply_options(config: Config, options: Options) -> tuple[Config, tuple[str, ...]]:

@@ -28,6 +28,8 @@ class PublishRequest:
     repository: str | None = None  # overrides of the GitHub context
     number: int | None = None
     api_url: str | None = None
+    summary: bool = True  # append the report to the step summary (else only a failure)
+    annotate: bool = True  # emit annotations
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,11 +41,32 @@ class Published:
     failed: bool = False
 
 
+def _comment(
+    outcome: Outcome, request: PublishRequest, env: Mapping[str, str], report_url: str | None
+) -> tuple[str, bool, bool]:
+    """Post the comment: (what to say, whether it was posted, whether a fork refused it)."""
+    from pytest_llmguard.publish.github import ContextError, context_from_env, post_comment
+    from pytest_llmguard.report.markdown import COMMENT_LIMIT, render_markdown
+
+    try:
+        context = context_from_env(
+            env, repository=request.repository, number=request.number, api_url=request.api_url
+        )
+    except ContextError as exc:
+        return f"PR comment not posted: {exc}", False, False
+    body = render_markdown(outcome, limit=COMMENT_LIMIT, report_url=report_url)
+    result = post_comment(context, body)
+    if result.ok:
+        return result.message, True, False
+    return f"PR comment not posted: {result.message}", False, result.fork_readonly
+
+
 def publish(outcome: Outcome, request: PublishRequest, env: Mapping[str, str]) -> Published:
     """Post the comment (if asked), append the step summary and emit annotations (in
     GitHub Actions), each as its environment allows."""
     from pytest_llmguard.publish.actions import (
         actions_env,
+        append_notice,
         append_step_summary,
         workflow_annotations,
     )
@@ -53,26 +76,9 @@ def publish(outcome: Outcome, request: PublishRequest, env: Mapping[str, str]) -
     notice = None
     failed = False
     if request.comment:
-        from pytest_llmguard.publish.github import ContextError, context_from_env, post_comment
-        from pytest_llmguard.report.markdown import COMMENT_LIMIT, render_markdown
-
-        try:
-            context = context_from_env(
-                env,
-                repository=request.repository,
-                number=request.number,
-                api_url=request.api_url,
-            )
-        except ContextError as exc:
-            result_ok, message, fork = False, f"PR comment not posted: {exc}", False
-        else:
-            body = render_markdown(outcome, limit=COMMENT_LIMIT, report_url=report_url)
-            result = post_comment(context, body)
-            fork = result.fork_readonly
-            result_ok = result.ok
-            message = result.message if result.ok else f"PR comment not posted: {result.message}"
+        message, posted, fork = _comment(outcome, request, env, report_url)
         lines.append(f"llmguard: {message}")
-        if not result_ok:
+        if not posted:
             notice = message
             failed = request.strict and not fork
             if not fork:
@@ -82,13 +88,15 @@ def publish(outcome: Outcome, request: PublishRequest, env: Mapping[str, str]) -
                 )
     quiet = env.get("LLMGUARD_GITHUB", "").strip().lower() in DISABLED
     summary = env.get("GITHUB_STEP_SUMMARY", "").strip()
-    if summary and not quiet:
+    problem = None
+    if summary and not quiet and request.summary:
         problem = append_step_summary(summary, outcome, report_url=report_url, notice=notice)
-        lines.append(
-            f"llmguard: {problem}" if problem else "llmguard: report added to the step summary"
-        )
+        lines.append(f"llmguard: {problem or 'report added to the step summary'}")
+    elif summary and not quiet and notice:
+        problem = append_notice(summary, notice)
+        lines.append(f"llmguard: {problem or 'said so in the step summary'}")
     commands: tuple[str, ...] = ()
-    if actions_env(env):
+    if request.annotate and actions_env(env):
         found = workflow_annotations(
             outcome, rootdir=request.rootdir, workspace=env.get("GITHUB_WORKSPACE")
         )

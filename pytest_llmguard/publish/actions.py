@@ -217,6 +217,16 @@ def append_step_summary(
     return None
 
 
+def append_notice(path: str, notice: str) -> str | None:
+    """Add one warning line to the step summary (a comment that could not be posted)."""
+    try:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(f"\n> ⚠️ llmguard: {_clean(notice)}\n")
+    except OSError as exc:
+        return f"could not write the step summary: {exc}"
+    return None
+
+
 def actions_env(env: Mapping[str, str]) -> bool:
     """Whether this runs in GitHub Actions with its output wanted (``LLMGUARD_GITHUB=0`` not)."""
     if env.get("LLMGUARD_GITHUB", "").strip().lower() in ("0", "false", "off", "no"):

@@ -83,6 +83,12 @@ def build_report(outcome: Outcome) -> dict[str, Any]:
             "git": {"commit": outcome.git.get("commit"), "branch": outcome.git.get("branch")},
             "config_path": outcome.config_path,
             "llmguard_version": __version__,
+            "shard": (
+                None
+                if outcome.shard is None
+                else {"index": outcome.shard[0], "count": outcome.shard[1]}
+            ),
+            "inputs_digest": outcome.inputs_digest,
         },
         "verdict": outcome.verdict,
         "candidate": outcome.candidate,

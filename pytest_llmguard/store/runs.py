@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,7 @@ class SavedRun:
     document: Mapping[str, Any]
     summaries: Mapping[str, RunSummary]
     scored: tuple[ScoredObservation, ...]
+    scopes: Mapping[str, frozenset[str]] = field(default_factory=dict)  # budget scopes by case
 
     @property
     def path(self) -> str:
@@ -155,7 +156,7 @@ def parse_run(label: str, doc: Mapping[str, Any], *, allow_partial: bool = False
             mine,
             case_scopes=scopes,
         )
-    return SavedRun(label, doc, summaries, tuple(scored))
+    return SavedRun(label, doc, summaries, tuple(scored), scopes)
 
 
 def load_run(path: str, *, allow_partial: bool = False, label: str | None = None) -> SavedRun:
@@ -197,7 +198,7 @@ def outcome_of(run: SavedRun) -> Outcome:
         partial=run.partial,
         baseline=info,
         candidate=doc.get("candidate") if isinstance(doc.get("candidate"), str) else None,
-        judge=judge if isinstance(judge, Mapping) and _JUDGE_KEYS <= judge.keys() else None,
+        judge=judge if isinstance(judge, Mapping) and judge.keys() >= _JUDGE_KEYS else None,
         git={k: v for k, v in git.items() if isinstance(v, str)}
         if isinstance(git, Mapping)
         else {},
