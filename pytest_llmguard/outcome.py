@@ -222,4 +222,5 @@ class Outcome:
     candidate: str | None = None
     git: Mapping[str, str | None] = field(default_factory=dict)  # commit, branch
     shard: tuple[int, int] | None = None  # (index, count) of a --llmguard-shard run
-    inputs_digest: str | None = None  # of the config and golden sets (shards must agree)
+    inputs_digest: str | None = None  # of the config, golden sets, models (shards agree)
+    config_digest: str | None = None  # of the config file alone (merge judges with it)

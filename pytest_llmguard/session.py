@@ -38,7 +38,7 @@ from pytest_llmguard.provenance import git_info
 from pytest_llmguard.records import Case, ScoredObservation
 from pytest_llmguard.report import Amend, render_json, write_reports
 from pytest_llmguard.runner import CallUnit, plan_calls
-from pytest_llmguard.shards import inputs_digest, shard_judgement
+from pytest_llmguard.shards import config_digest, inputs_digest, shard_judgement
 from pytest_llmguard.store import RunMeta, open_store
 from pytest_llmguard.summary import RunSummary, summarize
 from pytest_llmguard.targets.credentials import missing_key_message
@@ -293,6 +293,7 @@ class GuardSession:
             git=self.git,
             shard=self.options.shard,
             inputs_digest=inputs_digest(self.config, self.golden_sets),
+            config_digest=config_digest(self.config),
         )
         paths = self._report_paths()
         document = None

@@ -19,7 +19,7 @@ from typing import Any
 from pytest_llmguard.baseline import plan_baseline
 from pytest_llmguard.config import Config, load_config
 from pytest_llmguard.exceptions import SavedRunError
-from pytest_llmguard.golden import GoldenSet, load_golden_sets
+from pytest_llmguard.golden import GoldenSet
 from pytest_llmguard.outcome import Judgement, Outcome
 from pytest_llmguard.store import open_store, parse_run, read_document
 from pytest_llmguard.verdict import assess, by_target
@@ -31,19 +31,30 @@ def shard_of(case_key: str, count: int) -> int:
     return int.from_bytes(digest[:8], "big") % count + 1
 
 
-def inputs_digest(config: Config, golden_sets: Sequence[GoldenSet]) -> str:
-    """A digest of what decides a run's cases and budgets: the config file, the golden
-    sets' files and the targets' models after overrides (shards must share it)."""
+def _file_digests(config: Config, paths: Sequence[str]) -> hashlib._Hash:
     h = hashlib.sha256()
-    files = [config.path] if config.path else []
-    files += [os.path.join(config.rootdir, g.path) for g in golden_sets]
-    for path in files:
+    for path in paths:
         h.update(os.path.relpath(path, config.rootdir).replace(os.sep, "/").encode())
         try:
             with open(path, "rb") as fh:
                 h.update(hashlib.sha256(fh.read()).digest())
         except OSError:
             h.update(b"(unreadable)")
+    return h
+
+
+def config_digest(config: Config) -> str:
+    """A digest of the config file: the budgets a merged run is judged with must be the
+    shards' own."""
+    return _file_digests(config, [config.path] if config.path else []).hexdigest()[:16]
+
+
+def inputs_digest(config: Config, golden_sets: Sequence[GoldenSet]) -> str:
+    """A digest of what decides a run's cases and budgets: the config file, the golden
+    sets' files and the targets' models after overrides (shards must share it)."""
+    files = [config.path] if config.path else []
+    files += [os.path.join(config.rootdir, g.path) for g in golden_sets]
+    h = _file_digests(config, files)
     for name in sorted(config.targets):
         t = config.targets[name]
         h.update(f"{name}={t.provider}:{t.model}".encode())
@@ -167,12 +178,12 @@ def merge_shards(
     shards = sorted((read_shard(p) for p in paths), key=lambda s: s.index)
     check_shards(shards)
     config = load_config(rootdir, config_path)
-    here = inputs_digest(config, load_golden_sets(config))
-    theirs = shards[0].run.get("inputs_digest")
+    here = config_digest(config)
+    theirs = shards[0].run.get("config_digest")
     if here != theirs:
         raise SavedRunError(
-            f"the config and golden sets here (digest {here}) are not the shards' ({theirs}): "
-            "merge from the checkout the shards ran"
+            f"the config file here ({config.path}, digest {here}) is not the one the shards "
+            f"ran with (digest {theirs}): merge from the same checkout, or name it with --config"
         )
     merged = parse_run(f"{len(shards)} shards", _merged_document(shards))
     targets = tuple(merged.summaries)
@@ -214,7 +225,8 @@ def merge_shards(
         baseline=judgement.baseline,
         candidate=judgement.candidate,
         git={"commit": shards[0].commit, "branch": _branch(shards[0])},
-        inputs_digest=here,
+        inputs_digest=str(shards[0].run.get("inputs_digest")),
+        config_digest=here,
     )
 
 

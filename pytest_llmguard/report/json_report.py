@@ -89,6 +89,7 @@ def build_report(outcome: Outcome) -> dict[str, Any]:
                 else {"index": outcome.shard[0], "count": outcome.shard[1]}
             ),
             "inputs_digest": outcome.inputs_digest,
+            "config_digest": outcome.config_digest,
         },
         "verdict": outcome.verdict,
         "candidate": outcome.candidate,
