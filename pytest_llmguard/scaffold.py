@@ -5,6 +5,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+from pytest_llmguard import __version__
 from pytest_llmguard.atomic import write_atomic
 
 CONFIG = """\
@@ -49,11 +50,19 @@ cases:
 """
 
 
-def _workflow(name: str) -> str:
-    """A workflow template shipped in the package (the repo's .github/ holds identical copies)."""
-    return (
-        resources.files("pytest_llmguard").joinpath("templates", name).read_text(encoding="utf-8")
-    )
+WORKFLOWS = ("llmguard-pr.yml", "llmguard-nightly.yml")
+INSTALL_MARK = "__LLMGUARD_INSTALL__"
+PINNED_INSTALL = f'pip install "pytest-llmguard=={__version__}"'
+
+
+def render_workflow(name: str, install: str = PINNED_INSTALL) -> str:
+    """A workflow template shipped in the package, with its install step filled in.
+
+    ``llmguard init`` pins the version that wrote it; this repository's own copies in
+    ``.github/workflows`` install from the checkout (``pip install -e .``).
+    """
+    template = resources.files("pytest_llmguard").joinpath("templates", name)
+    return template.read_text(encoding="utf-8").replace(INSTALL_MARK, install)
 
 
 def scaffold(directory: Path, *, force: bool = False) -> list[Path]:
@@ -61,11 +70,9 @@ def scaffold(directory: Path, *, force: bool = False) -> list[Path]:
     files = {
         directory / "llmguard.yaml": CONFIG,
         directory / "golden_sets" / "example.yaml": GOLDEN_SET,
-        directory / ".github" / "workflows" / "llmguard-pr.yml": _workflow("llmguard-pr.yml"),
-        directory / ".github" / "workflows" / "llmguard-nightly.yml": _workflow(
-            "llmguard-nightly.yml"
-        ),
     }
+    for name in WORKFLOWS:
+        files[directory / ".github" / "workflows" / name] = render_workflow(name)
     written = []
     for path, text in files.items():
         if path.exists() and not force:

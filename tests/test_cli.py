@@ -32,9 +32,13 @@ def test_init_scaffolds_a_working_project(
 
 
 def test_shipped_workflow_templates_match_the_repo_copies() -> None:
+    """The repo's copies are the templates installing from the checkout; `llmguard init`
+    writes them pinned to the version that wrote them (tests/test_workflows.py)."""
+    from pytest_llmguard.scaffold import WORKFLOWS, render_workflow
+
     root = Path(__file__).resolve().parent.parent
-    for name in ("llmguard-pr.yml", "llmguard-nightly.yml"):
-        shipped = (root / "pytest_llmguard" / "templates" / name).read_text()
+    for name in WORKFLOWS:
+        shipped = render_workflow(name, install="pip install -e .")
         assert shipped == (root / ".github" / "workflows" / name).read_text()
 
 
