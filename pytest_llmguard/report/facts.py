@@ -80,6 +80,13 @@ def _commit(git: Mapping[str, str | None]) -> str:
     return f"this run (commit {commit}{on})"
 
 
+def _when(iso: str) -> str:
+    """``2026-12-03T16:50:38+00:00`` as ``2026-12-03 16:50 UTC``."""
+    if len(iso) >= 16 and iso[10] == "T" and iso.endswith(("+00:00", "Z")):
+        return iso[:10] + " " + iso[11:16] + " UTC"
+    return iso
+
+
 def sides(outcome: Outcome) -> tuple[Side, ...]:
     """The candidate and its baseline, or every target when nothing was compared."""
     origin = _commit(outcome.git)
@@ -93,13 +100,15 @@ def sides(outcome: Outcome) -> tuple[Side, ...]:
         if info.source == "target":
             found.append(Side("baseline", info.target, info.model, "same run"))
         else:
-            where = [f"commit {info.commit[:7]}"] if info.commit else []
+            label = info.label
+            origin = f"saved {label}" if label.startswith("run ") else f"saved run {label}"
+            where = []
+            if info.commit and info.commit[:7] not in label:
+                where.append(f"commit {info.commit[:7]}")
             if info.started_at:
-                where.append(info.started_at)
-            detail = f" ({', '.join(where)})" if where else ""
-            found.append(
-                Side("baseline", info.target, info.model, f"saved run {info.label}{detail}")
-            )
+                where.append(_when(info.started_at))
+            detail = f", {', '.join(where)}" if where else ""
+            found.append(Side("baseline", info.target, info.model, origin + detail))
     if not found:
         for name, summary in outcome.summaries.items():
             found.append(Side("target", name, summary.model, origin))

@@ -118,8 +118,8 @@ def _headline(outcome: Outcome) -> list[str]:
     lines = [COMMENT_MARKER, f"## {icon} llmguard: {outcome.verdict.upper()}{tail}", ""]
     for side in sides(outcome):
         lines.append(
-            f"**{side.role.capitalize()}:** {escape_cell(side.target, 80)} "
-            f"({escape_cell(side.model, 120)}), {escape_cell(side.origin, 200)}  "
+            f"- **{side.role.capitalize()}:** {escape_cell(side.target, 80)} "
+            f"({escape_cell(side.model, 120)}), {escape_cell(side.origin, 200)}"
         )
     if outcome.partial:
         lines.append("\n**Partial run**: interrupted before every case ran.")

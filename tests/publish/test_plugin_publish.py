@@ -118,7 +118,7 @@ def test_llmguard_comment_posts_a_saved_run(
     assert "created the PR comment" in capsys.readouterr().out
     body = github.comments(REPO, 3)[0]["body"]
     assert body.startswith(COMMENT_MARKER) and f"[full HTML report]({url})" in body
-    assert "**Candidate:** candidate (sim-wordy)" in body
+    assert "- **Candidate:** candidate (sim-wordy)" in body
     # another pull request, named on the command line; strict turns a failure into exit 1
     assert main(["comment", report, "--pr", "99", "--strict"]) == 1
     assert "404" in capsys.readouterr().out

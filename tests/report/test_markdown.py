@@ -9,7 +9,7 @@ import cmarkgfm
 from cmarkgfm.cmark import Options
 
 from pytest_llmguard.metrics.textdiff import DiffSpan
-from pytest_llmguard.outcome import CaseRegression, Outcome
+from pytest_llmguard.outcome import BaselineInfo, CaseRegression, Outcome
 from pytest_llmguard.report.markdown import (
     COMMENT_LIMIT,
     COMMENT_MARKER,
@@ -62,8 +62,8 @@ def test_a_failing_comment_reads_as_github_shows_it() -> None:
     md = render_markdown(outcome, limit=COMMENT_LIMIT, report_url="https://ci.example/r/1.html")
     assert md.startswith(COMMENT_MARKER + "\n## ❌ llmguard: FAIL · budgets: 2 failed, 1 passed")
     # what was compared, each side with its model and origin
-    assert "**Candidate:** candidate (m-candidate), this run (commit 0123456 on feature)" in md
-    assert "**Baseline:** baseline (m-baseline), same run" in md
+    assert "- **Candidate:** candidate (m-candidate), this run (commit 0123456 on feature)" in md
+    assert "- **Baseline:** baseline (m-baseline), same run" in md
     page = github_html(md)
     tables = [r for r in page.rows if r and r[0] in ("verdict", "case")]
     assert [t[0] for t in tables] == ["verdict", "case", "case"]  # budgets, regressed, failed
@@ -168,3 +168,21 @@ def test_even_the_budget_table_is_cut_when_nothing_else_is_left() -> None:
     text = render_markdown(failing_outcome(n=6), limit=Limit(400, "a very small limit"))
     assert len(text) <= 400
     assert text.startswith(COMMENT_MARKER) and "cut to fit a very small limit" in text
+
+
+def test_a_saved_baseline_says_which_run_commit_and_date() -> None:
+    saved = BaselineInfo(
+        "saved",
+        "run 00012 (abcdef1)",
+        "candidate",
+        "m-old",
+        "abcdef1234",
+        "2026-12-03T16:50:38+00:00",
+    )
+    md = render_markdown(replace(failing_outcome(n=6), baseline=saved))
+    assert (
+        "- **Baseline:** candidate (m-old), saved run 00012 (abcdef1), 2026-12-03 16:50 UTC" in md
+    )
+    other = replace(saved, label=".llmguard/base-run.json")
+    md = render_markdown(replace(failing_outcome(n=6), baseline=other))
+    assert "saved run .llmguard/base-run.json, commit abcdef1, 2026-12-03 16:50 UTC" in md
