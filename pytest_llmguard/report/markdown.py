@@ -17,9 +17,9 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from pytest_llmguard.metrics.pii import redact
-from pytest_llmguard.metrics.textdiff import DiffSpan
 from pytest_llmguard.outcome import CaseRegression, Outcome
 from pytest_llmguard.report.escape import escape_cell
 from pytest_llmguard.report.facts import run_facts, sides
@@ -30,6 +30,9 @@ from pytest_llmguard.report.rows import (
     judge_line,
     target_rows,
 )
+
+if TYPE_CHECKING:  # a record the outcome carries; reports import no metric module
+    from pytest_llmguard.metrics.textdiff import DiffSpan
 
 COMMENT_MARKER = "<!-- pytest-llmguard:report -->"
 ICONS = {"pass": "✅", "warn": "⚠️", "fail": "❌", "skip": "⏭️"}
