@@ -41,3 +41,20 @@ def write_atomic(
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def append_text(path: str | os.PathLike[str], text: str) -> None:
+    """Append ``text`` to ``path`` in one ``write`` on an ``O_APPEND`` descriptor.
+
+    For files someone else owns and reads after us (GitHub's step summary): they must
+    be added to, not replaced, and one append call lands whole, after whatever other
+    writers appended.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        payload = text.encode("utf-8")
+        written = 0
+        while written < len(payload):  # a short write (a full disk, a signal) continues
+            written += os.write(fd, payload[written:])
+    finally:
+        os.close(fd)

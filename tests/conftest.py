@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 import urllib.request
 from collections.abc import Iterator
@@ -23,6 +24,28 @@ ANSWERS = {
     "How long does shipping take to Canada?": "Shipping to Canada takes 5 to 7 business days.",
     "How do I reset my password?": "Open Settings, choose Security, then Reset password.",
 }
+
+
+GITHUB_VARIABLES = (
+    "GITHUB_ACTIONS",
+    "GITHUB_STEP_SUMMARY",
+    "GITHUB_TOKEN",
+    "GITHUB_REPOSITORY",
+    "GITHUB_EVENT_PATH",
+    "GITHUB_API_URL",
+    "GITHUB_WORKSPACE",
+    "LLMGUARD_REPORT_URL",
+)
+
+
+@pytest.fixture(autouse=True)
+def _outside_github_actions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite's own runs never post, annotate or write the step summary of the CI job
+    that runs the suite (tests that want GitHub's variables set their own)."""
+    for name in GITHUB_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    for name in [n for n in os.environ if n.startswith("LLMGUARD_GITHUB")]:
+        monkeypatch.delenv(name)
 
 
 @pytest.fixture(scope="session")

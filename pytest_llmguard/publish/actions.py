@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from pytest_llmguard.atomic import append_text
 from pytest_llmguard.metrics.pii import redact
 from pytest_llmguard.outcome import Comparison, Outcome
 from pytest_llmguard.records import ScoredObservation
@@ -210,8 +211,7 @@ def append_step_summary(
     limit = Limit(room, SUMMARY_LIMIT.name, in_bytes=True)
     text = head + render_markdown(outcome, limit=limit, report_url=report_url)
     try:
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(("\n" if used else "") + text)
+        append_text(path, ("\n" if used else "") + text)
     except OSError as exc:
         return f"could not write the step summary: {exc}"
     return None
@@ -220,8 +220,7 @@ def append_step_summary(
 def append_notice(path: str, notice: str) -> str | None:
     """Add one warning line to the step summary (a comment that could not be posted)."""
     try:
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(f"\n> ⚠️ llmguard: {_clean(notice)}\n")
+        append_text(path, f"\n> ⚠️ llmguard: {_clean(notice)}\n")
     except OSError as exc:
         return f"could not write the step summary: {exc}"
     return None

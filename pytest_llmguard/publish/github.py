@@ -103,10 +103,11 @@ def _is_fork(event: Mapping[str, Any]) -> bool:
     pull = event.get("pull_request")
     if not isinstance(pull, dict):
         return False
+    # head.repo.fork only says the head repository is a fork of something: a pull request
+    # inside a fork has it too. Another repository than the base is what makes the token
+    # read-only.
     head = (pull.get("head") or {}).get("repo") or {}
     base = (pull.get("base") or {}).get("repo") or {}
-    if head.get("fork") is True:
-        return True
     return bool(head.get("full_name")) and head.get("full_name") != base.get("full_name")
 
 
@@ -204,7 +205,14 @@ class _Api:
             )
         said = self._scrub(said)
         headers = response.headers
-        limited = status == 429 or (status == 403 and headers.get("x-ratelimit-remaining") == "0")
+        limited = status == 429 or (
+            status == 403
+            and (
+                headers.get("x-ratelimit-remaining") == "0"
+                or "retry-after" in headers
+                or "rate limit" in said.lower()  # the secondary rate limit says so
+            )
+        )
         if limited:
             wait = headers.get("retry-after") or headers.get("x-ratelimit-reset")
             hint = f" (retry after {wait})" if wait else ""
@@ -216,7 +224,7 @@ class _Api:
                 "failed", f"{what}: 401 the token was rejected: {said}", status=status
             )
         if status == 403:
-            if self.context.fork or "not accessible by integration" in said:
+            if self.context.fork:
                 return PostResult(
                     "failed", f"{what}: 403 {FORK_HINT}", status=status, fork_readonly=True
                 )

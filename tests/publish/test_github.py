@@ -131,9 +131,26 @@ def test_a_bad_token_never_reaches_a_message(github: FakeGitHub) -> None:
 
 
 def test_a_forks_read_only_token_is_detected(github: FakeGitHub) -> None:
-    result = post_comment(_context(github, token="ghs_readonly"), body("x"))
+    result = post_comment(_context(github, token="ghs_readonly", fork=True), body("x"))
     assert result.fork_readonly and result.status == 403
     assert "fork" in result.message and "step summary" in result.message
+    # the same 403 on a pull request inside the repository: a missing permission
+    result = post_comment(_context(github, token="ghs_readonly"), body("x"))
+    assert not result.fork_readonly
+    assert "not accessible by integration" in result.message
+    assert "pull-requests: write" in result.message
+
+
+def test_a_secondary_rate_limit_is_a_rate_limit(github: FakeGitHub) -> None:
+    github.fail(
+        "GET",
+        r"/comments$",
+        403,
+        headers={"retry-after": "30"},
+        body={"message": "You have exceeded a secondary rate limit."},
+    )
+    result = post_comment(_context(github), body("x"))
+    assert "rate limited by GitHub (retry after 30)" in result.message
 
 
 def _event(tmp_path: Path, number: int = 7, fork: bool = False) -> str:
