@@ -5,15 +5,17 @@ One Comparison per budget, each with a verdict and a plain-words reason:
 - ``fail``: an absolute bound (``max``/``min``) is broken by the point estimate, or the
   confidence interval of the change lies entirely beyond a relative budget;
 - ``warn``: the point estimate of the change is beyond the budget but the interval
-  reaches back inside it (more data, or ``gate.adaptive`` re-runs, would settle it);
+  reaches back inside it (more data would settle it: ``adaptive`` decides on more looks);
 - ``pass``: otherwise; ``gate.strict`` judges the point estimate alone (fail/pass);
 - ``skip``: not enough evidence to judge (``gate.min_cases``, unknown cost, no samples).
 
 Pairing: when at least ``min_cases`` cases ran on both sides, the comparison uses only
 those matched cases, paired (values shown are over them too). Otherwise, with enough cases
 on each side, it compares the two sides unpaired. Intervals: case-level bootstrap for
-means, sums and percentiles; Newcombe score intervals for rates when each case ran once
-per side (paired or independent), the case-level bootstrap when cases have repeats.
+means, sums and percentiles; Newcombe score intervals for rates: paired or independent
+when each case ran once per side, with counts scaled by the design effect of the
+repeats when cases ran several times (``stats.clustered``). Intervals are at
+``gate.confidence``; a sequential gate passes each look's level in as that.
 Absolute bounds are checked on the candidate's value over all its in-scope cases.
 ``cost_total_usd`` compares totals over the compared cases, so unpaired runs of
 different sizes differ in total for that reason alone: prefer ``cost_per_response_usd``.
@@ -32,7 +34,14 @@ from .budget_cases import BudgetScope, CaseKeys, cached_share, with_samples
 from .budgets import Budget
 from .config.records import GateConfig
 from .outcome import Comparison, Verdict
-from .stats import Interval, bootstrap_diffs, newcombe_diff, newcombe_paired_diff, shared_draws
+from .stats import (
+    Interval,
+    bootstrap_diffs,
+    newcombe_clustered,
+    newcombe_diff,
+    newcombe_paired_diff,
+    shared_draws,
+)
 from .summary import MetricDef, RunSummary
 from .units import format_budget_delta, format_change, format_interval, format_value
 
@@ -111,10 +120,12 @@ def _intervals(
     out: dict[int, Interval] = {}
     groups: dict[tuple[str, tuple[str, ...], tuple[str, ...], bool], list[int]] = {}
     for i, req in enumerate(requests):
-        vb, _, kb = baseline.sample_values(req.mdef.sample, req.keys_b)
-        vc, _, kc = candidate.sample_values(req.mdef.sample, req.keys_c)
+        vb, ib, kb = baseline.sample_values(req.mdef.sample, req.keys_b)
+        vc, ic, kc = candidate.sample_values(req.mdef.sample, req.keys_c)
         if req.mdef.kind == "rate" and vb.size == len(kb) and vc.size == len(kc):
             out[i] = _rate_interval(vb, vc, req.paired, gate)
+        elif req.mdef.kind == "rate":
+            out[i] = newcombe_clustered(vb, ib, vc, ic, gate.confidence)
         else:
             groups.setdefault((req.mdef.sample, req.keys_b, req.keys_c, req.paired), []).append(i)
     with shared_draws():
@@ -264,6 +275,7 @@ class _Plan:
             cached_share=self.cached,
             paired=self.paired,
             method=None if iv is None else iv.method,
+            confidence=None if iv is None else gate.confidence,
         )
 
 
@@ -386,20 +398,3 @@ def check_absolute(
             )
         )
     return tuple(out)
-
-
-def borderline(comparison: Comparison) -> bool:
-    """Whether more repeats could change this verdict (for ``gate.adaptive``).
-
-    True for ``warn``, and for any relative comparison whose interval straddles a
-    budget limit (it passes or fails now, but the interval crosses the line).
-    """
-    if comparison.verdict == "warn":
-        return True
-    if comparison.interval is None or comparison.baseline_value is None:
-        return False
-    low, high = comparison.interval
-    inc, dec = relative_limits(comparison.budget, comparison.baseline_value)
-    if inc is not None and low <= inc < high:
-        return True
-    return dec is not None and low < -dec <= high

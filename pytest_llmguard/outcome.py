@@ -45,6 +45,7 @@ class Comparison:
     cached_share: float | None
     paired: bool
     method: str | None = None  # how the interval was computed
+    confidence: float | None = None  # two-sided level of the interval (a look's, when sequential)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +67,7 @@ class Comparison:
             "cached_share": self.cached_share,
             "paired": self.paired,
             "method": self.method,
+            "confidence": self.confidence,
         }
 
     @classmethod
@@ -94,6 +96,7 @@ class Comparison:
             cached_share=d.get("cached_share"),
             paired=bool(d.get("paired", False)),
             method=d.get("method"),
+            confidence=d.get("confidence"),
         )
 
 

@@ -93,6 +93,14 @@ class GuardSession:
         self.work = CallWork(
             self.config, running, tuple(self.cases.values()), rate_share=1.0 / self.worker.count
         )
+        sides = (compare.candidate, compare.baseline) if compare else ()
+        # A replay cannot add repeats (each would be a cache miss): one look, as recorded.
+        repeatable = self.config.cache.mode != "replay"
+        self.looks = adaptive.plan_looks(
+            self.config.gate,
+            base_repeat=self.config.run.repeat,
+            may_repeat=repeatable and adaptive.may_repeat(self.budgets, sides, self.targets),
+        )
         self.strategy: CallStrategy | None = None
         self._planned: list[CallUnit] = []
         self._absorbed: list[ScoredObservation] = []  # the controller's, from the workers
@@ -124,13 +132,15 @@ class GuardSession:
         when this returns; a forked child streams them while the items run. ``announce``
         hears which way before the calls start.
         """
-        strategy = self.strategy = choose(self.work, self.worker, self._planned, units)
+        strategy = self.strategy = choose(
+            self.work, self.worker, self._planned, units, more_rounds=self.looks.rounds > 0
+        )
         if announce is not None:
             announce(strategy)
         strategy.start(units)
         if not strategy.streaming:
             try:
-                if self.config.gate.adaptive:
+                if self.looks.rounds:
                     self._adaptive_rounds(strategy)
             finally:
                 strategy.settle()  # the providers (an in-process simulator) close now
@@ -142,7 +152,7 @@ class GuardSession:
 
     def _adaptive_rounds(self, strategy: CallStrategy) -> None:
         owners = case_partitions(self._planned, self.worker.count)
-        for round_index in range(1, self.config.gate.adaptive_rounds + 1):
+        for round_index in range(1, self.looks.rounds + 1):
             shaky = adaptive.shaky(self.judgement_of_whole_run().comparisons)
             if not shaky:
                 return
@@ -159,8 +169,8 @@ class GuardSession:
             self.rounds = round_index
             metrics = ", ".join(sorted({c.metric for c in shaky}))
             self.notes.append(
-                f"gate.adaptive: round {round_index} repeated the cases of borderline "
-                f"budgets ({metrics})"
+                f"gate.adaptive: round {round_index} repeated the cases of budgets not yet "
+                f"decided ({metrics})"
             )
 
     @property
@@ -206,6 +216,7 @@ class GuardSession:
                 "scored": [s.to_dict() for s in self.all_results()],
                 "notes": self._notes(),
                 "judge_runs": self.work.judge_runs,
+                "rounds": self.rounds,
             },
             ensure_ascii=False,
         )
@@ -216,10 +227,12 @@ class GuardSession:
         self._absorbed.extend(ScoredObservation.from_dict(d) for d in data["scored"])
         self.notes.extend(n for n in data["notes"] if n not in self.notes)
         self._judge_runs.extend(data.get("judge_runs", []))
+        self.rounds = max(self.rounds, int(data.get("rounds", 0)))
 
     def absorb_published(self, run_dir: str) -> None:
         """Take every worker's published results from ``run_dir`` (an interrupted controller)."""
-        self._absorbed = published_results(run_dir)
+        self._absorbed, rounds = published_results(run_dir)
+        self.rounds = max(self.rounds, rounds)
 
     def add_cases(self, cases: Mapping[str, Case]) -> None:
         self.cases.update(cases)
@@ -230,8 +243,13 @@ class GuardSession:
         strategy_notes = self.strategy.notes if self.strategy is not None else self.work.notes
         return self.notes + [n for n in strategy_notes if n not in self.notes]
 
-    def assess(self, scored: Sequence[ScoredObservation]) -> Judgement:
-        """Summaries per target and one comparison per budget (and target) for ``scored``."""
+    def assess(self, scored: Sequence[ScoredObservation], look: int | None = None) -> Judgement:
+        """Summaries per target and one comparison per budget (and target) for ``scored``.
+
+        Judged at the level of sequential look ``look`` (default: the latest made).
+        """
+        look = self.rounds if look is None else look
+        sequential = self.looks.note(look)
         grouped = by_target(scored)
         scopes = {key: scopes_of(c) for key, c in self.cases.items()}
         summaries: dict[str, RunSummary] = {
@@ -244,11 +262,11 @@ class GuardSession:
             summaries,
             scored,
             budgets=self.budgets,
-            gate=self.config.gate,
+            gate=self.looks.gate_at(self.config.gate, look),
             candidate=self.baseline.candidate,
             baseline=baseline,
             case_scopes=scopes,
-            notes=[*self._notes(), *notes],
+            notes=[*self._notes(), *notes, *([sequential] if sequential else [])],
         )
 
     def judgement_of_whole_run(self) -> Judgement:

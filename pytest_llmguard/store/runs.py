@@ -71,6 +71,16 @@ class SavedRun:
     def partial(self) -> bool:
         return bool(self.meta.get("partial"))
 
+    @property
+    def judged_at(self) -> float | None:
+        """The interval level its comparisons were judged at (a sequential gate's last look)."""
+        found = self.document.get("comparisons")
+        for c in found if isinstance(found, list) else ():
+            level = c.get("confidence") if isinstance(c, Mapping) else None
+            if isinstance(level, float) and 0.0 < level < 1.0:
+                return level
+        return None
+
     def pick(self, target: str | None) -> RunSummary:
         """The summary of ``target`` if present, else the only target in the file."""
         if target is not None and target in self.summaries:
