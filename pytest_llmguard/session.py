@@ -32,6 +32,7 @@ from pytest_llmguard.execution import (
     own_units,
     published_results,
 )
+from pytest_llmguard.execution.handover import published_rounds
 from pytest_llmguard.golden import GoldenSet
 from pytest_llmguard.outcome import Judgement, Outcome
 from pytest_llmguard.provenance import git_info
@@ -231,8 +232,8 @@ class GuardSession:
 
     def absorb_published(self, run_dir: str) -> None:
         """Take every worker's published results from ``run_dir`` (an interrupted controller)."""
-        self._absorbed, rounds = published_results(run_dir)
-        self.rounds = max(self.rounds, rounds)
+        self._absorbed = published_results(run_dir)
+        self.rounds = max(self.rounds, published_rounds(run_dir))
 
     def add_cases(self, cases: Mapping[str, Case]) -> None:
         self.cases.update(cases)

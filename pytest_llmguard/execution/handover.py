@@ -71,19 +71,22 @@ def publish(worker: Worker, scored: Sequence[ScoredObservation], round_index: in
     write_atomic(_partition_file(worker.run_dir, worker.index, round_index), payload)
 
 
-def iter_published(run_dir: str) -> Iterator[tuple[int, int, ScoredObservation]]:
-    """Every published result in ``run_dir`` with its worker index and round (readable
-    files only)."""
+def iter_published(run_dir: str) -> Iterator[tuple[int, ScoredObservation]]:
+    """Every published result in ``run_dir`` with its worker index (readable files only)."""
     for path in sorted(Path(run_dir).glob("scored-gw*-r*.json")):
-        index_part, round_part = path.name[len("scored-gw") :].split("-", 1)
-        index = int(index_part)
-        round_index = int(round_part[1:].split(".", 1)[0])
+        index = int(path.name[len("scored-gw") :].split("-", 1)[0])
         try:
             entries = json.loads(path.read_bytes())
         except (OSError, ValueError):
             continue
         for d in entries:
-            yield index, round_index, ScoredObservation.from_dict(d)
+            yield index, ScoredObservation.from_dict(d)
+
+
+def published_rounds(run_dir: str) -> int:
+    """The latest round any worker published (the looks a sequential gate made)."""
+    rounds = [int(p.stem.rsplit("-r", 1)[1]) for p in Path(run_dir).glob("scored-gw*-r*.json")]
+    return max(rounds, default=0)
 
 
 def wait_for_partition(

@@ -110,8 +110,6 @@ class WorkerShare:
         self.inner.close()
 
 
-def published_results(run_dir: str) -> tuple[list[ScoredObservation], int]:
-    """Every worker's published results and the latest round published (an interrupted
-    controller takes these)."""
-    found = list(iter_published(run_dir))
-    return [s for _, _, s in found], max((r for _, r, _ in found), default=0)
+def published_results(run_dir: str) -> list[ScoredObservation]:
+    """Every worker's published results (an interrupted controller takes these)."""
+    return [s for _, s in iter_published(run_dir)]
