@@ -8,7 +8,7 @@ session or the engine.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -193,9 +193,24 @@ class Judgement:
     candidate: str | None = None
 
 
+def unjudged(verdict: Verdict, incomplete: Sequence[str]) -> Verdict:
+    """The verdict of a run that did not judge everything it set out to: never ``pass``.
+
+    What was not judged cannot pass: a ``pass`` becomes ``skip`` (a ``fail``, ``warn`` or
+    ``skip`` found on the part that was judged stays).
+    """
+    return "skip" if incomplete and verdict == "pass" else verdict
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """Everything the reports show; renderers read it and never recompute."""
+    """Everything the reports show; renderers read it and never recompute.
+
+    ``incomplete`` lists why the run did not judge everything it set out to (interrupted,
+    a collection error, budget items selected without the cases they judge); empty for a
+    complete run. Every report leads with it, the exit status is non-zero, and the
+    verdict is never ``pass`` (:func:`unjudged`). ``partial`` says the run was interrupted.
+    """
 
     started_at: str
     finished_at: str
@@ -215,3 +230,9 @@ class Outcome:
     baseline: BaselineInfo | None = None
     candidate: str | None = None
     git: Mapping[str, str | None] = field(default_factory=dict)  # commit, branch
+    incomplete: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        """Whether the run judged everything it set out to (not interrupted, nothing lost)."""
+        return not self.partial and not self.incomplete

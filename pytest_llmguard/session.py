@@ -34,7 +34,7 @@ from pytest_llmguard.execution import (
 )
 from pytest_llmguard.execution.handover import published_rounds
 from pytest_llmguard.golden import GoldenSet
-from pytest_llmguard.outcome import Judgement, Outcome
+from pytest_llmguard.outcome import Judgement, Outcome, unjudged
 from pytest_llmguard.provenance import git_info
 from pytest_llmguard.records import Case, ScoredObservation
 from pytest_llmguard.report import Amend, render_json, write_reports
@@ -108,6 +108,7 @@ class GuardSession:
         self._judge_runs: list[dict[str, object]] = []
         self._whole_run: dict[int, Judgement] = {}
         self.rounds = 0  # adaptive rounds made after the first calls (same on every worker)
+        self.unjudged: list[str] = []  # what the selection left unjudged (said in every report)
         self.started = time.time()
         self.git = git_info(self.config.rootdir)
 
@@ -281,12 +282,25 @@ class GuardSession:
             self._whole_run[self.rounds] = self.assess(everything + self._absorbed)
         return self._whole_run[self.rounds]
 
-    def finish(self, *, partial: bool = False, amend: Amend | None = None) -> Outcome:
+    def finish(
+        self,
+        *,
+        partial: bool = False,
+        amend: Amend | None = None,
+        incomplete: Sequence[str] = (),
+    ) -> Outcome:
         """Assess everything this process holds (the controller: every worker's), report it
-        and save it. ``amend`` may change the JSON report before it is written."""
+        and save it. ``amend`` may change the JSON report before it is written.
+
+        ``incomplete`` says why the run did not judge everything it set out to (an
+        interrupted run says so even without a reason): its verdict is never ``pass``.
+        """
         self.settle_calls()
         scored = self.all_results()
         judgement = self.assess(scored)
+        reasons = list(dict.fromkeys([*incomplete, *self.unjudged]))
+        if partial and not reasons:
+            reasons.append("interrupted before every case ran")
         finished = time.time()
         outcome = Outcome(
             started_at=_iso(self.started),
@@ -295,7 +309,7 @@ class GuardSession:
             config_path=self.config.path,
             summaries=judgement.summaries,
             comparisons=judgement.comparisons,
-            verdict=judgement.verdict,
+            verdict=unjudged(judgement.verdict, reasons),
             scored=tuple(scored),
             cases=dict(self.cases),
             targets=dict(self.targets),
@@ -306,6 +320,7 @@ class GuardSession:
             baseline=judgement.baseline,
             candidate=judgement.candidate,
             git=self.git,
+            incomplete=tuple(reasons),
         )
         paths = self._report_paths()
         document = None

@@ -12,6 +12,7 @@ from pytest_llmguard.report.rows import (
     TARGET_COLUMNS,
     budget_rows,
     compared_line,
+    incomplete_lines,
     judge_line,
     target_rows,
 )
@@ -37,10 +38,12 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 
 def render_terminal(outcome: Outcome) -> list[str]:
     """Lines for pytest's terminal summary (every untrusted string made inert)."""
+    unjudged = incomplete_lines(outcome)
     lines = [
         f"llmguard verdict: {outcome.verdict.upper()}"
-        + (" (PARTIAL RUN)" if outcome.partial else "")
+        + (" (PARTIAL RUN: not everything was judged)" if unjudged else "")
     ]
+    lines.extend(f"incomplete: {safe_text(reason, 600)}" for reason in unjudged)
     compared = compared_line(outcome)
     if compared:
         lines.append(safe_text(compared, 400))

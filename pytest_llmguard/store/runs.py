@@ -202,9 +202,14 @@ def outcome_of(run: SavedRun) -> Outcome:
         notes=tuple(str(n) for n in notes) if isinstance(notes, list) else (),
         regressions=regressions,
         partial=run.partial,
+        incomplete=tuple(str(r) for r in _list(meta.get("incomplete"))),
         baseline=info,
         candidate=doc.get("candidate") if isinstance(doc.get("candidate"), str) else None,
     )
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _number(value: Any) -> float:
