@@ -93,6 +93,19 @@ def _absolute_part(
     return "pass", f"{mdef.name} is {format_value(value, mdef.unit)}, within {' and '.join(bounds)}"
 
 
+def _relative_bounds(budget: Budget) -> str:
+    unit = budget.definition.unit
+    bounds = [
+        f"{name} {format_budget_delta(delta, sign, unit)}"
+        for name, sign, delta in (
+            ("max_increase", "+", budget.max_increase),
+            ("max_decrease", "-", budget.max_decrease),
+        )
+        if delta is not None
+    ]
+    return " and ".join(bounds)
+
+
 @dataclass(frozen=True, slots=True)
 class _IntervalRequest:
     """One budget's interval: which metric, over which cases, paired or not."""
@@ -346,6 +359,9 @@ def compare(
     return tuple(plan.comparison(label, candidate.target, intervals, gate) for plan in plans)
 
 
+NEEDS_BASELINE = "needs a baseline (compare.baseline or --llmguard-baseline)"
+
+
 def check_absolute(
     summary: RunSummary,
     budgets: Sequence[Budget],
@@ -353,15 +369,18 @@ def check_absolute(
     *,
     case_filter: Callable[[str], bool] | None = None,
     case_scopes: Mapping[str, Collection[str]] | None = None,
+    say_missing_baseline: bool = False,
 ) -> tuple[Comparison, ...]:
     """Judge the absolute bounds (``max``/``min``) of a run that has no baseline.
 
-    Budgets with only relative bounds need a baseline and are left out.
+    Relative bounds cannot be judged without a baseline: with ``say_missing_baseline``
+    their budgets get a ``skip`` row saying so (``NEEDS_BASELINE``); else they are left out.
     """
     lookups = [m for m in (case_scopes, summary.scopes) if m is not None]
     out: list[Comparison] = []
     for budget in budgets:
-        if not budget.absolute:
+        unjudged = say_missing_baseline and budget.relative
+        if not budget.absolute and not unjudged:
             continue
         mdef = budget.definition
         keys_all = BudgetScope(budget, case_filter, lookups).keys(summary.case_keys)
@@ -372,7 +391,13 @@ def check_absolute(
             reason = f"cost unknown for model {summary.model or summary.target} (no price)"
         else:
             value = summary.metric(budget.metric, keys) if keys else None
-            verdict, reason = _absolute_part(budget, value, len(keys), gate, summary.target)
+            parts = [_absolute_part(budget, value, len(keys), gate, summary.target)]
+            if not budget.absolute:
+                parts = []
+            if unjudged:
+                parts.append(("skip", f"{_relative_bounds(budget)} {NEEDS_BASELINE}"))
+            verdict = _worst(parts)[0]
+            reason = "; ".join(r for _, r in parts)
         cached = cached_share([(summary, keys)])
         if cached and mdef.sample in _TIMING_SAMPLES and verdict != "skip":
             reason += f"; note: {cached:.0%} of the timings came from the cache"

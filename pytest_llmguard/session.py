@@ -80,7 +80,7 @@ class GuardSession:
         running = list(selected)
         compare = self.config.compare
         replaced = compare.baseline if compare and self.baseline.saved is not None else None
-        if replaced in running and not self.options.targets:
+        if replaced in running and replaced not in self.options.selected_targets:
             # A saved run stands in for the baseline target: calling it would be paid twice.
             running.remove(replaced)
             self.notes.append(

@@ -30,6 +30,12 @@ class Options:
     repeat: int | None = None
     concurrency: int | None = None
 
+    @property
+    def selected_targets(self) -> tuple[str, ...]:
+        """The targets named to run (``NAME``), not those only given a model (``NAME=MODEL``)."""
+        names = (item.strip() for raw in self.targets for item in raw.split(","))
+        return tuple(name for name in names if name and "=" not in name)
+
 
 def apply_options(config: Config, options: Options) -> tuple[Config, tuple[str, ...]]:
     """``config`` with the options' overrides applied, and the names of the targets to run.

@@ -94,6 +94,9 @@ class GateConfig:
     # more call per case while a budget is undecided; README "Budgets and the gate".
     adaptive: bool = True
     adaptive_rounds: int = 5
+    # Targets gated by their absolute bounds besides the candidate; any other target outside
+    # ``compare`` is exploratory: reported, not gated.
+    targets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
