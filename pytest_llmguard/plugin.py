@@ -26,7 +26,13 @@ from pytest_llmguard.items import (
     CaseItem,
     GoldenSetFile,
 )
-from pytest_llmguard.options import SAVE_TO_STORE, add_options, enabled, get_option
+from pytest_llmguard.options import (
+    SAVE_TO_STORE,
+    add_options,
+    enabled,
+    get_option,
+    option_labels,
+)
 
 # The engine (numpy, aiohttp, rapidfuzz) is imported only when --llmguard is on:
 # without it the plugin must cost nothing.
@@ -97,7 +103,8 @@ def _create_session(config: pytest.Config) -> GuardSession:
     from pytest_llmguard.targets import registry
 
     config.hook.pytest_llmguard_register_providers(register=registry.register)
-    cfg = load_config(str(config.rootpath), get_option(config, "config"))
+    labels = option_labels(config)
+    cfg = load_config(str(config.rootpath), get_option(config, "config"), labels["config"])
     if not cfg.targets:
         where = cfg.path or f"{config.rootpath}/llmguard.yaml"
         raise UsageError(
@@ -118,6 +125,7 @@ def _create_session(config: pytest.Config) -> GuardSession:
         report_markdown=get_option(config, "report-md"),
         repeat=get_option(config, "repeat"),
         concurrency=get_option(config, "concurrency"),
+        labels=labels,
     )
     return GuardSession(cfg, golden_sets, options, worker=_worker(config))
 

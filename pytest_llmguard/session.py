@@ -75,7 +75,13 @@ class GuardSession:
         self.worker = worker or Worker()
         self.cases: dict[str, Case] = {c.key: c for s in self.golden_sets for c in s.cases}
         self.store = open_store(self.config.history.dir, self.config.rootdir)
-        self.baseline = plan_baseline(self.config, self.options.baseline, self.store, selected)
+        self.baseline = plan_baseline(
+            self.config,
+            self.options.baseline,
+            self.store,
+            selected,
+            self.options.label("baseline"),
+        )
         self.notes: list[str] = []
         running = list(selected)
         compare = self.config.compare

@@ -405,7 +405,9 @@ def test_explicit_path_that_does_not_exist(tmp_path: Path) -> None:
 
     err = error_of(tmp_path, "ci/missing.yaml")
 
-    assert str(err).splitlines()[0] == "config file 'ci/missing.yaml' does not exist"
+    assert str(err).splitlines()[0] == (
+        "--llmguard-config ci/missing.yaml: the config file does not exist"
+    )
     assert f"relative to the current directory or the rootdir ({tmp_path})" in str(err)
 
 

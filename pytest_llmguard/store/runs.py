@@ -104,9 +104,13 @@ class SavedRun:
         )
 
 
-def read_document(path: str) -> dict[str, Any]:
-    """The JSON document of a saved run; SavedRunError for anything that is not one."""
+def read_document(path: str, label: str | None = None) -> dict[str, Any]:
+    """The JSON document of a saved run; SavedRunError for anything that is not one.
+
+    Errors name it by ``label`` (the path as the user wrote it), else by ``path``.
+    """
     file = Path(path)
+    path = label or path
     if file.is_dir():
         raise SavedRunError(f"saved run {path} is a directory, not a JSON report")
     try:
@@ -169,7 +173,7 @@ def parse_run(label: str, doc: Mapping[str, Any], *, allow_partial: bool = False
 
 def load_run(path: str, *, allow_partial: bool = False, label: str | None = None) -> SavedRun:
     """Read and summarise a saved run; one clear SavedRunError for anything unusable."""
-    return parse_run(label or path, read_document(path), allow_partial=allow_partial)
+    return parse_run(label or path, read_document(path, label), allow_partial=allow_partial)
 
 
 def outcome_of(run: SavedRun) -> Outcome:
