@@ -84,10 +84,8 @@ def failure_text(case: Case, failed: list[ScoredObservation], total: int) -> str
         head = f"repeat {o.repeat_index + 1}/{total}: " if total > 1 else ""
         if o.error is not None:
             status = f" (HTTP {o.error.status})" if o.error.status else ""
-            lines.append(
-                f"{head}call failed after {o.attempts} attempt(s): {o.error.cls}{status}: "
-                f"{safe_text(o.error.message)}"
-            )
+            tried = f"call failed after {o.attempts} attempt(s)" if o.attempts else "not called"
+            lines.append(f"{head}{tried}: {o.error.cls}{status}: {safe_text(o.error.message)}")
             continue
         bad = [c for c in s.checks if not c.passed]
         lines.append(f"{head}{len(bad)} of {len(s.checks)} checks failed")

@@ -210,7 +210,8 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     if reporter is None or _worker(session.config) is not None or not units:
         guard.start_calls(units)
         return
-    what = f"llmguard: {len(units)} calls to {len(guard.targets)} target(s)"
+    # Not "N calls": some may come from the cache (the summary counts the calls made).
+    what = f"llmguard: {len(units)} responses to get from {len(guard.targets)} target(s)"
 
     def announce(strategy: CallStrategy) -> None:
         reporter.write_line(what + (", made while the items run..." if strategy.streams else "..."))

@@ -11,6 +11,7 @@ from pytest_llmguard.report.rows import (
     BUDGET_HEADERS,
     TARGET_COLUMNS,
     budget_rows,
+    calls_line,
     compared_line,
     incomplete_lines,
     judge_line,
@@ -55,12 +56,8 @@ def render_terminal(outcome: Outcome) -> list[str]:
         lines.append("")
         rows = [[safe_text(c, 400) for c in r] for r in budget_rows(outcome.comparisons)]
         lines.extend(table(BUDGET_HEADERS, rows))
-    cached = sum(1 for s in outcome.scored if s.observation.cached)
-    if cached:
-        lines.append(
-            f"\n{cached} of {len(outcome.scored)} responses came from the cache "
-            "(timings are the recorded ones)"
-        )
+    if outcome.scored:
+        lines.append("\n" + calls_line(outcome))
     if outcome.judge:
         lines.append("")
         lines.append(safe_text(judge_line(outcome.judge), 400))
