@@ -55,8 +55,13 @@ def _cmd_diff(args: argparse.Namespace) -> int:
 def _cmd_init(args: argparse.Namespace) -> int:
     from pytest_llmguard.scaffold import scaffold
 
-    for path in scaffold(Path(args.directory), force=args.force):
-        print(f"created {path}")
+    written, kept = scaffold(Path(args.directory), force=args.force)
+    for path in written:
+        print(f"{'updated' if path.name == '.gitignore' else 'created'} {path}")
+    for path in kept:
+        print(f"kept {path} (it exists; --force overwrites it)")
+    if written and not kept:
+        print("next: pytest --llmguard   (replays golden_sets/ against the simulator)")
     return 0
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 import sys
 import urllib.request
@@ -29,6 +31,37 @@ def test_init_scaffolds_a_working_project(
     config = load_config(str(tmp_path))
     assert set(config.targets) == {"baseline", "candidate"}
     assert [g.name for g in load_golden_sets(config)] == ["example"]
+
+
+def test_init_files_are_readable_ignored_and_kept_when_present(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / ".gitignore").write_text("build/")  # no trailing newline
+    (tmp_path / "llmguard.yaml").write_text("# mine\n")
+    old = os.umask(0o022)
+    try:
+        assert main(["init", str(tmp_path)]) == 0
+    finally:
+        os.umask(old)
+    out = capsys.readouterr().out
+    assert f"kept {tmp_path / 'llmguard.yaml'} (it exists; --force overwrites it)" in out
+    assert (tmp_path / "llmguard.yaml").read_text() == "# mine\n"
+    example = tmp_path / "golden_sets" / "example.yaml"
+    assert stat.S_IMODE(example.stat().st_mode) == 0o644  # not mkstemp's 0600
+    ignored = (tmp_path / ".gitignore").read_text().splitlines()
+    assert ignored == ["build/", "# pytest-llmguard", ".llmguard/", "llmguard-report.*"]
+    assert main(["init", str(tmp_path)]) == 0  # nothing to add twice
+    assert (tmp_path / ".gitignore").read_text().splitlines() == ignored
+    assert "updated" not in capsys.readouterr().out
+
+
+def test_the_scaffolded_gate_judges_out_of_the_box(pytester: pytest.Pytester) -> None:
+    assert main(["init", str(pytester.path)]) == 0
+    result = pytester.runpytest("--llmguard", "-p", "no:randomly")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["llmguard verdict: PASS"])
+    budget_rows = [line for line in result.stdout.lines if line.startswith(("PASS ", "SKIP "))]
+    assert len(budget_rows) == 4 and not any(r.startswith("SKIP") for r in budget_rows)
 
 
 def test_shipped_workflow_templates_match_the_repo_copies() -> None:
