@@ -118,6 +118,40 @@ def test_report_rerenders_without_recomputing(
     assert md.read_text().startswith("<!-- pytest-llmguard:report -->")
 
 
+def test_report_and_diff_write_markdown_the_same_way_and_keep_every_section(
+    pytester: pytest.Pytester,
+    sim_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    write_project(pytester, sim_url, extra=GATED)
+    only_candidate = ("--llmguard-target", "candidate")
+    pytester.runpytest("--llmguard", "golden_sets", *only_candidate, "--llmguard-save", "a.json")
+    pytester.runpytest(
+        "--llmguard",
+        "golden_sets",
+        *only_candidate,
+        "--llmguard-target",
+        "candidate=sim-drifted",
+        "--llmguard-baseline",
+        "a.json",
+        "--llmguard-save",
+        "b.json",
+    )
+    assert json.loads((pytester.path / "b.json").read_text())["regressions"]
+    monkeypatch.chdir(pytester.path)
+    sections = ("<!-- pytest-llmguard:report -->", "### Worst regressed cases", "Failed cases")
+    for command in (["report", "b.json"], ["diff", "a.json", "b.json"]):
+        for form in (["--markdown"], ["--markdown", "-"]):
+            main([*command, *form])
+            printed = capsys.readouterr().out
+            assert all(section in printed for section in sections), (command, form)
+        main([*command, "--markdown", "out.md"])
+        assert capsys.readouterr().out == "wrote out.md\n"
+        written = (pytester.path / "out.md").read_text()
+        assert all(section in written for section in sections), command
+
+
 def test_bad_saved_run_is_one_clear_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
