@@ -151,17 +151,17 @@ def test_a_relative_budget_without_a_baseline_says_it_needs_one() -> None:
 def test_an_exploratory_target_is_reported_and_gated_only_when_asked(
     pytester: pytest.Pytester, sim_url: str, gated: bool
 ) -> None:
-    targets = f"""
-  baseline: {{provider: openai, base_url: "{sim_url}", model: sim-stable}}
-  candidate: {{provider: openai, base_url: "{sim_url}", model: sim-candidate}}
-  explore: {{provider: openai, base_url: "{sim_url}", model: sim-wordy}}
-"""
+    models = {"baseline": "sim-stable", "candidate": "sim-candidate", "explore": "sim-wordy"}
+    targets = "".join(
+        f'\n  {name}: {{provider: openai, base_url: "{sim_url}", model: {model}}}'
+        for name, model in models.items()
+    )
     extra = (
         "compare: {baseline: baseline, candidate: candidate}\n"
         f"gate: {{min_cases: 3{', targets: [explore]' if gated else ''}}}\n"
         'budgets: {error_rate: {max: 0.5}, output_tokens_mean: {max_increase: "5%"}}\n'
     )
-    write_project(pytester, sim_url, targets=targets, extra=extra)
+    write_project(pytester, sim_url, targets=targets + "\n", extra=extra)
     result = pytester.runpytest("--llmguard", "golden_sets")
     assert result.ret == pytest.ExitCode.OK  # the wordy explorer breaks no gate
     report = json.loads((pytester.path / "report.json").read_text())
