@@ -195,11 +195,18 @@ class GuardSession:
         return self.strategy is not None and self.strategy.interrupted
 
     def results_for(self, case_key: str, target: str) -> list[ScoredObservation]:
-        """The scored repeats of one item (waiting for them if they are still coming)."""
+        """The scored repeats of one item (waiting for them if they are still coming).
+
+        Only the planned repeats: the calls a sequential gate added are evidence for the
+        budgets, and an item's verdict does not depend on whether the gate looked again.
+        """
         if self.strategy is None:
             return []
+        case = self.cases.get(case_key)
+        planned = max(case.repeat if case else 1, self.config.run.repeat)
         found = self.strategy.results_for((case_key, target))
-        return sorted(found, key=lambda s: s.observation.repeat_index)
+        mine = [s for s in found if s.observation.repeat_index < planned]
+        return sorted(mine, key=lambda s: s.observation.repeat_index)
 
     def settle_calls(self, *, stop: bool = False) -> None:
         """Take every result still coming; ``stop`` (Ctrl-C) asks the calls to stop first."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -75,3 +76,27 @@ def test_a_session_plans_its_looks_from_what_it_can_call(tmp_path: Path) -> None
     replay = _session(tmp_path, cache=CacheConfig(mode="replay"))
     assert replay.looks.levels == (0.95,)
     assert _session(tmp_path, budgets=()).looks.rounds == 0
+
+
+def test_items_judge_their_planned_calls_not_the_gates_extra_looks(
+    pytester: pytest.Pytester, sim_url: str
+) -> None:
+    from tests.test_plugin import write_project
+
+    # Every budget undecided at every look (as in test_plugin's rounds test): two rounds.
+    pytester.makeconftest(
+        "import pytest_llmguard.adaptive as s\ns.borderline = lambda comparison: True\n"
+    )
+    extra = (
+        "compare: {baseline: baseline, candidate: candidate}\n"
+        "gate: {min_cases: 3, adaptive_rounds: 2}\n"
+        'budgets: {latency_mean_ms: {max_increase: "50%"}}\n'
+    )
+    write_project(pytester, sim_url, extra=extra)
+    result = pytester.runpytest("--llmguard", "golden_sets", "--junitxml=junit.xml")
+    result.assert_outcomes(passed=7)
+    report = json.loads((pytester.path / "report.json").read_text())
+    assert {c["repeat_index"] for c in report["cases"]} == {0, 1, 2}  # the gate's evidence
+    xml = (pytester.path / "junit.xml").read_text()
+    # each case item records the latency of the calls it judged: its one planned call
+    assert xml.count('name="latency_ms"') == 6
