@@ -232,6 +232,7 @@ class GuardSession:
                 "notes": self._notes(),
                 "judge_runs": self.work.judge_runs,
                 "rounds": self.rounds,
+                "unjudged": self.unjudged,
             },
             ensure_ascii=False,
         )
@@ -243,6 +244,7 @@ class GuardSession:
         self.notes.extend(n for n in data["notes"] if n not in self.notes)
         self._judge_runs.extend(data.get("judge_runs", []))
         self.rounds = max(self.rounds, int(data.get("rounds", 0)))
+        self.unjudged.extend(r for r in data.get("unjudged", []) if r not in self.unjudged)
 
     def absorb_published(self, run_dir: str) -> None:
         """Take every worker's published results from ``run_dir`` (an interrupted controller)."""

@@ -104,6 +104,8 @@ def assess(
             f"not gated (outside compare): {', '.join(exploratory)}; "
             "list a target in gate.targets to gate it by its absolute bounds"
         )
+    if budgets and not summaries:
+        said.append("nothing was judged: no case of a gated target ran")
     regressions: tuple[CaseRegression, ...] = ()
     if candidate and baseline is not None and baseline.scored:
         mine = by_target(scored).get(candidate, [])
@@ -113,7 +115,8 @@ def assess(
         comparisons=tuple(comparisons),
         notes=tuple(said),
         regressions=regressions,
-        verdict=overall_verdict(comparisons),
+        # Budgets with nothing to judge are no pass (an empty run, everything deselected).
+        verdict=overall_verdict(comparisons) if comparisons or not budgets else "skip",
         baseline=baseline.info if baseline is not None else None,
         candidate=candidate if cand is not None else None,
     )

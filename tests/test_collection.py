@@ -67,13 +67,18 @@ def test_a_budget_selected_by_node_id_is_judged_on_its_cases(
     assert len(sim_log.requests()) == 6
 
 
+@pytest.mark.parametrize("xdist", XDIST)
 def test_a_budget_with_nothing_to_judge_is_no_pass(
-    pytester: pytest.Pytester, sim_url: str, sim_log: SimLog
+    pytester: pytest.Pytester, sim_url: str, sim_log: SimLog, xdist: list[str]
 ) -> None:
     extra = GATED + "  by_tag: {nosuchtag: {error_rate: {max: 0.5}}}\n"
     write_project(pytester, sim_url, extra=extra)
     result = pytester.runpytest(
-        "--llmguard", "llmguard.yaml::budget[error_rate-tag:nosuchtag]", "-p", "no:cacheprovider"
+        "--llmguard",
+        "llmguard.yaml::budget[error_rate-tag:nosuchtag]",
+        "-p",
+        "no:cacheprovider",
+        *xdist,
     )
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.assert_outcomes(skipped=1)

@@ -179,3 +179,12 @@ def test_an_exploratory_target_is_reported_and_gated_only_when_asked(
         assert rows == {("candidate", "error_rate"), ("candidate", "output_tokens_mean")}
         result.stdout.fnmatch_lines(["note: not gated (outside compare): explore*"])
         assert "error_rate @" not in result.stdout.str()
+
+
+def test_budgets_with_nothing_to_judge_are_no_pass() -> None:
+    budgets = parse_budgets({"error_rate": {"max": 0.5}})
+    nothing = assess({}, [], budgets=budgets, gate=GateConfig(), candidate="c", baseline=None)
+    assert nothing.verdict == "skip" and not nothing.comparisons
+    assert "nothing was judged: no case of a gated target ran" in nothing.notes
+    no_budgets = assess({}, [], budgets=(), gate=GateConfig(), candidate="c", baseline=None)
+    assert no_budgets.verdict == "pass"  # nothing was asked
