@@ -1,44 +1,46 @@
-"""Gate quality: false failures on an unchanged model, detection of real regressions.
+"""Gate quality of the default gate: false failures on an unchanged model, detection of
+real regressions, and what the decisions cost in calls.
 
-    .venv/bin/python benchmarks/gate_quality.py                 # 200 runs
-    .venv/bin/python benchmarks/gate_quality.py --runs 50       # quicker, coarser rates
+    .venv/bin/python benchmarks/gate_quality.py                 # 200 runs per scenario
+    .venv/bin/python benchmarks/gate_quality.py --runs 100      # quicker, coarser rates
 
 Each run re-seeds a simulator (its own process, so every run draws fresh case latencies,
-fresh per-request jitter and fresh output wording) that serves five model versions, the
-knobs of ``pytest_llmguard.sim.models``:
+fresh per-request jitter, fresh faults and fresh output wording) that serves six model
+versions, the knobs of ``pytest_llmguard.sim.models``:
 
   ref-a, ref-b   the same model version twice: identical knobs, independent draws
                  (accuracy 0.95: a sampled model rewords ~5 % of words)
   slower         latency x1.25, so every percentile, p95 included, is 25 % higher
+  erring         5 % of requests answered with a 5xx (retries are off)
   wordier        verbosity 1.13: mean output tokens +15 % (measured and printed)
   drifted        accuracy 0.77: mean similarity to the reference 0.05 lower (printed)
 
 and then makes one real gate per scenario: ``pytest_llmguard.session.GuardSession``
 (the code path of the pytest plugin, without pytest) with targets ref-a and the
-candidate, ``compare: {baseline: ref-a, candidate: ...}``, 100 golden cases (reference
+candidate, ``compare: {baseline: ref-a, candidate: ...}``, 150 golden cases (reference
 answers in the simulator's answer book, so similarity means something) called over real
-HTTP on 127.0.0.1, and ``gate.adaptive: true``. Budgets, as a team would plausibly write
-them, each between "no change" and the injected regression:
+HTTP on 127.0.0.1, retries off, and **no gate settings**: ``GateConfig()``, the
+defaults a team gets without a ``gate:`` section. Budgets, as a team would plausibly
+write them, each between "no change" and the injected regression:
 
   latency_p95_ms      max_increase 10 %   p95 jitters run to run; below ~10 % is noise
+  error_rate          max_increase 0.02   a point or two of 5xx comes and goes
   output_tokens_mean  max_increase 5 %    cost creep of a few percent is tolerated
   similarity_mean     max_decrease 0.02   wording noise of a sampled model is ~0.01
 
 Every gate is judged three ways in the same run:
 
-  interval  the first (single-shot) calls only, the default gate: fail only when the
-            confidence interval of the change lies beyond the budget
-  adaptive  everything the session called: borderline budgets (warn, or an interval
-            straddling the limit; ``gate.borderline``) had their cases re-run on both
-            targets, one repeat per round, up to ``gate.adaptive_rounds`` rounds
-  strict    the first calls only, the naive point-estimate gate (``gate.strict``)
+  default      what the session decided and reports: the sequential gate, which looks
+               again (one more call per case on both targets) only while a budget is
+               undecided, with alpha spending across its looks (``adaptive``)
+  single look  the first calls only, one look at gate.confidence (``gate.adaptive: false``)
+  strict       the first calls only, the naive point-estimate gate (``gate.strict``)
 
 The same-version row counts a gate as failed when any budget fails; the other rows
 count the verdict of the budget on the regressed metric ("fail" is a detection; "warn"
-is reported separately). "calls x" is the calls an adaptive gate made relative to the
-single-shot gate's (200 for 100 cases on two targets). A second table shows every
-smaller ``gate.adaptive_rounds`` too: round k adds repeat k, so the observations up to
-repeat k are exactly what a gate allowed k rounds would have called and judged.
+is reported separately) and, apart, failures of the budgets that were not regressed.
+"calls x" is the calls the default gate made relative to one call per case and target
+(300 for 150 cases on two targets).
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ from pytest_llmguard.config import (
 from pytest_llmguard.config.budgets import parse_budgets
 from pytest_llmguard.golden import GoldenSet
 from pytest_llmguard.outcome import Comparison
-from pytest_llmguard.records import Case, Message, ScoredObservation
+from pytest_llmguard.records import Case, Message
 from pytest_llmguard.session import GuardSession
 from pytest_llmguard.sim.answers import generate
 from pytest_llmguard.sim.models import load_models
@@ -83,14 +85,20 @@ MODELS: Mapping[str, Mapping[str, float]] = {
     "ref-a": {"accuracy": 0.95},
     "ref-b": {"accuracy": 0.95},
     "slower": {"accuracy": 0.95, "latency_ms": 150.0},
+    "erring": {"accuracy": 0.95, "server_error_rate": 0.05},
     "wordier": {"accuracy": 0.95, "verbosity": 1.13},
     "drifted": {"accuracy": 0.77},
 }
 BUDGETS: Mapping[str, Mapping[str, Any]] = {
     "latency_p95_ms": {"max_increase": "10%"},
+    "error_rate": {"max_increase": 0.02},
     "output_tokens_mean": {"max_increase": "5%"},
     "similarity_mean": {"max_decrease": 0.02},
 }
+GATES = ("default", "single look", "strict")
+FALSE_FAIL_TARGET = 0.02
+DETECTION_TARGET = 0.95
+CALLS_TARGET = 1.3  # calls x on an unchanged model
 SET_PATH = "golden_sets/gate.yaml"
 
 
@@ -108,6 +116,7 @@ class Scenario:
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("same model version", "ref-b", None, "none", "fail rate <= 2%"),
     Scenario("p95 latency +25%", "slower", "latency_p95_ms", "+25%", "detection >= 95%"),
+    Scenario("5xx 0% -> 5%", "erring", "error_rate", "+5 pts", "detection >= 95%"),
     Scenario("output tokens +15%", "wordier", "output_tokens_mean", "+15%", "detection >= 95%"),
     Scenario("similarity -0.05", "drifted", "similarity_mean", "-0.05", "detection >= 95%"),
 )
@@ -118,42 +127,31 @@ class Settings:
     """Everything that defines a benchmark run (printed with the results)."""
 
     runs: int = 200
-    cases: int = 100
+    cases: int = 150
     noise_sigma: float = 0.15
     latency_scale: float = 0.25
     concurrency: int = 16
-    adaptive_rounds: int = 3
     seed: int = 1
     in_process: bool = False  # the simulator in a thread instead of its own process
 
 
-def adaptive(rounds: int) -> str:
-    """The name of the adaptive gate allowed ``rounds`` rounds."""
-    return f"adaptive@{rounds}"
-
-
 @dataclass
 class Tally:
-    """Verdict counts of one scenario over all runs, per gate.
-
-    Gates: "interval", "strict", and ``adaptive(k)`` for every k up to
-    ``Settings.adaptive_rounds`` (the adaptive gate allowed k rounds).
-    """
+    """Verdict counts of one scenario over all runs, per gate (``GATES``)."""
 
     runs: int = 0
     verdicts: dict[str, dict[str, int]] = field(default_factory=dict)
     other_fails: dict[str, int] = field(default_factory=dict)
     changes: list[float] = field(default_factory=list)  # realised change of the metric
-    calls: dict[str, list[float]] = field(default_factory=dict)  # gate -> calls / first calls
-    rounds: dict[int, int] = field(default_factory=dict)  # adaptive rounds made -> gates
+    calls: list[float] = field(default_factory=list)  # default gate: calls / first calls
+    rounds: dict[int, int] = field(default_factory=dict)  # rounds made -> gates
 
     def rate(self, gate: str, verdict: str) -> float:
         counts = self.verdicts.get(gate, {})
         return counts.get(verdict, 0) / self.runs if self.runs else 0.0
 
-    def mean_calls(self, gate: str) -> float:
-        ratios = self.calls.get(gate, [])
-        return sum(ratios) / len(ratios) if ratios else 0.0
+    def mean_calls(self) -> float:
+        return sum(self.calls) / len(self.calls) if self.calls else 0.0
 
 
 def build_cases(n: int, seed: int = 7) -> list[Case]:
@@ -276,63 +274,48 @@ def gate_config(scenario: Scenario, base_url: str, settings: Settings, rootdir: 
             for name in (BASELINE, scenario.candidate)
         },
         compare=CompareConfig(BASELINE, scenario.candidate),
-        run=RunConfig(
-            concurrency=settings.concurrency,
-            timeout_s=10.0,
-            retries=RetryPolicy(max=2, backoff_base_s=0.01, backoff_max_s=0.05),
-        ),
+        # Retries off: a 5xx is an error the gate sees, not one a retry hides.
+        run=RunConfig(concurrency=settings.concurrency, timeout_s=10.0, retries=RetryPolicy(max=0)),
         cache=CacheConfig(mode="off"),
         budgets=parse_budgets(BUDGETS),
-        gate=GateConfig(adaptive=True, adaptive_rounds=settings.adaptive_rounds),
+        gate=GateConfig(),  # no gate settings: the defaults are what is measured
     )
 
 
 @dataclass(frozen=True, slots=True)
 class GateRun:
-    """One scenario's gate, judged as each gate of ``Tally`` would have judged it."""
+    """One scenario's gate, judged as each gate of ``GATES`` would have judged it."""
 
     comparisons: Mapping[str, tuple[Comparison, ...]]
-    calls: Mapping[str, float]  # calls each gate made / the single-shot gate's calls
-    summaries: Mapping[str, RunSummary]  # of the first (single-shot) calls
+    calls: float  # calls the default gate made / one call per case and target
+    summaries: Mapping[str, RunSummary]  # of the first calls
     rounds: int
-    errors: int
+    errors: int  # failed calls of the baseline (the candidate's may be the regression)
 
 
 def run_gate(config: Config, golden: GoldenSet) -> GateRun:
-    """Plan, call (adaptive rounds included) and judge one gate through ``GuardSession``."""
+    """Plan, call (further looks included) and judge one gate through ``GuardSession``."""
     session = GuardSession(config, [golden])
     assert config.compare is not None
     targets = (config.compare.baseline, config.compare.candidate)
     units = session.plan([(case, t) for case in golden.cases for t in targets])
     session.call(units)
     scored = session.all_results()
-
-    # Round k of the adaptive gate adds repeat k, so the observations with repeat <= k are
-    # exactly what a session allowed k rounds would have called and judged: its decisions
-    # before round k saw the same data. Repeat 0 alone is the single-shot gate.
-    def upto(k: int) -> list[ScoredObservation]:
-        return [s for s in scored if s.observation.repeat_index <= k]
-
-    first = upto(0)
-    single = session.assess(first)
+    first = [s for s in scored if s.observation.repeat_index == 0]
+    one_look = replace(config, gate=GateConfig(adaptive=False))
+    single = GuardSession(one_look, [golden]).assess(first)
     strict = GuardSession(replace(config, gate=GateConfig(strict=True)), [golden]).assess(first)
-    comparisons = {"interval": single.comparisons, "strict": strict.comparisons}
-    calls = {"interval": 1.0, "strict": 1.0}
-    for k in range(1, config.gate.adaptive_rounds + 1):
-        data = upto(k)
-        if k == config.gate.adaptive_rounds:
-            # What the session itself reports (the plugin's budget items use it too).
-            judgement = session.judgement_of_whole_run()
-        else:
-            judgement = single if len(data) == len(first) else session.assess(data)
-        comparisons[adaptive(k)] = judgement.comparisons
-        calls[adaptive(k)] = len(data) / len(units)
     return GateRun(
-        comparisons=comparisons,
-        calls=calls,
+        comparisons={
+            # What the session itself reports (the plugin's budget items use it too).
+            "default": session.judgement_of_whole_run().comparisons,
+            "single look": single.comparisons,
+            "strict": strict.comparisons,
+        },
+        calls=len(scored) / len(units),
         summaries=single.summaries,
         rounds=session.rounds,
-        errors=sum(not s.observation.ok for s in scored),
+        errors=sum(not s.observation.ok for s in scored if s.observation.target == BASELINE),
     )
 
 
@@ -354,13 +337,14 @@ def tally_gate(scenario: Scenario, gate: GateRun, tally: Tally) -> None:
             tally.other_fails[mode] = tally.other_fails.get(mode, 0) + (
                 overall_verdict(others) == "fail"
             )
-        tally.calls.setdefault(mode, []).append(gate.calls[mode])
+    tally.calls.append(gate.calls)
     tally.rounds[gate.rounds] = tally.rounds.get(gate.rounds, 0) + 1
     metric = scenario.metric or "latency_p95_ms"
     b = gate.summaries[BASELINE].metrics[metric]
     c = gate.summaries[scenario.candidate].metrics[metric]
     if b is not None and c is not None:
-        tally.changes.append(c - b if metric == "similarity_mean" else (c / b - 1.0) * 100)
+        points = metric in ("similarity_mean", "error_rate")
+        tally.changes.append(c - b if points else (c / b - 1.0) * 100)
 
 
 @dataclass
@@ -406,10 +390,11 @@ def _pct(x: float) -> str:
     return f"{x * 100:.1f}%"
 
 
-def _met(scenario: Scenario, tally: Tally, gate: str) -> str:
+def _met(scenario: Scenario, tally: Tally, gate: str) -> bool:
     rate = tally.rate(gate, "fail")
-    ok = rate <= 0.02 if scenario.metric is None else rate >= 0.95
-    return "yes" if ok else "**no**"
+    if scenario.metric is None:
+        return rate <= FALSE_FAIL_TARGET
+    return rate >= DETECTION_TARGET
 
 
 def _realised(scenario: Scenario, tally: Tally) -> str:
@@ -418,43 +403,35 @@ def _realised(scenario: Scenario, tally: Tally) -> str:
     mean = sum(tally.changes) / len(tally.changes)
     if scenario.metric == "similarity_mean":
         return f"{mean:+.3f}"
+    if scenario.metric == "error_rate":
+        return f"{mean * 100:+.1f} pts"
     return f"{mean:+.1f}%" + (" (p95)" if scenario.metric is None else "")
 
 
 def table(result: Result) -> str:
     """The Markdown table of the results (one row per scenario)."""
-    ad = adaptive(result.settings.adaptive_rounds)
     lines = [
-        "| scenario | runs | realised change (mean) | interval gate: fail | interval gate: warn "
-        "| adaptive gate: fail | adaptive gate: warn | adaptive: calls × | strict gate: fail "
-        "| target | met (interval / adaptive) |",
+        "| scenario | runs | realised change (mean) | default gate: fail | default gate: warn "
+        "| calls × (mean) | looks made (1/2/3+) | single look: fail | strict: fail | target "
+        "| met (default gate) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for s in SCENARIOS:
         t = result.tallies[s.name]
+        met = _met(s, t, "default")
+        target = s.target
+        if s.metric is None:
+            target += f", calls <= {CALLS_TARGET}×"
+            met = met and t.mean_calls() <= CALLS_TARGET
+        later = sum(n for k, n in t.rounds.items() if k > 1)
+        looks = [t.rounds.get(0, 0), t.rounds.get(1, 0), later]
         lines.append(
             f"| {s.name} | {t.runs} | {_realised(s, t)} "
-            f"| {_pct(t.rate('interval', 'fail'))} | {_pct(t.rate('interval', 'warn'))} "
-            f"| {_pct(t.rate(ad, 'fail'))} | {_pct(t.rate(ad, 'warn'))} "
-            f"| {t.mean_calls(ad):.2f}× | {_pct(t.rate('strict', 'fail'))} | {s.target} "
-            f"| {_met(s, t, 'interval')} / {_met(s, t, ad)} |"
+            f"| {_pct(t.rate('default', 'fail'))} | {_pct(t.rate('default', 'warn'))} "
+            f"| {t.mean_calls():.2f}× | {'/'.join(map(str, looks))} "
+            f"| {_pct(t.rate('single look', 'fail'))} | {_pct(t.rate('strict', 'fail'))} "
+            f"| {target} | {'yes' if met else '**no**'} |"
         )
-    return "\n".join(lines)
-
-
-def rounds_table(result: Result) -> str:
-    """What each allowed number of adaptive rounds buys and costs (0: single-shot)."""
-    head = " | ".join(f"{s.name}: fail" for s in SCENARIOS)
-    lines = [
-        f"| gate.adaptive_rounds | {head} | calls × (mean over scenarios) |",
-        "|---:|" + "---:|" * (len(SCENARIOS) + 1),
-    ]
-    for k in range(result.settings.adaptive_rounds + 1):
-        gate = adaptive(k) if k else "interval"
-        tallies = [result.tallies[s.name] for s in SCENARIOS]
-        rates = " | ".join(_pct(t.rate(gate, "fail")) for t in tallies)
-        calls = sum(t.mean_calls(gate) for t in tallies) / len(tallies)
-        lines.append(f"| {k} | {rates} | {calls:.2f}× |")
     return "\n".join(lines)
 
 
@@ -493,14 +470,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--concurrency", type=int, default=d.concurrency, help=f"default {d.concurrency}"
     )
-    parser.add_argument(
-        "--adaptive-rounds",
-        type=int,
-        default=d.adaptive_rounds,
-        choices=range(1, 11),
-        metavar="1..10",
-        help=f"gate.adaptive_rounds of the adaptive gate (default {d.adaptive_rounds})",
-    )
     parser.add_argument("--seed", type=int, default=d.seed, help=f"default {d.seed}")
     parser.add_argument(
         "--in-process",
@@ -516,25 +485,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         noise_sigma=args.noise_sigma,
         latency_scale=args.latency_scale,
         concurrency=args.concurrency,
-        adaptive_rounds=args.adaptive_rounds,
         seed=args.seed,
         in_process=args.in_process,
     )
     result = run_benchmark(settings, progress=True)
-    errors = f"{result.errors} failed calls"
+    errors = f"{result.errors} failed calls of the baseline"
     print(
         f"\nGate quality: {settings.runs} runs x {len(SCENARIOS)} gates x {settings.cases} "
         f"cases, per-request jitter sigma {settings.noise_sigma} on per-case latencies "
-        f"(sigma 0.25, median {120 * settings.latency_scale:g} ms), adaptive_rounds "
-        f"{settings.adaptive_rounds}, {result.seconds:.0f} s, {errors}\n"
+        f"(sigma 0.25, median {120 * settings.latency_scale:g} ms), default gate settings, "
+        f"{result.seconds:.0f} s, {errors}\n"
     )
     print(table(result))
-    print(f"\n{rounds_table(result)}")
     rounds = {s.name: dict(sorted(result.tallies[s.name].rounds.items())) for s in SCENARIOS}
-    print(f"\nadaptive rounds made (rounds: gates): {rounds}")
-    for gate in ("interval", adaptive(settings.adaptive_rounds)):
+    print(f"\nrounds made (rounds: gates): {rounds}")
+    for gate in GATES:
         others = {s.name: result.tallies[s.name].other_fails[gate] for s in SCENARIOS if s.metric}
-        print(f"{gate}-gate fails on the budgets that were not regressed: {others}")
+        print(f"{gate}: fails on the budgets that were not regressed: {others}")
     print(f"\nreproduce: {command(settings)}")
     return 0
 

@@ -27,6 +27,8 @@ def write_atomic(
     payload = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        # mkstemp creates 0600; the file gets the mode open() would give it (the umask's).
+        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
             if durable:
@@ -58,3 +60,17 @@ def append_text(path: str | os.PathLike[str], text: str) -> None:
             written += os.write(fd, payload[written:])
     finally:
         os.close(fd)
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where the platform allows."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore (a brief, harmless window)
+    os.umask(mask)
+    return mask

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from pytest_llmguard.config import Config
+from pytest_llmguard.config.overrides import as_set
 from pytest_llmguard.exceptions import SavedRunError
 from pytest_llmguard.outcome import BaselineInfo
 from pytest_llmguard.records import ScoredObservation
@@ -53,9 +54,16 @@ class BaselinePlan:
 
 
 def plan_baseline(
-    config: Config, option: str | None, store: RunStore, selected: Sequence[str]
+    config: Config,
+    option: str | None,
+    store: RunStore,
+    selected: Sequence[str],
+    label: str = "--llmguard-baseline",
 ) -> BaselinePlan:
-    """Read the saved baseline now (before any call), or name the baseline target."""
+    """Read the saved baseline now (before any call), or name the baseline target.
+
+    ``label`` is how the user set ``option`` (the flag or its ini key), for errors.
+    """
     compare = config.compare
     candidate = compare.candidate if compare is not None else None
     if candidate is None and len(selected) == 1:
@@ -66,14 +74,15 @@ def plan_baseline(
     if ref is not None:
         try:
             saved = load_saved(ref, store, config.rootdir)
-        except SavedRunError:
+        except SavedRunError as exc:
             if ref.strip() == "latest" and not store.runs():
                 return BaselinePlan(
                     candidate,
                     note=f"no saved run in {store.location} yet: nothing to compare against "
                     "(save one with --llmguard-save)",
                 )
-            raise
+            where = as_set(label, ref) if option is not None else f"compare.baseline {ref}"
+            raise SavedRunError(f"{where}: {exc.message}", hint=exc.hint) from None
         saved.pick(candidate)  # a run holding several targets must name the candidate
         return BaselinePlan(candidate, saved=saved)
     if compare is not None:

@@ -6,8 +6,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 
-from pytest_llmguard.budgets import Budget
+from pytest_llmguard.budgets import Budget, scopes_of
+from pytest_llmguard.records import Case
 from pytest_llmguard.summary import RunSummary
+
+
+def cases_judged_by(
+    budgets: Sequence[Budget],
+    cases: Sequence[Case],
+    targets: Sequence[str],
+    selected: Collection[tuple[str, str]],
+) -> list[tuple[Case, str]]:
+    """The (case, target) pairs that ``budgets`` judge, except the ``selected`` (case key,
+    target) pairs: what selected budget items bring when their cases' items were not
+    selected (``--lf`` after a budget failure), so a budget is never judged on nothing."""
+    brought: list[tuple[Case, str]] = []
+    for case in cases:
+        scopes = scopes_of(case)
+        if any(b.scope == "all" or b.scope in scopes for b in budgets):
+            brought.extend((case, t) for t in targets if (case.key, t) not in selected)
+    return brought
 
 
 class BudgetScope:

@@ -8,10 +8,14 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pytest_llmguard import __version__
 from pytest_llmguard.atomic import write_atomic
 from pytest_llmguard.exceptions import LLMGuardError
+
+if TYPE_CHECKING:
+    from pytest_llmguard.outcome import Outcome
 
 
 def _cmd_sim(argv: Sequence[str]) -> int:
@@ -25,16 +29,25 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from pytest_llmguard.store import load_run, outcome_of
 
     outcome = outcome_of(load_run(args.run, allow_partial=True))
-    if args.markdown:
-        from pytest_llmguard.report.markdown import render_markdown
+    _show(outcome, args.markdown)
+    return 0
 
-        write_atomic(args.markdown, render_markdown(outcome))
-        print(f"wrote {args.markdown}")
-    else:
+
+def _show(outcome: Outcome, markdown: str | None) -> None:
+    """The terminal summary, or Markdown to ``markdown`` (``-``: standard output)."""
+    if markdown is None:
         from pytest_llmguard.report.terminal import render_terminal
 
         print("\n".join(render_terminal(outcome)))
-    return 0
+        return
+    from pytest_llmguard.report.markdown import render_markdown
+
+    text = render_markdown(outcome)
+    if markdown == "-":
+        sys.stdout.write(text)
+    else:
+        write_atomic(markdown, text)
+        print(f"wrote {markdown}")
 
 
 def _cmd_diff(args: argparse.Namespace) -> int:
@@ -42,14 +55,7 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     from pytest_llmguard.run_diff import diff_runs
 
     outcome = diff_runs(args.run_a, args.run_b, config_path=args.config, rootdir=".")
-    if args.markdown:
-        from pytest_llmguard.report.markdown import render_markdown
-
-        print(render_markdown(outcome))
-    else:
-        from pytest_llmguard.report.terminal import render_terminal
-
-        print("\n".join(render_terminal(outcome)))
+    _show(outcome, args.markdown)
     return 1 if outcome.verdict == "fail" else 0
 
 
@@ -91,9 +97,24 @@ def _cmd_merge(args: argparse.Namespace) -> int:
 def _cmd_init(args: argparse.Namespace) -> int:
     from pytest_llmguard.scaffold import scaffold
 
-    for path in scaffold(Path(args.directory), force=args.force):
-        print(f"created {path}")
+    written, kept = scaffold(Path(args.directory), force=args.force)
+    for path in written:
+        print(f"{'updated' if path.name == '.gitignore' else 'created'} {path}")
+    for path in kept:
+        print(f"kept {path} (it exists; --force overwrites it)")
+    if written and not kept:
+        print("next: pytest --llmguard   (replays golden_sets/ against the simulator)")
     return 0
+
+
+# The same form for `report` and `diff`: --markdown PATH, or --markdown / --markdown - for stdout.
+MARKDOWN: dict[str, Any] = {
+    "nargs": "?",
+    "const": "-",
+    "metavar": "PATH",
+    "help": "Markdown (a PR comment body) instead of the terminal summary: written to PATH, "
+    "or to standard output with - or no value",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,14 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "run", help="a JSON report written by --llmguard-report-json or --llmguard-save"
     )
-    report.add_argument(
-        "--markdown", metavar="PATH", help="write Markdown here instead of printing"
-    )
+    report.add_argument("--markdown", **MARKDOWN)
     diff = sub.add_parser("diff", help="compare two saved runs against the configured budgets")
     diff.add_argument("run_a", help="baseline run (JSON)")
     diff.add_argument("run_b", help="candidate run (JSON)")
     diff.add_argument("--config", metavar="PATH", help="config with budgets (default: discovery)")
-    diff.add_argument("--markdown", action="store_true", help="print Markdown (a PR comment body)")
+    diff.add_argument("--markdown", **MARKDOWN)
     comment = sub.add_parser(
         "comment", help="post or update the sticky PR comment from a saved run (JSON report)"
     )

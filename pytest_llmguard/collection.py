@@ -28,6 +28,24 @@ def add_golden_set_args(config: pytest.Config, golden_sets: tuple[GoldenSet, ...
             config.args.append(str(path))
 
 
+def golden_sets_in_play(
+    config: pytest.Config, golden_sets: tuple[GoldenSet, ...]
+) -> list[GoldenSet]:
+    """The golden sets the command line's paths cover (what pytest would collect, before
+    ``-k``/``--lf`` narrow it); all of them when no path covers one (e.g. only the config
+    file, or a budget's node id, was given)."""
+    here = config.invocation_params.dir
+    roots = [(here / a.split("::")[0]).resolve() for a in config.args]
+    covered = [
+        g
+        for g in golden_sets
+        if any(
+            (path := (config.rootpath / g.path).resolve()) == r or r in path.parents for r in roots
+        )
+    ]
+    return covered or list(golden_sets)
+
+
 def only_golden_sets(config: pytest.Config, golden_sets: tuple[GoldenSet, ...]) -> bool:
     """Whether this run can select nothing but golden-set items (and so needs no workers).
 

@@ -5,15 +5,17 @@ One Comparison per budget, each with a verdict and a plain-words reason:
 - ``fail``: an absolute bound (``max``/``min``) is broken by the point estimate, or the
   confidence interval of the change lies entirely beyond a relative budget;
 - ``warn``: the point estimate of the change is beyond the budget but the interval
-  reaches back inside it (more data, or ``gate.adaptive`` re-runs, would settle it);
+  reaches back inside it (more data would settle it: ``adaptive`` decides on more looks);
 - ``pass``: otherwise; ``gate.strict`` judges the point estimate alone (fail/pass);
 - ``skip``: not enough evidence to judge (``gate.min_cases``, unknown cost, no samples).
 
 Pairing: when at least ``min_cases`` cases ran on both sides, the comparison uses only
 those matched cases, paired (values shown are over them too). Otherwise, with enough cases
 on each side, it compares the two sides unpaired. Intervals: case-level bootstrap for
-means, sums and percentiles; Newcombe score intervals for rates when each case ran once
-per side (paired or independent), the case-level bootstrap when cases have repeats.
+means, sums and percentiles; Newcombe score intervals for rates: paired or independent
+when each case ran once per side, with counts scaled by the design effect of the
+repeats when cases ran several times (``stats.clustered``). Intervals are at
+``gate.confidence``; a sequential gate passes each look's level in as that.
 Absolute bounds are checked on the candidate's value over all its in-scope cases.
 ``cost_total_usd`` compares totals over the compared cases, so unpaired runs of
 different sizes differ in total for that reason alone: prefer ``cost_per_response_usd``.
@@ -32,7 +34,14 @@ from .budget_cases import BudgetScope, CaseKeys, cached_share, with_samples
 from .budgets import Budget
 from .config.records import GateConfig
 from .outcome import Comparison, Verdict
-from .stats import Interval, bootstrap_diffs, newcombe_diff, newcombe_paired_diff, shared_draws
+from .stats import (
+    Interval,
+    bootstrap_diffs,
+    newcombe_clustered,
+    newcombe_diff,
+    newcombe_paired_diff,
+    shared_draws,
+)
 from .summary import MetricDef, RunSummary
 from .units import format_budget_delta, format_change, format_interval, format_value
 
@@ -84,6 +93,19 @@ def _absolute_part(
     return "pass", f"{mdef.name} is {format_value(value, mdef.unit)}, within {' and '.join(bounds)}"
 
 
+def _relative_bounds(budget: Budget) -> str:
+    unit = budget.definition.unit
+    bounds = [
+        f"{name} {format_budget_delta(delta, sign, unit)}"
+        for name, sign, delta in (
+            ("max_increase", "+", budget.max_increase),
+            ("max_decrease", "-", budget.max_decrease),
+        )
+        if delta is not None
+    ]
+    return " and ".join(bounds)
+
+
 @dataclass(frozen=True, slots=True)
 class _IntervalRequest:
     """One budget's interval: which metric, over which cases, paired or not."""
@@ -111,10 +133,12 @@ def _intervals(
     out: dict[int, Interval] = {}
     groups: dict[tuple[str, tuple[str, ...], tuple[str, ...], bool], list[int]] = {}
     for i, req in enumerate(requests):
-        vb, _, kb = baseline.sample_values(req.mdef.sample, req.keys_b)
-        vc, _, kc = candidate.sample_values(req.mdef.sample, req.keys_c)
+        vb, ib, kb = baseline.sample_values(req.mdef.sample, req.keys_b)
+        vc, ic, kc = candidate.sample_values(req.mdef.sample, req.keys_c)
         if req.mdef.kind == "rate" and vb.size == len(kb) and vc.size == len(kc):
             out[i] = _rate_interval(vb, vc, req.paired, gate)
+        elif req.mdef.kind == "rate":
+            out[i] = newcombe_clustered(vb, ib, vc, ic, gate.confidence)
         else:
             groups.setdefault((req.mdef.sample, req.keys_b, req.keys_c, req.paired), []).append(i)
     with shared_draws():
@@ -264,6 +288,7 @@ class _Plan:
             cached_share=self.cached,
             paired=self.paired,
             method=None if iv is None else iv.method,
+            confidence=None if iv is None else gate.confidence,
         )
 
 
@@ -334,6 +359,9 @@ def compare(
     return tuple(plan.comparison(label, candidate.target, intervals, gate) for plan in plans)
 
 
+NEEDS_BASELINE = "needs a baseline (compare.baseline or --llmguard-baseline)"
+
+
 def check_absolute(
     summary: RunSummary,
     budgets: Sequence[Budget],
@@ -341,15 +369,18 @@ def check_absolute(
     *,
     case_filter: Callable[[str], bool] | None = None,
     case_scopes: Mapping[str, Collection[str]] | None = None,
+    say_missing_baseline: bool = False,
 ) -> tuple[Comparison, ...]:
     """Judge the absolute bounds (``max``/``min``) of a run that has no baseline.
 
-    Budgets with only relative bounds need a baseline and are left out.
+    Relative bounds cannot be judged without a baseline: with ``say_missing_baseline``
+    their budgets get a ``skip`` row saying so (``NEEDS_BASELINE``); else they are left out.
     """
     lookups = [m for m in (case_scopes, summary.scopes) if m is not None]
     out: list[Comparison] = []
     for budget in budgets:
-        if not budget.absolute:
+        unjudged = say_missing_baseline and budget.relative
+        if not budget.absolute and not unjudged:
             continue
         mdef = budget.definition
         keys_all = BudgetScope(budget, case_filter, lookups).keys(summary.case_keys)
@@ -360,7 +391,13 @@ def check_absolute(
             reason = f"cost unknown for model {summary.model or summary.target} (no price)"
         else:
             value = summary.metric(budget.metric, keys) if keys else None
-            verdict, reason = _absolute_part(budget, value, len(keys), gate, summary.target)
+            parts = [_absolute_part(budget, value, len(keys), gate, summary.target)]
+            if not budget.absolute:
+                parts = []
+            if unjudged:
+                parts.append(("skip", f"{_relative_bounds(budget)} {NEEDS_BASELINE}"))
+            verdict = _worst(parts)[0]
+            reason = "; ".join(r for _, r in parts)
         cached = cached_share([(summary, keys)])
         if cached and mdef.sample in _TIMING_SAMPLES and verdict != "skip":
             reason += f"; note: {cached:.0%} of the timings came from the cache"
@@ -386,20 +423,3 @@ def check_absolute(
             )
         )
     return tuple(out)
-
-
-def borderline(comparison: Comparison) -> bool:
-    """Whether more repeats could change this verdict (for ``gate.adaptive``).
-
-    True for ``warn``, and for any relative comparison whose interval straddles a
-    budget limit (it passes or fails now, but the interval crosses the line).
-    """
-    if comparison.verdict == "warn":
-        return True
-    if comparison.interval is None or comparison.baseline_value is None:
-        return False
-    low, high = comparison.interval
-    inc, dec = relative_limits(comparison.budget, comparison.baseline_value)
-    if inc is not None and low <= inc < high:
-        return True
-    return dec is not None and low < -dec <= high

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from pytest_llmguard.session import GuardSession
 
 SESSION_KEY: pytest.StashKey[GuardSession] = pytest.StashKey()
+# Whether the budget items were collected already (by the first collector to get there).
+BUDGETS_KEY = pytest.StashKey[bool]()
 
 
 class CaseFailure(Exception):
@@ -82,10 +84,8 @@ def failure_text(case: Case, failed: list[ScoredObservation], total: int) -> str
         head = f"repeat {o.repeat_index + 1}/{total}: " if total > 1 else ""
         if o.error is not None:
             status = f" (HTTP {o.error.status})" if o.error.status else ""
-            lines.append(
-                f"{head}call failed after {o.attempts} attempt(s): {o.error.cls}{status}: "
-                f"{safe_text(o.error.message)}"
-            )
+            tried = f"call failed after {o.attempts} attempt(s)" if o.attempts else "not called"
+            lines.append(f"{head}{tried}: {o.error.cls}{status}: {safe_text(o.error.message)}")
             continue
         bad = [c for c in s.checks if not c.passed]
         lines.append(f"{head}{len(bad)} of {len(s.checks)} checks failed")
@@ -100,11 +100,12 @@ def failure_text(case: Case, failed: list[ScoredObservation], total: int) -> str
 
 
 class GoldenSetFile(pytest.File):
-    """A golden set file: yields one item per case × target."""
+    """A golden set file: yields one item per case × target (the first one collected also
+    yields the budget items, so pytest collects and counts them like any item)."""
 
     golden: GoldenSet
 
-    def collect(self) -> Iterator[CaseItem]:
+    def collect(self) -> Iterator[pytest.Item]:
         session = self.config.stash[SESSION_KEY]
         for case in self.golden.cases:
             for target in session.targets:
@@ -118,13 +119,18 @@ class GoldenSetFile(pytest.File):
                 for tag in case.tags:
                     item.add_marker(tag)
                 yield item
+        yield from budget_items(self.session, session)
 
 
 class BudgetFile(pytest.File):
-    """The config file, as the parent of one item per budget: `llmguard.yaml::budget[...]`."""
+    """The config file, as the parent of one item per budget: `llmguard.yaml::budget[...]`.
+
+    Collected itself when named on the command line (``pytest --llmguard llmguard.yaml``
+    or a budget's node id); otherwise a golden-set file collects the budget items.
+    """
 
     def collect(self) -> Iterator[pytest.Item]:
-        return iter(())
+        return iter(budget_items(self.session, self.config.stash[SESSION_KEY], parent=self))
 
 
 class BudgetItem(_PlainFailure):
@@ -160,11 +166,15 @@ class BudgetItem(_PlainFailure):
         return self.path, None, f"budget {self.name}"
 
 
-def budget_items(session: pytest.Session, guard: GuardSession) -> list[pytest.Item]:
-    """One item per budget, children of the config file."""
-    if not guard.budgets or guard.config.path is None:
+def budget_items(
+    session: pytest.Session, guard: GuardSession, parent: BudgetFile | None = None
+) -> list[pytest.Item]:
+    """One item per budget, children of the config file; only the first time it is asked."""
+    if not guard.budgets or guard.config.path is None or session.stash.get(BUDGETS_KEY, False):
         return []
-    parent = BudgetFile.from_parent(session, path=Path(guard.config.path))
+    session.stash[BUDGETS_KEY] = True
+    if parent is None:
+        parent = BudgetFile.from_parent(session, path=Path(guard.config.path))
     items: list[pytest.Item] = []
     for budget in guard.budgets:
         scope = "" if budget.scope == "all" else f"-{budget.scope}"

@@ -215,6 +215,17 @@ def get_option(config: pytest.Config, suffix: str) -> Any:
     return [parsed] if option.repeatable else parsed
 
 
+def option_labels(config: pytest.Config) -> dict[str, str]:
+    """How the user set each option, for error messages: the flag, or the ini key."""
+    labels = {}
+    for option in OPTIONS:
+        if config.getoption(option.dest) is None and config.getini(option.dest):
+            labels[option.suffix] = f"ini option {option.dest}"
+        else:
+            labels[option.suffix] = option.flag
+    return labels
+
+
 def enabled(config: pytest.Config) -> bool:
     flag = config.getoption("llmguard")
     return bool(flag) if flag is not None else bool(config.getini("llmguard"))

@@ -8,7 +8,7 @@ session or the engine.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -46,6 +46,7 @@ class Comparison:
     cached_share: float | None
     paired: bool
     method: str | None = None  # how the interval was computed
+    confidence: float | None = None  # two-sided level of the interval (a look's, when sequential)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +68,7 @@ class Comparison:
             "cached_share": self.cached_share,
             "paired": self.paired,
             "method": self.method,
+            "confidence": self.confidence,
         }
 
     @classmethod
@@ -95,6 +97,7 @@ class Comparison:
             cached_share=d.get("cached_share"),
             paired=bool(d.get("paired", False)),
             method=d.get("method"),
+            confidence=d.get("confidence"),
         )
 
 
@@ -199,9 +202,24 @@ class Judgement:
     candidate: str | None = None
 
 
+def unjudged(verdict: Verdict, incomplete: Sequence[str]) -> Verdict:
+    """The verdict of a run that did not judge everything it set out to: never ``pass``.
+
+    What was not judged cannot pass: a ``pass`` becomes ``skip`` (a ``fail``, ``warn`` or
+    ``skip`` found on the part that was judged stays).
+    """
+    return "skip" if incomplete and verdict == "pass" else verdict
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """Everything the reports show; renderers read it and never recompute."""
+    """Everything the reports show; renderers read it and never recompute.
+
+    ``incomplete`` lists why the run did not judge everything it set out to (interrupted,
+    a collection error, budget items selected without the cases they judge); empty for a
+    complete run. Every report leads with it, the exit status is non-zero, and the
+    verdict is never ``pass`` (:func:`unjudged`). ``partial`` says the run was interrupted.
+    """
 
     started_at: str
     finished_at: str
@@ -224,3 +242,9 @@ class Outcome:
     shard: tuple[int, int] | None = None  # (index, count) of a --llmguard-shard run
     inputs_digest: str | None = None  # of the config, golden sets, models (shards agree)
     config_digest: str | None = None  # of the config file alone (merge judges with it)
+    incomplete: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        """Whether the run judged everything it set out to (not interrupted, nothing lost)."""
+        return not self.partial and not self.incomplete

@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 import warnings
+from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,12 +22,18 @@ from pytest_llmguard import collection, hookspec
 from pytest_llmguard.exceptions import UsageError
 from pytest_llmguard.items import (
     SESSION_KEY,
+    BudgetFile,
     BudgetItem,
     CaseItem,
     GoldenSetFile,
-    budget_items,
 )
-from pytest_llmguard.options import SAVE_TO_STORE, add_options, enabled, get_option
+from pytest_llmguard.options import (
+    SAVE_TO_STORE,
+    add_options,
+    enabled,
+    get_option,
+    option_labels,
+)
 
 # The engine (numpy, aiohttp, rapidfuzz) is imported only when --llmguard is on:
 # without it the plugin must cost nothing.
@@ -34,6 +41,7 @@ if TYPE_CHECKING:
     from pytest_llmguard.execution import CallStrategy, Worker
     from pytest_llmguard.outcome import Outcome
     from pytest_llmguard.publish import Published
+    from pytest_llmguard.records import Case
     from pytest_llmguard.session import GuardSession
 
 OUTCOME_KEY: pytest.StashKey[Outcome] = pytest.StashKey()
@@ -98,7 +106,8 @@ def _create_session(config: pytest.Config) -> GuardSession:
     from pytest_llmguard.targets import registry
 
     config.hook.pytest_llmguard_register_providers(register=registry.register)
-    cfg = load_config(str(config.rootpath), get_option(config, "config"))
+    labels = option_labels(config)
+    cfg = load_config(str(config.rootpath), get_option(config, "config"), labels["config"])
     if not cfg.targets:
         where = cfg.path or f"{config.rootpath}/llmguard.yaml"
         raise UsageError(
@@ -120,6 +129,7 @@ def _create_session(config: pytest.Config) -> GuardSession:
         repeat=get_option(config, "repeat"),
         concurrency=get_option(config, "concurrency"),
         shard=get_option(config, "shard"),
+        labels=labels,
     )
     return GuardSession(cfg, golden_sets, options, worker=_worker(config))
 
@@ -158,36 +168,47 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
             node = GoldenSetFile.from_parent(parent, path=file_path)
             node.golden = golden
             return node
+    if session.config.path and Path(session.config.path).resolve() == resolved:
+        return BudgetFile.from_parent(parent, path=file_path)
     return None
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
-) -> None:
-    """Add the budget items (before -k/-m deselect), and apply --llmguard-only."""
+) -> Generator[None]:
+    """Apply --llmguard-only (before -k/-m deselect); after every selection, put the
+    budget items last (they judge the whole run)."""
     guard = config.stash.get(SESSION_KEY, None)
-    if guard is None:
-        return
-    shard = guard.options.shard
-    if any(isinstance(i, CaseItem) for i in items) and shard is None:
-        items.extend(budget_items(session, guard))  # a shard judges no budget
-    if shard is not None:
-        from pytest_llmguard.shards import shard_of
-
-        index, count = shard
-        others = [
-            i for i in items if isinstance(i, CaseItem) and shard_of(i.case.key, count) != index
-        ]
-        if others:
-            config.hook.pytest_deselected(items=others)
-            away = set(others)
-            items[:] = [i for i in items if i not in away]
-    if config.getoption("llmguard_only"):
+    if guard is not None and config.getoption("llmguard_only"):
         dropped = [i for i in items if not isinstance(i, (CaseItem, BudgetItem))]
         if dropped:
             config.hook.pytest_deselected(items=dropped)
             items[:] = [i for i in items if isinstance(i, (CaseItem, BudgetItem))]
+    if guard is not None and guard.options.shard is not None:
+        _keep_shard(config, items, guard.options.shard)
+    result = yield
+    if guard is not None:
+        items.sort(key=lambda item: isinstance(item, BudgetItem))  # stable: order kept
+    return result
+
+
+def _keep_shard(config: pytest.Config, items: list[pytest.Item], shard: tuple[int, int]) -> None:
+    """--llmguard-shard I/N: this shard's case items only, and no budget item (a shard
+    judges no budget: ``llmguard merge`` judges the joined shards)."""
+    from pytest_llmguard.shards import shard_of
+
+    index, count = shard
+    others = [
+        i
+        for i in items
+        if isinstance(i, BudgetItem)
+        or (isinstance(i, CaseItem) and shard_of(i.case.key, count) != index)
+    ]
+    if others:
+        config.hook.pytest_deselected(items=others)
+        away = set(others)
+        items[:] = [i for i in items if i not in away]
 
 
 # ---- running ------------------------------------------------------------------------------
@@ -202,12 +223,19 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     if session.testsfailed and not session.config.option.continue_on_collection_errors:
         return
     selected = [(i.case, i.target) for i in session.items if isinstance(i, CaseItem)]
-    units = guard.plan(selected)
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    brought = _brought_by_budgets(session, guard, selected)
+    if brought and reporter is not None and _worker(session.config) is None:
+        reporter.write_line(
+            f"llmguard: the selected budget items judge {len({c.key for c, _ in brought})} "
+            "case(s) whose items were not selected: calling them too"
+        )
+    units = guard.plan(selected + brought)
     if reporter is None or _worker(session.config) is not None or not units:
         guard.start_calls(units)
         return
-    what = f"llmguard: {len(units)} calls to {len(guard.targets)} target(s)"
+    # Not "N calls": some may come from the cache (the summary counts the calls made).
+    what = f"llmguard: {len(units)} responses to get from {len(guard.targets)} target(s)"
 
     def announce(strategy: CallStrategy) -> None:
         reporter.write_line(what + (", made while the items run..." if strategy.streams else "..."))
@@ -215,6 +243,28 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     strategy = guard.start_calls(units, announce)
     if not strategy.streams:
         reporter.write_line(f"llmguard: calls done in {strategy.call_seconds:.2f} s")
+
+
+def _brought_by_budgets(
+    session: pytest.Session, guard: GuardSession, selected: list[tuple[Case, str]]
+) -> list[tuple[Case, str]]:
+    """What selected budget items judge whose case items were not selected (see
+    ``budget_cases.cases_judged_by``); says so when there is nothing to judge at all."""
+    budgets = [i.budget for i in session.items if isinstance(i, BudgetItem)]
+    if not budgets:
+        return []
+    from pytest_llmguard.budget_cases import cases_judged_by
+
+    in_play = collection.golden_sets_in_play(session.config, guard.golden_sets)
+    cases = [c for g in in_play for c in g.cases]
+    have = {(case.key, target) for case, target in selected}
+    brought = cases_judged_by(budgets, cases, list(guard.targets), have)
+    if not selected and not brought:
+        guard.unjudged.append(
+            "budget items were selected, but none of the cases they judge: nothing was "
+            "judged (select the golden sets too, e.g. run without -k or --lf)"
+        )
+    return brought
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -242,8 +292,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if partial and run_dir:
             # Interrupted workers never send workeroutput; they did publish their results.
             guard.absorb_published(run_dir)
+        incomplete = []
+        if interrupted and guard.strategy is None and session.testsfailed:
+            incomplete.append(
+                "errors during collection interrupted the run before any case was called "
+                "(see the errors above)"
+            )
         outcome = guard.finish(
             partial=partial,
+            incomplete=incomplete,
             amend=lambda report: config.hook.pytest_llmguard_update_json(
                 config=config, report=report
             ),
@@ -260,7 +317,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     except Exception as exc:  # a custom publisher must not change the gate's verdict
         warnings.warn(f"pytest_llmguard_outcome hook failed: {exc!r}", stacklevel=1)
     published = _publish(config, outcome)
-    failed = outcome.verdict == "fail" or published.failed
+    # A failed gate, or a run that did not judge everything: never a green build.
+    failed = outcome.verdict == "fail" or not outcome.complete or published.failed
     if failed and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -294,7 +352,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             f"llmguard: calls done in {guard.call_seconds:.2f} s (while the items ran)"
         )
     for line in render_terminal(outcome):
-        red = line.startswith("llmguard verdict: FAIL")
+        red = line.startswith(("llmguard verdict: FAIL", "incomplete:"))
         terminalreporter.write_line(line, red=red, bold=line.startswith("llmguard verdict"))
     published = config.stash.get(PUBLISHED_KEY, None)
     if published is not None:

@@ -1,10 +1,13 @@
 """``llmguard diff A.json B.json``: judge saved run B against saved run A.
 
 The verdict comes from ``verdict.assess``, exactly as in a pytest run that replayed B's
-candidate with ``--llmguard-baseline A.json``: same comparisons, same regressed cases.
+candidate with ``--llmguard-baseline A.json``: same comparisons, same regressed cases,
+judged at the interval level B's own run ended its sequential looks at.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from pytest_llmguard.config import load_config
 from pytest_llmguard.outcome import Outcome
@@ -24,7 +27,7 @@ def diff_runs(path_a: str, path_b: str, *, config_path: str | None, rootdir: str
         {candidate.target: candidate},
         scored_b,
         budgets=config.budgets,
-        gate=config.gate,
+        gate=replace(config.gate, confidence=run_b.judged_at or config.gate.confidence),
         candidate=candidate.target,
         baseline=Baseline(run_a.baseline_info(base), base, scored_a),
     )

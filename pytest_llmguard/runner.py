@@ -230,6 +230,9 @@ class Engine:
                         ),
                         attempts=0,
                     )
+        unavailable = getattr(client, "unavailable", None)  # e.g. its API key is not set
+        if unavailable is not None:
+            return self._failed(unit, ErrorRecord("client_error", unavailable), attempts=0)
         if not self.spend.allows_next():
             return self._failed(
                 unit,

@@ -32,8 +32,9 @@ from pytest_llmguard.execution import (
     own_units,
     published_results,
 )
+from pytest_llmguard.execution.handover import published_rounds
 from pytest_llmguard.golden import GoldenSet
-from pytest_llmguard.outcome import Judgement, Outcome
+from pytest_llmguard.outcome import Judgement, Outcome, unjudged
 from pytest_llmguard.provenance import git_info
 from pytest_llmguard.records import Case, ScoredObservation
 from pytest_llmguard.report import Amend, render_json, write_reports
@@ -75,12 +76,18 @@ class GuardSession:
         self.worker = worker or Worker()
         self.cases: dict[str, Case] = {c.key: c for s in self.golden_sets for c in s.cases}
         self.store = open_store(self.config.history.dir, self.config.rootdir)
-        self.baseline = plan_baseline(self.config, self.options.baseline, self.store, selected)
+        self.baseline = plan_baseline(
+            self.config,
+            self.options.baseline,
+            self.store,
+            selected,
+            self.options.label("baseline"),
+        )
         self.notes: list[str] = []
         running = list(selected)
         compare = self.config.compare
         replaced = compare.baseline if compare and self.baseline.saved is not None else None
-        if replaced in running and not self.options.targets:
+        if replaced in running and replaced not in self.options.selected_targets:
             # A saved run stands in for the baseline target: calling it would be paid twice.
             running.remove(replaced)
             self.notes.append(
@@ -94,12 +101,21 @@ class GuardSession:
         self.work = CallWork(
             self.config, running, tuple(self.cases.values()), rate_share=1.0 / self.worker.count
         )
+        sides = (compare.candidate, compare.baseline) if compare else ()
+        # A replay cannot add repeats (each would be a cache miss): one look, as recorded.
+        repeatable = self.config.cache.mode != "replay"
+        self.looks = adaptive.plan_looks(
+            self.config.gate,
+            base_repeat=self.config.run.repeat,
+            may_repeat=repeatable and adaptive.may_repeat(self.budgets, sides, self.targets),
+        )
         self.strategy: CallStrategy | None = None
         self._planned: list[CallUnit] = []
         self._absorbed: list[ScoredObservation] = []  # the controller's, from the workers
         self._judge_runs: list[dict[str, object]] = []
         self._whole_run: dict[int, Judgement] = {}
         self.rounds = 0  # adaptive rounds made after the first calls (same on every worker)
+        self.unjudged: list[str] = []  # what the selection left unjudged (said in every report)
         self.started = time.time()
         self.git = git_info(self.config.rootdir)
 
@@ -125,14 +141,16 @@ class GuardSession:
         when this returns; a forked child streams them while the items run. ``announce``
         hears which way before the calls start.
         """
-        strategy = self.strategy = choose(self.work, self.worker, self._planned, units)
+        strategy = self.strategy = choose(
+            self.work, self.worker, self._planned, units, more_rounds=self.looks.rounds > 0
+        )
         if announce is not None:
             announce(strategy)
         strategy.start(units)
         if not strategy.streaming:
             try:
                 # a shard cannot tell a borderline budget: it holds a fraction of the cases
-                if self.config.gate.adaptive and self.options.shard is None:
+                if self.looks.rounds and self.options.shard is None:
                     self._adaptive_rounds(strategy)
             finally:
                 strategy.settle()  # the providers (an in-process simulator) close now
@@ -144,7 +162,7 @@ class GuardSession:
 
     def _adaptive_rounds(self, strategy: CallStrategy) -> None:
         owners = case_partitions(self._planned, self.worker.count)
-        for round_index in range(1, self.config.gate.adaptive_rounds + 1):
+        for round_index in range(1, self.looks.rounds + 1):
             shaky = adaptive.shaky(self.judgement_of_whole_run().comparisons)
             if not shaky:
                 return
@@ -161,8 +179,8 @@ class GuardSession:
             self.rounds = round_index
             metrics = ", ".join(sorted({c.metric for c in shaky}))
             self.notes.append(
-                f"gate.adaptive: round {round_index} repeated the cases of borderline "
-                f"budgets ({metrics})"
+                f"gate.adaptive: round {round_index} repeated the cases of budgets not yet "
+                f"decided ({metrics})"
             )
 
     @property
@@ -179,11 +197,18 @@ class GuardSession:
         return self.strategy is not None and self.strategy.interrupted
 
     def results_for(self, case_key: str, target: str) -> list[ScoredObservation]:
-        """The scored repeats of one item (waiting for them if they are still coming)."""
+        """The scored repeats of one item (waiting for them if they are still coming).
+
+        Only the planned repeats: the calls a sequential gate added are evidence for the
+        budgets, and an item's verdict does not depend on whether the gate looked again.
+        """
         if self.strategy is None:
             return []
+        case = self.cases.get(case_key)
+        planned = max(case.repeat if case else 1, self.config.run.repeat)
         found = self.strategy.results_for((case_key, target))
-        return sorted(found, key=lambda s: s.observation.repeat_index)
+        mine = [s for s in found if s.observation.repeat_index < planned]
+        return sorted(mine, key=lambda s: s.observation.repeat_index)
 
     def settle_calls(self, *, stop: bool = False) -> None:
         """Take every result still coming; ``stop`` (Ctrl-C) asks the calls to stop first."""
@@ -208,6 +233,8 @@ class GuardSession:
                 "scored": [s.to_dict() for s in self.all_results()],
                 "notes": self._notes(),
                 "judge_runs": self.work.judge_runs,
+                "rounds": self.rounds,
+                "unjudged": self.unjudged,
             },
             ensure_ascii=False,
         )
@@ -218,10 +245,13 @@ class GuardSession:
         self._absorbed.extend(ScoredObservation.from_dict(d) for d in data["scored"])
         self.notes.extend(n for n in data["notes"] if n not in self.notes)
         self._judge_runs.extend(data.get("judge_runs", []))
+        self.rounds = max(self.rounds, int(data.get("rounds", 0)))
+        self.unjudged.extend(r for r in data.get("unjudged", []) if r not in self.unjudged)
 
     def absorb_published(self, run_dir: str) -> None:
         """Take every worker's published results from ``run_dir`` (an interrupted controller)."""
         self._absorbed = published_results(run_dir)
+        self.rounds = max(self.rounds, published_rounds(run_dir))
 
     def add_cases(self, cases: Mapping[str, Case]) -> None:
         self.cases.update(cases)
@@ -232,8 +262,13 @@ class GuardSession:
         strategy_notes = self.strategy.notes if self.strategy is not None else self.work.notes
         return self.notes + [n for n in strategy_notes if n not in self.notes]
 
-    def assess(self, scored: Sequence[ScoredObservation]) -> Judgement:
-        """Summaries per target and one comparison per budget (and target) for ``scored``."""
+    def assess(self, scored: Sequence[ScoredObservation], look: int | None = None) -> Judgement:
+        """Summaries per target and one comparison per budget (and target) for ``scored``.
+
+        Judged at the level of sequential look ``look`` (default: the latest made).
+        """
+        look = self.rounds if look is None else look
+        sequential = self.looks.note(look)
         grouped = by_target(scored)
         scopes = {key: scopes_of(c) for key, c in self.cases.items()}
         summaries: dict[str, RunSummary] = {
@@ -246,11 +281,11 @@ class GuardSession:
             summaries,
             scored,
             budgets=self.budgets,
-            gate=self.config.gate,
+            gate=self.looks.gate_at(self.config.gate, look),
             candidate=self.baseline.candidate,
             baseline=baseline,
             case_scopes=scopes,
-            notes=[*self._notes(), *notes],
+            notes=[*self._notes(), *notes, *([sequential] if sequential else [])],
         )
 
     def judgement_of_whole_run(self) -> Judgement:
@@ -264,14 +299,27 @@ class GuardSession:
             self._whole_run[self.rounds] = self.assess(everything + self._absorbed)
         return self._whole_run[self.rounds]
 
-    def finish(self, *, partial: bool = False, amend: Amend | None = None) -> Outcome:
+    def finish(
+        self,
+        *,
+        partial: bool = False,
+        amend: Amend | None = None,
+        incomplete: Sequence[str] = (),
+    ) -> Outcome:
         """Assess everything this process holds (the controller: every worker's), report it
-        and save it. ``amend`` may change the JSON report before it is written."""
+        and save it. ``amend`` may change the JSON report before it is written.
+
+        ``incomplete`` says why the run did not judge everything it set out to (an
+        interrupted run says so even without a reason): its verdict is never ``pass``.
+        """
         self.settle_calls()
         scored = self.all_results()
         judgement = self.assess(scored)
         if self.options.shard is not None:
             judgement = shard_judgement(judgement, self.options.shard)
+        reasons = list(dict.fromkeys([*incomplete, *self.unjudged]))
+        if partial and not reasons:
+            reasons.append("interrupted before every case ran")
         finished = time.time()
         outcome = Outcome(
             started_at=_iso(self.started),
@@ -280,7 +328,7 @@ class GuardSession:
             config_path=self.config.path,
             summaries=judgement.summaries,
             comparisons=judgement.comparisons,
-            verdict=judgement.verdict,
+            verdict=unjudged(judgement.verdict, reasons),
             scored=tuple(scored),
             cases=dict(self.cases),
             targets=dict(self.targets),
@@ -294,6 +342,7 @@ class GuardSession:
             shard=self.options.shard,
             inputs_digest=inputs_digest(self.config, self.golden_sets),
             config_digest=config_digest(self.config),
+            incomplete=tuple(reasons),
         )
         paths = self._report_paths()
         document = None

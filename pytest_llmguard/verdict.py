@@ -59,11 +59,16 @@ def assess(
     case_scopes: Mapping[str, Collection[str]] | None = None,
     notes: Sequence[str] = (),
 ) -> Judgement:
-    """Judge ``candidate`` against ``baseline`` and every other target by its absolute bounds.
+    """Judge ``candidate`` against ``baseline``, and the targets ``gate.targets`` names by
+    their absolute bounds.
 
     ``summaries`` are this run's targets; ``scored`` their observations (for the worst
-    regressed cases). A baseline that is a target of this run is not gated itself.
-    ``notes`` are carried into the judgement, followed by what this function adds.
+    regressed cases). A candidate without a baseline is judged by its absolute bounds, and
+    each relative budget says it needs a baseline. Without a candidate (several targets,
+    no ``compare``) every target is judged that way. A baseline that is a target of this
+    run is not gated itself, nor is any other target (exploratory: reported, not gated)
+    unless ``gate.targets`` lists it. ``notes`` are carried into the judgement, followed
+    by what this function adds.
     """
     said = list(notes)
     comparisons: list[Comparison] = []
@@ -82,11 +87,25 @@ def assess(
     elif baseline is not None and candidate:
         said.append(f"no comparison: candidate target '{candidate}' did not run")
     compared = {candidate} if comparisons else set()
-    if comparisons and baseline is not None and baseline.info.source == "target":
-        compared.add(baseline.info.target)
+    exploratory = []
     for name, summary in summaries.items():
-        if name not in compared:
-            comparisons.extend(check_absolute(summary, budgets, gate, case_scopes=case_scopes))
+        subject = candidate is None or name == candidate
+        if name in compared or not (subject or name in gate.targets):
+            if not subject and (baseline is None or name != baseline.info.target):
+                exploratory.append(name)
+            continue
+        comparisons.extend(
+            check_absolute(
+                summary, budgets, gate, case_scopes=case_scopes, say_missing_baseline=subject
+            )
+        )
+    if exploratory and budgets:
+        said.append(
+            f"not gated (outside compare): {', '.join(exploratory)}; "
+            "list a target in gate.targets to gate it by its absolute bounds"
+        )
+    if budgets and not summaries:
+        said.append("nothing was judged: no case of a gated target ran")
     regressions: tuple[CaseRegression, ...] = ()
     if candidate and baseline is not None and baseline.scored:
         mine = by_target(scored).get(candidate, [])
@@ -96,7 +115,8 @@ def assess(
         comparisons=tuple(comparisons),
         notes=tuple(said),
         regressions=regressions,
-        verdict=overall_verdict(comparisons),
+        # Budgets with nothing to judge are no pass (an empty run, everything deselected).
+        verdict=overall_verdict(comparisons) if comparisons or not budgets else "skip",
         baseline=baseline.info if baseline is not None else None,
         candidate=candidate if cand is not None else None,
     )

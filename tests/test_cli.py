@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 import sys
 import urllib.request
@@ -29,6 +31,37 @@ def test_init_scaffolds_a_working_project(
     config = load_config(str(tmp_path))
     assert set(config.targets) == {"baseline", "candidate"}
     assert [g.name for g in load_golden_sets(config)] == ["example"]
+
+
+def test_init_files_are_readable_ignored_and_kept_when_present(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / ".gitignore").write_text("build/")  # no trailing newline
+    (tmp_path / "llmguard.yaml").write_text("# mine\n")
+    old = os.umask(0o022)
+    try:
+        assert main(["init", str(tmp_path)]) == 0
+    finally:
+        os.umask(old)
+    out = capsys.readouterr().out
+    assert f"kept {tmp_path / 'llmguard.yaml'} (it exists; --force overwrites it)" in out
+    assert (tmp_path / "llmguard.yaml").read_text() == "# mine\n"
+    example = tmp_path / "golden_sets" / "example.yaml"
+    assert stat.S_IMODE(example.stat().st_mode) == 0o644  # not mkstemp's 0600
+    ignored = (tmp_path / ".gitignore").read_text().splitlines()
+    assert ignored == ["build/", "# pytest-llmguard", ".llmguard/", "llmguard-report.*"]
+    assert main(["init", str(tmp_path)]) == 0  # nothing to add twice
+    assert (tmp_path / ".gitignore").read_text().splitlines() == ignored
+    assert "updated" not in capsys.readouterr().out
+
+
+def test_the_scaffolded_gate_judges_out_of_the_box(pytester: pytest.Pytester) -> None:
+    assert main(["init", str(pytester.path)]) == 0
+    result = pytester.runpytest("--llmguard", "-p", "no:randomly")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["llmguard verdict: PASS"])
+    budget_rows = [line for line in result.stdout.lines if line.startswith(("PASS ", "SKIP "))]
+    assert len(budget_rows) == 4 and not any(r.startswith("SKIP") for r in budget_rows)
 
 
 def test_shipped_workflow_templates_match_the_repo_copies() -> None:
@@ -87,6 +120,40 @@ def test_report_rerenders_without_recomputing(
     md = pytester.path / "b.md"
     assert main(["report", str(pytester.path / "b.json"), "--markdown", str(md)]) == 0
     assert md.read_text().startswith("<!-- pytest-llmguard:report -->")
+
+
+def test_report_and_diff_write_markdown_the_same_way_and_keep_every_section(
+    pytester: pytest.Pytester,
+    sim_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    write_project(pytester, sim_url, extra=GATED)
+    only_candidate = ("--llmguard-target", "candidate")
+    pytester.runpytest("--llmguard", "golden_sets", *only_candidate, "--llmguard-save", "a.json")
+    pytester.runpytest(
+        "--llmguard",
+        "golden_sets",
+        *only_candidate,
+        "--llmguard-target",
+        "candidate=sim-drifted",
+        "--llmguard-baseline",
+        "a.json",
+        "--llmguard-save",
+        "b.json",
+    )
+    assert json.loads((pytester.path / "b.json").read_text())["regressions"]
+    monkeypatch.chdir(pytester.path)
+    sections = ("<!-- pytest-llmguard:report -->", "### Worst regressed cases", "Failed cases")
+    for command in (["report", "b.json"], ["diff", "a.json", "b.json"]):
+        for form in (["--markdown"], ["--markdown", "-"]):
+            main([*command, *form])
+            printed = capsys.readouterr().out
+            assert all(section in printed for section in sections), (command, form)
+        main([*command, "--markdown", "out.md"])
+        assert capsys.readouterr().out == "wrote out.md\n"
+        written = (pytester.path / "out.md").read_text()
+        assert all(section in written for section in sections), command
 
 
 def test_bad_saved_run_is_one_clear_error(

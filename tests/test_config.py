@@ -308,6 +308,23 @@ def test_compare_baseline_may_be_a_saved_run(tmp_path: Path) -> None:
     assert load_config(str(tmp_path)).compare == CompareConfig("runs/main.json", "candidate")
 
 
+def test_gate_targets_name_configured_targets(tmp_path: Path) -> None:
+    config = """\
+        targets:
+          base: {provider: sim, model: sim-stable}
+          cand: {provider: sim, model: sim-candidate}
+          explore: {provider: sim, model: sim-wordy}
+        compare: {baseline: base, candidate: cand}
+        gate: {targets: [explore]}
+        """
+    write(tmp_path / "llmguard.yaml", config)
+    assert load_config(str(tmp_path)).gate.targets == ("explore",)
+    write(tmp_path / "llmguard.yaml", config.replace("[explore]", "[cand, explor]"))
+    err = error_of(tmp_path)
+    assert err.key_path == "gate.targets[1]" and err.line == 6
+    assert "unknown target 'explor'" in str(err) and "did you mean 'explore'" in str(err)
+
+
 def test_sim_models_are_kept_raw(tmp_path: Path) -> None:
     write(
         tmp_path / "llmguard.yaml",
@@ -388,7 +405,9 @@ def test_explicit_path_that_does_not_exist(tmp_path: Path) -> None:
 
     err = error_of(tmp_path, "ci/missing.yaml")
 
-    assert str(err).splitlines()[0] == "config file 'ci/missing.yaml' does not exist"
+    assert str(err).splitlines()[0] == (
+        "--llmguard-config ci/missing.yaml: the config file does not exist"
+    )
     assert f"relative to the current directory or the rootdir ({tmp_path})" in str(err)
 
 

@@ -9,10 +9,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+from pytest_llmguard.adaptive import borderline
 from pytest_llmguard.budgets import Budget, Delta
 from pytest_llmguard.config import GateConfig
 from pytest_llmguard.config.budgets import parse_budgets
-from pytest_llmguard.gate import borderline, check_absolute, compare
+from pytest_llmguard.gate import check_absolute, compare
 from pytest_llmguard.outcome import Comparison, Verdict
 from pytest_llmguard.records import CheckResult, ErrorRecord, Observation, ScoredObservation
 from pytest_llmguard.summary import RunSummary, summarize
@@ -133,11 +134,19 @@ def test_borderline_warns_and_strict_mode_fails_it() -> None:
     assert "strict: point estimate only" in strict.reason
 
 
-def test_borderline_detects_a_passing_interval_that_crosses_the_limit() -> None:
+def test_borderline_keeps_a_pass_open_only_while_its_estimate_is_near_the_limit() -> None:
+    # The change is +21.7% with a standard error of about 5.3% (interval +11%..+32%).
     base, cand = _borderline_pair()
-    c = one(compare(base, cand, budgets({"latency_mean_ms": {"max_increase": "25%"}}), GATE))
-    assert c.verdict == "pass"
-    assert borderline(c)  # the interval reaches past +25%
+    near = one(compare(base, cand, budgets({"latency_mean_ms": {"max_increase": "24%"}}), GATE))
+    assert near.verdict == "pass"
+    assert borderline(near)  # +21.7% plus half a standard error reaches past +24%
+    far = one(compare(base, cand, budgets({"latency_mean_ms": {"max_increase": "30%"}}), GATE))
+    assert far.verdict == "pass" and far.interval is not None
+    assert far.interval[1] > 0.30 * far.baseline_value  # type: ignore[operator]
+    # The interval still crosses +30%, but a change beyond it is implausible: another
+    # look would cost calls on most unchanged models for nothing.
+    assert not borderline(far)
+    assert far.confidence == GATE.confidence
 
 
 def test_too_few_cases_skip() -> None:
@@ -309,12 +318,23 @@ def test_rates_use_newcombe_intervals() -> None:
     assert unpaired.method == "newcombe" and unpaired.verdict == "fail"
 
 
-def test_repeats_use_the_case_bootstrap_for_rates() -> None:
+def test_repeats_use_clustered_score_intervals_for_rates() -> None:
     lat = lognormal(40)
     budget = budgets({"error_rate": {"max_increase": 0.05}})
     c = one(compare(run("b", lat, repeats=3), run("c", lat, repeats=3, errors=[1]), budget, GATE))
-    assert c.method == "bootstrap-paired"
+    assert c.method == "newcombe-clustered"
     assert c.verdict == "pass"
+
+
+def test_a_rate_of_zero_with_repeats_is_not_taken_as_exactly_zero() -> None:
+    # One case fails all three times: 3 of 120 calls, but only one case's worth of
+    # evidence. A case bootstrap would treat the baseline's 0 % as certain.
+    lat = lognormal(40)
+    budget = budgets({"error_rate": {"max_increase": 0.01}})
+    c = one(compare(run("b", lat, repeats=3), run("c", lat, repeats=3, errors=[1]), budget, GATE))
+    assert c.interval is not None and c.delta == pytest.approx(0.025)
+    assert c.interval[0] < 0.0  # neither the clustering nor the baseline's 0/120 is ignored
+    assert c.verdict == "warn"
 
 
 def test_decrease_budget_on_similarity() -> None:

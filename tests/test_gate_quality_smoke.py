@@ -7,7 +7,8 @@ from types import ModuleType
 
 import pytest
 
-from pytest_llmguard.gate import borderline
+from pytest_llmguard.adaptive import borderline
+from pytest_llmguard.config import GateConfig
 from tests.conftest import load_benchmark
 
 
@@ -21,7 +22,15 @@ def test_budgets_sit_between_no_change_and_the_injected_regression(bench: Module
     assert 0 < by_metric["latency_p95_ms"].max_increase.value < 0.25
     assert 0 < by_metric["output_tokens_mean"].max_increase.value < 0.15
     assert 0 < by_metric["similarity_mean"].max_decrease.value < 0.05
+    assert 0 < by_metric["error_rate"].max_increase.value < 0.05
     assert {s.metric for s in bench.SCENARIOS} == {None, *by_metric}
+
+
+def test_the_benchmark_measures_the_default_gate(bench: ModuleType) -> None:
+    config = bench.gate_config(bench.SCENARIOS[0], "http://127.0.0.1:9", bench.Settings(), "/")
+    assert config.gate == GateConfig()  # no gate settings
+    assert config.run.retries.max == 0  # a 5xx reaches the gate
+    assert len(bench.build_cases(bench.Settings().cases)) == 150
 
 
 def test_cases_have_reference_answers(bench: ModuleType) -> None:
@@ -32,60 +41,52 @@ def test_cases_have_reference_answers(bench: ModuleType) -> None:
 
 
 def test_tiny_run_tallies_every_scenario(bench: ModuleType) -> None:
-    settings = bench.Settings(
-        runs=2, cases=20, latency_scale=0.1, concurrency=8, adaptive_rounds=2, in_process=True
-    )
+    settings = bench.Settings(runs=2, cases=20, latency_scale=0.1, concurrency=8, in_process=True)
     result = bench.run_benchmark(settings)
     assert result.errors == 0
     assert set(result.tallies) == {s.name for s in bench.SCENARIOS}
-    gates = {"interval", "strict", bench.adaptive(1), bench.adaptive(2)}
     for scenario in bench.SCENARIOS:
         tally = result.tallies[scenario.name]
         assert tally.runs == 2
-        assert set(tally.verdicts) == gates
-        for gate in gates:
+        assert set(tally.verdicts) == set(bench.GATES)
+        for gate in bench.GATES:
             assert sum(tally.verdicts[gate].values()) == 2
             assert set(tally.verdicts[gate]) <= {"pass", "warn", "fail"}
         assert len(tally.changes) == 2
-        assert sum(tally.rounds.values()) == 2 and set(tally.rounds) <= {0, 1, 2}
-        # Each round repeats every case on both targets (1 more call per first call);
-        # allowing more rounds never makes fewer calls.
-        assert tally.mean_calls("interval") == tally.mean_calls("strict") == 1.0
+        assert sum(tally.rounds.values()) == 2 and set(tally.rounds) <= set(range(6))
+        # Each round repeats every case on both targets (1 more call per first call).
         made = sum(k * n for k, n in tally.rounds.items()) / 2
-        assert tally.mean_calls(bench.adaptive(2)) == pytest.approx(1.0 + made)
-        assert 1.0 <= tally.mean_calls(bench.adaptive(1)) <= tally.mean_calls(bench.adaptive(2))
+        assert tally.mean_calls() == pytest.approx(1.0 + made)
     # Output wording and length do not depend on timing: these regressions are far
     # beyond their budgets even on 20 cases, so the point estimate always sees them.
     for name in ("output tokens +15%", "similarity -0.05"):
         tally = result.tallies[name]
         assert tally.rate("strict", "fail") == 1.0
-        assert tally.rate("interval", "fail") + tally.rate("interval", "warn") == 1.0
+        assert tally.rate("single look", "fail") + tally.rate("single look", "warn") == 1.0
     tokens = result.tallies["output tokens +15%"].changes
     assert all(8.0 < change < 25.0 for change in tokens)  # percent
     drift = result.tallies["similarity -0.05"].changes
     assert all(-0.09 < change < -0.02 for change in drift)
 
     table = bench.table(result).splitlines()
-    assert table[0].startswith("| scenario | runs |") and "adaptive gate: fail" in table[0]
+    assert table[0].startswith("| scenario | runs |") and "default gate: fail" in table[0]
+    assert "calls ×" in table[0]
     assert len(table) == 2 + len(bench.SCENARIOS)
     assert all(
         row.startswith(f"| {s.name} | 2 |")
         for row, s in zip(table[2:], bench.SCENARIOS, strict=True)
     )
-    rounds = bench.rounds_table(result).splitlines()
-    assert [row.split(" | ")[0] for row in rounds[2:]] == ["| 0", "| 1", "| 2"]
-    assert rounds[2].endswith("| 1.00× |")
+    assert "calls <= 1.3×" in table[2]  # the unchanged model's row also states the cost target
 
 
-def test_adaptive_gate_runs_borderline_budgets_again(bench: ModuleType) -> None:
-    """A 20-case p95 comparison is borderline: the real session re-runs it, on both sides."""
-    settings = bench.Settings(cases=20, latency_scale=0.1, concurrency=8, adaptive_rounds=1)
+def test_the_default_gate_looks_again_at_an_undecided_budget(bench: ModuleType) -> None:
+    """A 20-case p95 comparison is rarely decided at once: the real session re-runs it."""
+    settings = bench.Settings(cases=20, latency_scale=0.1, concurrency=8)
     cases = bench.build_cases(settings.cases)
     golden = bench.GoldenSet("gate", bench.SET_PATH, tuple(cases))
     scenario = bench.SCENARIOS[1]  # p95 latency +25%
-    # 20 single samples rarely place a p95 within 10 %; but latency is measured for real,
-    # so on a busy machine one seed's interval can land clear of the limit. The test is
-    # about what happens to a borderline budget: take the first seed that gives one.
+    # Latency is measured for real, so on a busy machine one seed's first look can be
+    # decided already. The test is about an undecided budget: take the first seed with one.
     for seed in range(3, 9):
         with (
             tempfile.TemporaryDirectory() as root,
@@ -93,19 +94,17 @@ def test_adaptive_gate_runs_borderline_budgets_again(bench: ModuleType) -> None:
         ):
             config = bench.gate_config(scenario, sims.reseed(seed), settings, root)
             gate = bench.run_gate(config, golden)
-        latency = next(c for c in gate.comparisons["interval"] if c.metric == "latency_p95_ms")
-        if borderline(latency):
+        latency = next(c for c in gate.comparisons["single look"] if c.metric == "latency_p95_ms")
+        if latency.verdict != "fail" and gate.rounds:
             break
     else:
-        pytest.fail("no seed of 3..8 gave a borderline p95 comparison with 20 cases")
-    assert gate.rounds == 1
-    assert gate.calls[bench.adaptive(1)] == 2.0
+        pytest.fail("no seed of 3..8 left the p95 comparison undecided at the first look")
+    assert gate.calls == 1.0 + gate.rounds  # every round: every case again, on both sides
     assert gate.errors == 0
+    assert borderline(latency) or latency.verdict == "warn"
 
 
 def test_command_reproduces_the_settings(bench: ModuleType) -> None:
     assert bench.command(bench.Settings()) == ".venv/bin/python benchmarks/gate_quality.py"
-    cmd = bench.command(
-        bench.Settings(runs=50, noise_sigma=0.1, adaptive_rounds=5, in_process=True)
-    )
-    assert cmd.endswith("--runs 50 --noise-sigma 0.1 --adaptive-rounds 5 --in-process")
+    cmd = bench.command(bench.Settings(runs=50, noise_sigma=0.1, in_process=True))
+    assert cmd.endswith("--runs 50 --noise-sigma 0.1 --in-process")

@@ -4,7 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from pytest_llmguard.execution.handover import Worker, own_units, publish, wait_for_partition
+from pytest_llmguard.execution.handover import (
+    Worker,
+    own_units,
+    publish,
+    published_rounds,
+    wait_for_partition,
+)
 from pytest_llmguard.records import Case, Message, Observation, ScoredObservation
 from pytest_llmguard.runner import CallUnit, plan_calls
 
@@ -57,3 +63,12 @@ def test_publish_then_wait(tmp_path: Path) -> None:
 def test_wait_gives_up_with_a_clear_message(tmp_path: Path) -> None:
     with pytest.raises(TimeoutError, match="worker gw3 did not publish"):
         wait_for_partition(str(tmp_path), 3, deadline_s=0.05)
+
+
+def test_an_interrupted_controller_reads_how_many_rounds_were_published(tmp_path: Path) -> None:
+    # It judges at the level of the last look the workers made (sequential gate).
+    assert published_rounds(str(tmp_path)) == 0
+    obs = Observation("s.yaml::c0", "a", 0, "m", "out", 10.0)
+    for worker, round_index in ((0, 0), (1, 0), (0, 1), (1, 12)):
+        publish(Worker(worker, 2, str(tmp_path)), [ScoredObservation(obs)], round_index)
+    assert published_rounds(str(tmp_path)) == 12

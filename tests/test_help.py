@@ -69,3 +69,30 @@ def test_bad_option_value_is_a_usage_error(pytester: pytest.Pytester) -> None:
     for bad in ("3/2", "0/2", "two", "1/"):
         result = pytester.runpytest(f"--llmguard-shard={bad}")
         assert result.ret == pytest.ExitCode.USAGE_ERROR, bad
+
+
+@pytest.mark.parametrize(
+    ("ini", "flag", "problem"),
+    [
+        ("llmguard_target", "nope", " names unknown target 'nope'"),
+        ("llmguard_baseline", "runs/none.json", ": saved run runs/none.json does not exist"),
+        ("llmguard_config", "ci/none.yaml", ": the config file does not exist"),
+    ],
+)
+def test_an_error_names_the_option_as_the_user_set_it(
+    pytester: pytest.Pytester, sim_url: str, ini: str, flag: str, problem: str
+) -> None:
+    from tests.test_plugin import write_project
+
+    write_project(pytester, sim_url)
+    option = "--" + ini.replace("_", "-")
+    result = pytester.runpytest("--llmguard", "golden_sets", option, flag)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    named = option if "names" in problem else f"{option} {flag}"
+    assert result.stderr.lines[0] == f"ERROR: {named}{problem}"
+    pytester.makeini(f"[pytest]\n{ini} = {flag}\n")
+    result = pytester.runpytest("--llmguard", "golden_sets")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    named = f"ini option {ini}" if "names" in problem else f"ini option {ini} = {flag}"
+    # the option as written, the path as written (not made absolute)
+    assert result.stderr.lines[0] == f"ERROR: {named}{problem}"

@@ -230,6 +230,10 @@ def test_missing_api_key_is_a_clear_error_for_that_target_only(
     result.assert_outcomes(passed=3, failed=3)
     result.stdout.fnmatch_lines(["*environment variable LLMGUARD_TEST_KEY is not set*"])
     assert "Traceback" not in result.stdout.str()
+    # No request was sent, so no "call failed after 1 attempt(s)"; and no call counted.
+    result.stdout.fnmatch_lines(["not called: client_error: environment variable*"])
+    assert "attempt(s)" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["3 calls made; 3 not called (see the failed cases)"])
 
 
 def test_bad_config_is_one_usage_error(pytester: pytest.Pytester, sim_url: str) -> None:

@@ -10,9 +10,13 @@ import pytest
 from pytest_llmguard.stats import (
     bootstrap_diff,
     bootstrap_diffs,
+    effective_counts,
+    look_levels,
+    newcombe_clustered,
     newcombe_diff,
     newcombe_paired_diff,
     parse_stat,
+    pocock_spent,
     shared_draws,
     wilson_interval,
 )
@@ -375,3 +379,80 @@ def test_unpaired_sides_keep_their_own_cases() -> None:
     # Sides of different sizes (unpaired gates over different case sets) work too.
     iv = bootstrap_diff(np.arange(5.0), np.arange(9.0), "p50", paired=False, n_resamples=200)
     assert iv.estimate == 2.0 and iv.low <= 2.0 <= iv.high
+
+
+# ---- rates with repeats: design-effect scaled score intervals --------------------------
+
+
+def test_effective_counts_shrink_to_one_call_per_case_when_repeats_agree() -> None:
+    cases = np.repeat(np.arange(50), 4)
+    agree = np.repeat((np.arange(50) < 10).astype(float), 4)  # a case fails always or never
+    k, n = effective_counts(agree, cases)
+    assert (k, n) == pytest.approx((10.0, 50.0), rel=0.03)
+    rng = np.random.default_rng(3)
+    independent = (rng.random(200) < 0.2).astype(float)
+    k, n = effective_counts(independent, cases)
+    assert n > 150 and k / n == pytest.approx(independent.mean())
+    assert effective_counts(np.zeros(200), cases) == (0.0, 200.0)  # nothing to scale
+
+
+def test_clustered_interval_covers_the_truth_better_than_counting_every_call() -> None:
+    # Each case has its own error propensity, so repeats of a case are correlated: the
+    # naive Newcombe on all calls is too narrow, the clustered one is not.
+    rng = np.random.default_rng(21)
+    cases = np.repeat(np.arange(100), 5)
+    naive, clustered = [], []
+    for _ in range(600):
+        pb = rng.beta(0.5, 9.5, 100)  # mean 5 %, very uneven across cases
+        pc = rng.beta(0.5, 4.5, 100)  # mean 10 %
+        b = (rng.random(500) < np.repeat(pb, 5)).astype(float)
+        c = (rng.random(500) < np.repeat(pc, 5)).astype(float)
+        iv = newcombe_clustered(b, cases, c, cases)
+        clustered.append((iv.low, iv.high))
+        flat = newcombe_diff(int(c.sum()), 500, int(b.sum()), 500)
+        naive.append((flat.low, flat.high))
+    # Such skewed per-case rates are a hard case for any variance estimate over 100
+    # cases: the clustered interval comes close to its level, the naive one does not.
+    assert _coverage(naive, 0.05) < 0.88
+    assert 0.90 <= _coverage(clustered, 0.05) <= 0.99
+
+
+# ---- alpha spending across sequential looks ----------------------------------------------
+
+
+def test_look_levels_spend_exactly_the_single_look_error() -> None:
+    assert look_levels(0.95, [1.0]) == (0.95,)
+    levels = look_levels(0.95, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    assert sum((1.0 - level) / 2.0 for level in levels) == pytest.approx(0.025)
+    assert all(0.95 < level < 1.0 for level in levels)
+    assert levels[0] < levels[-1]  # Pocock-type: the first look gets the largest share
+    assert pocock_spent(0.025, 0.0) == 0.0
+    assert pocock_spent(0.025, 1.0) == pytest.approx(0.025)
+    with pytest.raises(ValueError, match="increasing"):
+        look_levels(0.95, [2.0, 1.0])
+    with pytest.raises(ValueError, match="confidence"):
+        look_levels(1.0, [1.0])
+
+
+def test_spent_levels_keep_the_false_failure_rate_across_looks() -> None:
+    """Looking six times at the full level fails a change sitting exactly at its limit
+    far more often than one look would; the spent levels do not."""
+    rng = np.random.default_rng(5)
+    limit, base, n = 0.02, 0.05, 150  # error rate +2 points allowed; true change: +2 points
+    looks = 6
+    levels = look_levels(0.95, [float(k) for k in range(1, looks + 1)])
+    naive = spent = 0
+    runs = 2000
+    for _ in range(runs):
+        kb = kc = m = 0
+        naive_failed = spent_failed = False
+        for look in range(looks):
+            kb += int(rng.binomial(n, base))
+            kc += int(rng.binomial(n, base + limit))
+            m += n
+            naive_failed |= newcombe_diff(kc, m, kb, m, 0.95).low > limit
+            spent_failed |= newcombe_diff(kc, m, kb, m, levels[look]).low > limit
+        naive += naive_failed
+        spent += spent_failed
+    assert naive / runs > 0.04  # well over the 2.5 % one look allows
+    assert spent / runs <= 0.025 + 0.01  # within alpha (plus Monte Carlo error)

@@ -87,16 +87,7 @@ def build_config(doc: Document, rootdir: str, path: str) -> Config:
         ),
         cache=CacheConfig(**_present(data.get("cache") or {}, dir=str, mode=str)),
         budgets=_budgets(doc),
-        gate=GateConfig(
-            **_present(
-                data.get("gate") or {},
-                confidence=float,
-                min_cases=int,
-                strict=bool,
-                adaptive=bool,
-                adaptive_rounds=int,
-            )
-        ),
+        gate=_gate(doc, targets),
         report=ReportConfig(**_present(data.get("report") or {}, json=str, markdown=str, html=str)),
         quality=quality,
         history=_history(data.get("history") or {}),
@@ -191,6 +182,30 @@ def _build_compare(
             docs=DOCS,
         )
     return CompareConfig(baseline=baseline, candidate=candidate)
+
+
+def _gate(doc: Document, targets: Mapping[str, TargetConfig]) -> GateConfig:
+    raw = doc.data.get("gate") or {}
+    for i, name in enumerate(raw.get("targets") or ()):
+        if name not in targets:
+            raise doc.error(
+                ConfigError,
+                f"unknown target {name!r}" + did_you_mean_hint(str(name), targets),
+                ("gate", "targets", i),
+                hint=f"configured targets: {', '.join(targets) or '(none)'}",
+                docs=DOCS,
+            )
+    return GateConfig(
+        **_present(
+            raw,
+            confidence=float,
+            min_cases=int,
+            strict=bool,
+            adaptive=bool,
+            adaptive_rounds=int,
+            targets=lambda names: tuple(str(n) for n in names),
+        )
+    )
 
 
 def _history(raw: Mapping[str, Any]) -> HistoryConfig:

@@ -29,7 +29,9 @@ CONFIG_FILES = ("llmguard.yaml", "llmguard.yml")
 DOCS = "configuration"  # the README section every config error points to
 
 
-def find_config(rootdir: str, explicit: str | None = None) -> str | None:
+def find_config(
+    rootdir: str, explicit: str | None = None, option: str = "--llmguard-config"
+) -> str | None:
     """Path of the configuration file to use, or None when there is none.
 
     Order: ``explicit`` (relative to the current directory, then to ``rootdir``; it must
@@ -43,8 +45,9 @@ def find_config(rootdir: str, explicit: str | None = None) -> str | None:
         for candidate in candidates:
             if os.path.isfile(candidate):
                 return os.path.abspath(candidate)
+        named = f"{option} = {explicit}" if option.startswith("ini ") else f"{option} {explicit}"
         raise ConfigError(
-            f"config file {explicit!r} does not exist",
+            f"{named}: the config file does not exist",
             hint=f"the path is relative to the current directory or the rootdir ({rootdir})",
             docs=DOCS,
         )
@@ -64,10 +67,12 @@ def find_config(rootdir: str, explicit: str | None = None) -> str | None:
     return None
 
 
-def read_config(rootdir: str, explicit: str | None = None) -> tuple[str, Document] | None:
+def read_config(
+    rootdir: str, explicit: str | None = None, option: str = "--llmguard-config"
+) -> tuple[str, Document] | None:
     """The configuration file's absolute path and its document (YAML or the pyproject
     table, ``Document.path`` being the path as shown in messages), or None without one."""
-    path = find_config(rootdir, explicit)
+    path = find_config(rootdir, explicit, option)
     if path is None:
         return None
     display = display_path(path, rootdir)

@@ -12,14 +12,17 @@ from pytest_llmguard.documents import validate
 from pytest_llmguard.exceptions import ConfigError
 
 
-def load_config(rootdir: str, explicit: str | None = None) -> Config:
+def load_config(
+    rootdir: str, explicit: str | None = None, option: str = "--llmguard-config"
+) -> Config:
     """Find, validate and build the configuration; one ``ConfigError`` on any problem.
 
     Without any configuration file the result has no targets (the plugin says so).
-    API keys are not read here: ``api_key_env`` only names the variable.
+    API keys are not read here: ``api_key_env`` only names the variable. ``option`` is
+    how the user named ``explicit`` (the flag or its ini key), for the error.
     """
     root = os.path.abspath(rootdir)
-    found = read_config(root, explicit)
+    found = read_config(root, explicit, option)
     if found is None:
         return Config(rootdir=root)
     path, doc = found

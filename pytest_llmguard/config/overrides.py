@@ -8,7 +8,8 @@ baseline is) stay on ``Options`` for the session.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 
 from pytest_llmguard.config.records import CACHE_MODES, Config
 from pytest_llmguard.exceptions import ConfigError
@@ -30,6 +31,24 @@ class Options:
     repeat: int | None = None
     concurrency: int | None = None
     shard: tuple[int, int] | None = None  # (index, count): run only this shard's cases
+    # How the user set each option (``--llmguard-target`` or ``ini option llmguard_target``),
+    # so an error names what they wrote; by option suffix, the flag when absent.
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    def label(self, suffix: str) -> str:
+        return self.labels.get(suffix, f"--llmguard-{suffix}")
+
+    @property
+    def selected_targets(self) -> tuple[str, ...]:
+        """The targets named to run (``NAME``), not those only given a model (``NAME=MODEL``)."""
+        names = (item.strip() for raw in self.targets for item in raw.split(","))
+        return tuple(name for name in names if name and "=" not in name)
+
+
+def as_set(label: str, value: object) -> str:
+    """How the user wrote an option: ``--llmguard-cache bogus`` or
+    ``ini option llmguard_cache = bogus`` (``label`` from ``Options.label``)."""
+    return f"{label} = {value}" if label.startswith("ini ") else f"{label} {value}"
 
 
 def apply_options(config: Config, options: Options) -> tuple[Config, tuple[str, ...]]:
@@ -41,7 +60,7 @@ def apply_options(config: Config, options: Options) -> tuple[Config, tuple[str, 
     """
     if options.cache_mode is not None and options.cache_mode not in CACHE_MODES:
         raise ConfigError(
-            f"--llmguard-cache={options.cache_mode} is not a cache mode",
+            f"{as_set(options.label('cache'), options.cache_mode)}: not a cache mode",
             hint=f"valid modes: {', '.join(CACHE_MODES)}",
         )
     run = config.run
@@ -61,7 +80,7 @@ def apply_options(config: Config, options: Options) -> tuple[Config, tuple[str, 
                 continue
             if name not in targets:
                 raise ConfigError(
-                    f"--llmguard-target names unknown target '{name}'"
+                    f"{options.label('target')} names unknown target '{name}'"
                     + did_you_mean_hint(name, targets),
                     hint=f"configured targets: {', '.join(targets) or '(none)'}",
                 )

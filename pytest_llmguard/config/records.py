@@ -90,8 +90,13 @@ class GateConfig:
     confidence: float = 0.95
     min_cases: int = 20
     strict: bool = False
-    adaptive: bool = False
-    adaptive_rounds: int = 3  # at most this many extra repeats of borderline budgets' cases
+    # The sequential gate (``adaptive``): on by default, at most this many rounds of one
+    # more call per case while a budget is undecided; README "Budgets and the gate".
+    adaptive: bool = True
+    adaptive_rounds: int = 5
+    # Targets gated by their absolute bounds besides the candidate; any other target outside
+    # ``compare`` is exploratory: reported, not gated.
+    targets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,15 +34,21 @@ def handover_deadline(work: CallWork, planned: Sequence[CallUnit]) -> float:
 
 
 def choose(
-    work: CallWork, worker: Worker, planned: Sequence[CallUnit], own: Sequence[CallUnit]
+    work: CallWork,
+    worker: Worker,
+    planned: Sequence[CallUnit],
+    own: Sequence[CallUnit],
+    *,
+    more_rounds: bool = False,
 ) -> CallStrategy:
     """The way to make ``own`` (this process's share of ``planned``) calls.
 
     xdist workers call in process and hand over; a single process streams from a forked
-    child where that is safe and nothing needs the whole batch; otherwise in process.
+    child where that is safe and nothing needs the whole batch (``more_rounds``: the
+    sequential gate may call again after judging the first calls); otherwise in process.
     """
     if worker.run_dir is not None:
         return WorkerShare(InProcessCalls(work), worker, planned, handover_deadline(work, planned))
-    if own and worker.count == 1 and allowed(work):
+    if own and worker.count == 1 and not more_rounds and allowed(work):
         return ForkedCalls(work)
     return InProcessCalls(work)

@@ -27,7 +27,7 @@ STOP_WAIT_S = 15.0  # how long an interrupted run waits for the child's last res
 
 def allowed(work: CallWork) -> bool:
     """Calls may stream from a forked child: safe here, and nothing needs the whole batch."""
-    return not work.needs_whole_batch and not work.config.gate.adaptive and fork_allowed()
+    return not work.needs_whole_batch and fork_allowed()
 
 
 class ForkedCalls(KeptResults):

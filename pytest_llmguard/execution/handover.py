@@ -83,6 +83,12 @@ def iter_published(run_dir: str) -> Iterator[tuple[int, ScoredObservation]]:
             yield index, ScoredObservation.from_dict(d)
 
 
+def published_rounds(run_dir: str) -> int:
+    """The latest round any worker published (the looks a sequential gate made)."""
+    rounds = [int(p.stem.rsplit("-r", 1)[1]) for p in Path(run_dir).glob("scored-gw*-r*.json")]
+    return max(rounds, default=0)
+
+
 def wait_for_partition(
     run_dir: str, index: int, deadline_s: float, round_index: int = 0
 ) -> list[ScoredObservation]:

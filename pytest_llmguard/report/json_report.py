@@ -80,6 +80,7 @@ def build_report(outcome: Outcome) -> dict[str, Any]:
             "finished_at": outcome.finished_at,
             "duration_s": outcome.duration_s,
             "partial": outcome.partial,
+            "incomplete": list(outcome.incomplete),
             "git": {"commit": outcome.git.get("commit"), "branch": outcome.git.get("branch")},
             "config_path": outcome.config_path,
             "llmguard_version": __version__,

@@ -27,6 +27,7 @@ from pytest_llmguard.report.rows import (
     BUDGET_HEADERS,
     TARGET_COLUMNS,
     budget_rows,
+    incomplete_lines,
     judge_line,
     target_rows,
 )
@@ -124,8 +125,10 @@ def _headline(outcome: Outcome) -> list[str]:
             f"- **{side.role.capitalize()}:** {escape_cell(side.target, 80)} "
             f"({escape_cell(side.model, 120)}), {escape_cell(side.origin, 200)}"
         )
-    if outcome.partial:
-        lines.append("\n**Partial run**: interrupted before every case ran.")
+    unjudged = incomplete_lines(outcome)
+    if unjudged:
+        lines.append("\n**Partial run**: not everything was judged, so this is no PASS:")
+        lines.extend(f"- {escape_cell(reason, 400)}" for reason in unjudged)
     return lines
 
 

@@ -95,6 +95,33 @@ def budget_rows(comparisons: Sequence[Comparison]) -> list[list[str]]:
     return rows
 
 
+def calls_line(outcome: Outcome) -> str:
+    """How many calls were really made: every attempt sent (retries too), never a response
+    that came from the cache or a call that was not made (no API key, a replay miss, the
+    spend limit)."""
+    observations = [s.observation for s in outcome.scored]
+    made = sum(o.attempts for o in observations if not o.cached)
+    cached = sum(1 for o in observations if o.cached)
+    not_called = sum(1 for o in observations if not o.cached and o.attempts == 0)
+    parts = [f"{made} call{'' if made == 1 else 's'} made"]
+    if cached:
+        parts.append(
+            f"{cached} of {len(observations)} responses came from the cache "
+            "(timings are the recorded ones)"
+        )
+    if not_called:
+        parts.append(f"{not_called} not called (see the failed cases)")
+    return "; ".join(parts)
+
+
+def incomplete_lines(outcome: Outcome) -> list[str]:
+    """Why the run did not judge everything (every report leads with these); [] if complete."""
+    lines = list(outcome.incomplete)
+    if outcome.partial and not lines:
+        lines.append("interrupted before every case ran")
+    return lines
+
+
 def judge_line(judge: Mapping[str, Any]) -> str:
     """The LLM judge's own work, with its cost kept apart from the targets' cost."""
     mean = judge.get("mean_score")

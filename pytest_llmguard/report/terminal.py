@@ -11,7 +11,9 @@ from pytest_llmguard.report.rows import (
     BUDGET_HEADERS,
     TARGET_COLUMNS,
     budget_rows,
+    calls_line,
     compared_line,
+    incomplete_lines,
     judge_line,
     target_rows,
 )
@@ -37,10 +39,12 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 
 def render_terminal(outcome: Outcome) -> list[str]:
     """Lines for pytest's terminal summary (every untrusted string made inert)."""
+    unjudged = incomplete_lines(outcome)
     lines = [
         f"llmguard verdict: {outcome.verdict.upper()}"
-        + (" (PARTIAL RUN)" if outcome.partial else "")
+        + (" (PARTIAL RUN: not everything was judged)" if unjudged else "")
     ]
+    lines.extend(f"incomplete: {safe_text(reason, 600)}" for reason in unjudged)
     compared = compared_line(outcome)
     if compared:
         lines.append(safe_text(compared, 400))
@@ -52,12 +56,8 @@ def render_terminal(outcome: Outcome) -> list[str]:
         lines.append("")
         rows = [[safe_text(c, 400) for c in r] for r in budget_rows(outcome.comparisons)]
         lines.extend(table(BUDGET_HEADERS, rows))
-    cached = sum(1 for s in outcome.scored if s.observation.cached)
-    if cached:
-        lines.append(
-            f"\n{cached} of {len(outcome.scored)} responses came from the cache "
-            "(timings are the recorded ones)"
-        )
+    if outcome.scored:
+        lines.append("\n" + calls_line(outcome))
     if outcome.judge:
         lines.append("")
         lines.append(safe_text(judge_line(outcome.judge), 400))

@@ -36,8 +36,11 @@ def two_sided_z(confidence: float) -> float:
     return NormalDist().inv_cdf(0.5 + confidence / 2.0)
 
 
-def wilson_interval(k: int, n: int, confidence: float = 0.95) -> Interval:
-    """Wilson score interval for a proportion ``k / n`` (no continuity correction)."""
+def wilson_interval(k: float, n: float, confidence: float = 0.95) -> Interval:
+    """Wilson score interval for a proportion ``k / n`` (no continuity correction).
+
+    ``k`` and ``n`` may be fractional: effective counts of clustered data (``clustered``).
+    """
     if n <= 0 or not 0 <= k <= n:
         raise ValueError(f"need 0 <= k <= n and n > 0, got k={k}, n={n}")
     z = two_sided_z(confidence)
@@ -51,7 +54,7 @@ def wilson_interval(k: int, n: int, confidence: float = 0.95) -> Interval:
     return Interval(p, low, high, "wilson")
 
 
-def newcombe_diff(k1: int, n1: int, k2: int, n2: int, confidence: float = 0.95) -> Interval:
+def newcombe_diff(k1: float, n1: float, k2: float, n2: float, confidence: float = 0.95) -> Interval:
     """Newcombe hybrid score interval for ``k1/n1 - k2/n2`` (independent samples).
 
     Method 10 of Newcombe (1998), Statistics in Medicine 17:873-890: Wilson intervals

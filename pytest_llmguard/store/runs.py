@@ -73,6 +73,16 @@ class SavedRun:
     def partial(self) -> bool:
         return bool(self.meta.get("partial"))
 
+    @property
+    def judged_at(self) -> float | None:
+        """The interval level its comparisons were judged at (a sequential gate's last look)."""
+        found = self.document.get("comparisons")
+        for c in found if isinstance(found, list) else ():
+            level = c.get("confidence") if isinstance(c, Mapping) else None
+            if isinstance(level, float) and 0.0 < level < 1.0:
+                return level
+        return None
+
     def pick(self, target: str | None) -> RunSummary:
         """The summary of ``target`` if present, else the only target in the file."""
         if target is not None and target in self.summaries:
@@ -96,9 +106,13 @@ class SavedRun:
         )
 
 
-def read_document(path: str) -> dict[str, Any]:
-    """The JSON document of a saved run; SavedRunError for anything that is not one."""
+def read_document(path: str, label: str | None = None) -> dict[str, Any]:
+    """The JSON document of a saved run; SavedRunError for anything that is not one.
+
+    Errors name it by ``label`` (the path as the user wrote it), else by ``path``.
+    """
     file = Path(path)
+    path = label or path
     if file.is_dir():
         raise SavedRunError(f"saved run {path} is a directory, not a JSON report")
     try:
@@ -161,7 +175,7 @@ def parse_run(label: str, doc: Mapping[str, Any], *, allow_partial: bool = False
 
 def load_run(path: str, *, allow_partial: bool = False, label: str | None = None) -> SavedRun:
     """Read and summarise a saved run; one clear SavedRunError for anything unusable."""
-    return parse_run(label or path, read_document(path), allow_partial=allow_partial)
+    return parse_run(label or path, read_document(path, label), allow_partial=allow_partial)
 
 
 def outcome_of(run: SavedRun) -> Outcome:
@@ -196,6 +210,7 @@ def outcome_of(run: SavedRun) -> Outcome:
         notes=tuple(str(n) for n in notes) if isinstance(notes, list) else (),
         regressions=regressions,
         partial=run.partial,
+        incomplete=tuple(str(r) for r in _list(meta.get("incomplete"))),
         baseline=info,
         candidate=doc.get("candidate") if isinstance(doc.get("candidate"), str) else None,
         judge=judge if isinstance(judge, Mapping) and judge.keys() >= _JUDGE_KEYS else None,
@@ -203,6 +218,10 @@ def outcome_of(run: SavedRun) -> Outcome:
         if isinstance(git, Mapping)
         else {},
     )
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _number(value: Any) -> float:

@@ -37,6 +37,11 @@ class MissingCredentials:
         self.message = message
 
     @property
+    def unavailable(self) -> str:
+        """Why no call is made (the engine records it without an attempt)."""
+        return self.message
+
+    @property
     def config(self) -> TargetConfig:
         return self._config
 

@@ -1,0 +1,32 @@
+"""write_atomic: every artefact gets the mode the user's umask gives, not mkstemp's 0600."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pytest_llmguard.atomic import write_atomic
+
+
+@pytest.fixture()
+def umask_027() -> Iterator[None]:
+    old = os.umask(0o027)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+@pytest.mark.parametrize("exclusive", [False, True])
+def test_files_get_the_mode_of_the_umask(tmp_path: Path, umask_027: None, exclusive: bool) -> None:
+    path = tmp_path / "report.md"
+    write_atomic(path, "x", exclusive=exclusive)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    os.umask(0o022)
+    write_atomic(path, "y", durable=True)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert path.read_text() == "y"
