@@ -8,7 +8,7 @@ session or the engine.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -190,9 +190,26 @@ class Judgement:
     candidate: str | None = None
 
 
+def unjudged(verdict: Verdict, incomplete: Sequence[str]) -> Verdict:
+    """The verdict of a run that did not judge everything it set out to: never ``pass``.
+
+    What was not judged cannot pass: a ``pass`` becomes ``skip`` (a ``fail``, ``warn`` or
+    ``skip`` found on the part that was judged stays).
+    """
+    return "skip" if incomplete and verdict == "pass" else verdict
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """Everything the reports show; renderers read it and never recompute."""
+    """Everything the reports show; renderers read it and never recompute.
+
+    ``incomplete`` lists why the run did not judge everything it set out to (an
+    interrupt, a crashed engine or call process, a lost xdist worker, results that could
+    not be judged); empty for a complete run. Every report leads with it, a save of such
+    a run is never a baseline, the exit status is non-zero, and the verdict is never
+    ``pass`` (:func:`unjudged`). ``partial`` says the run was interrupted (Ctrl-C,
+    SIGTERM); ``unwritten`` names the report files that could not be written.
+    """
 
     started_at: str
     finished_at: str
@@ -212,3 +229,10 @@ class Outcome:
     baseline: BaselineInfo | None = None
     candidate: str | None = None
     git: Mapping[str, str | None] = field(default_factory=dict)  # commit, branch
+    incomplete: tuple[str, ...] = ()
+    unwritten: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        """Whether the run judged everything it set out to (not interrupted, nothing lost)."""
+        return not self.partial and not self.incomplete

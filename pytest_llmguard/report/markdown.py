@@ -10,6 +10,7 @@ from pytest_llmguard.report.rows import (
     TARGET_COLUMNS,
     budget_rows,
     compared_line,
+    incomplete_lines,
     judge_line,
     target_rows,
 )
@@ -28,8 +29,10 @@ def render_markdown(outcome: Outcome) -> str:
     """The whole comment, starting with the hidden marker used to find it again."""
     icon = _ICONS.get(outcome.verdict, "")
     lines = [COMMENT_MARKER, f"## {icon} llmguard: {outcome.verdict.upper()}"]
-    if outcome.partial:
-        lines.append("\n**Partial run**: interrupted before every case ran.")
+    unjudged = incomplete_lines(outcome)
+    if unjudged:
+        lines.append("\n**Partial run**: not everything was judged, so this is no PASS:")
+        lines.extend(f"- {escape_cell(reason, 400)}" for reason in unjudged)
     compared = compared_line(outcome)
     if compared:
         lines.append(f"\n{escape_cell(compared, 400)}")

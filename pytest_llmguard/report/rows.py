@@ -95,6 +95,14 @@ def budget_rows(comparisons: Sequence[Comparison]) -> list[list[str]]:
     return rows
 
 
+def incomplete_lines(outcome: Outcome) -> list[str]:
+    """Why the run did not judge everything (every report leads with these); [] if complete."""
+    lines = list(outcome.incomplete)
+    if outcome.partial and not lines:
+        lines.append("interrupted before every case ran")
+    return lines
+
+
 def judge_line(judge: Mapping[str, Any]) -> str:
     """The LLM judge's own work, with its cost kept apart from the targets' cost."""
     mean = judge.get("mean_score")

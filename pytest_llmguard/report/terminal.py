@@ -12,6 +12,7 @@ from pytest_llmguard.report.rows import (
     TARGET_COLUMNS,
     budget_rows,
     compared_line,
+    incomplete_lines,
     judge_line,
     target_rows,
 )
@@ -37,10 +38,12 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 
 def render_terminal(outcome: Outcome) -> list[str]:
     """Lines for pytest's terminal summary (every untrusted string made inert)."""
+    unjudged = incomplete_lines(outcome)
     lines = [
         f"llmguard verdict: {outcome.verdict.upper()}"
-        + (" (PARTIAL RUN)" if outcome.partial else "")
+        + (" (PARTIAL RUN: not everything was judged)" if unjudged else "")
     ]
+    lines.extend(f"incomplete: {safe_text(reason, 600)}" for reason in unjudged)
     compared = compared_line(outcome)
     if compared:
         lines.append(safe_text(compared, 400))
@@ -65,4 +68,6 @@ def render_terminal(outcome: Outcome) -> list[str]:
         lines.append(f"note: {safe_text(note, 600)}")
     for path in outcome.reports_written:
         lines.append(f"report written: {safe_text(path, 400)}")
+    for problem in outcome.unwritten:
+        lines.append(f"report NOT written: {safe_text(problem, 600)}")
     return lines

@@ -69,7 +69,15 @@ class SavedRun:
 
     @property
     def partial(self) -> bool:
-        return bool(self.meta.get("partial"))
+        """Interrupted, or otherwise incomplete: such a run is never a baseline."""
+        return bool(self.meta.get("partial")) or self.meta.get("complete") is False
+
+    @property
+    def incomplete(self) -> tuple[str, ...]:
+        reasons = self.meta.get("incomplete")
+        if not isinstance(reasons, list):
+            return ()
+        return tuple(r for r in reasons if isinstance(r, str))
 
     def pick(self, target: str | None) -> RunSummary:
         """The summary of ``target`` if present, else the only target in the file."""
@@ -122,9 +130,13 @@ def read_document(path: str) -> dict[str, Any]:
 def parse_run(label: str, doc: Mapping[str, Any], *, allow_partial: bool = False) -> SavedRun:
     """Records of a run document; SavedRunError naming the first entry that is unusable."""
     meta = doc.get("run")
-    if isinstance(meta, Mapping) and meta.get("partial") and not allow_partial:
+    unfinished = isinstance(meta, Mapping) and (
+        bool(meta.get("partial")) or meta.get("complete") is False
+    )
+    if unfinished and not allow_partial:
         raise SavedRunError(
-            f"saved run {label} is a partial (interrupted) run and cannot be a baseline"
+            f"saved run {label} is a partial (interrupted or incomplete) run and cannot be "
+            "a baseline"
         )
     scored: list[ScoredObservation] = []
     scopes: dict[str, frozenset[str]] = {}
@@ -191,7 +203,8 @@ def outcome_of(run: SavedRun) -> Outcome:
         targets={},
         notes=tuple(str(n) for n in notes) if isinstance(notes, list) else (),
         regressions=regressions,
-        partial=run.partial,
+        partial=bool(meta.get("partial")) and not run.incomplete,
+        incomplete=run.incomplete,
         baseline=info,
         candidate=doc.get("candidate") if isinstance(doc.get("candidate"), str) else None,
     )
