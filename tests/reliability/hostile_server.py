@@ -6,7 +6,8 @@ stream carries an error, usage counts of 400 digits, lone surrogates, terminal e
 redirects to another host, duplicate ``Content-Length`` headers, bad chunk sizes.
 
 A reply is chosen by the request's last user message (exact match, else the first
-scripted key it contains), else by the request path; unscripted requests get a plain
+scripted key it contains) and, where a script names one, the target (the request's
+``x-hostile-target`` header), else by the request path; unscripted requests get a plain
 completion. Successive attempts of the same prompt take successive replies (the last one
 repeats), so "fails once, then succeeds" is a script of two. Every request is recorded
 with its headers, so a test can see what reached which server.
@@ -130,9 +131,9 @@ class HostileServer:
     """The server; ``script(prompt, *replies)`` or ``route(path, *replies)`` before the run."""
 
     def __init__(self) -> None:
-        self._scripts: dict[str, list[Reply]] = {}
+        self._scripts: dict[tuple[str, str | None], list[Reply]] = {}
         self._routes: dict[str, list[Reply]] = {}
-        self._attempts: dict[str, int] = defaultdict(int)
+        self._attempts: dict[object, int] = defaultdict(int)
         self._lock = threading.Lock()
         self.requests: list[Recorded] = []
         self._server: socketserver.ThreadingTCPServer | None = None
@@ -144,8 +145,10 @@ class HostileServer:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}/v1"
 
-    def script(self, prompt: str, *replies: Reply) -> None:
-        self._scripts[prompt] = list(replies)
+    def script(self, prompt: str, *replies: Reply, target: str | None = None) -> None:
+        """Replies to requests whose last user message is (or contains) ``prompt``, from
+        ``target`` only if given (its ``x-hostile-target`` header)."""
+        self._scripts[(prompt, target)] = list(replies)
 
     def route(self, path: str, *replies: Reply) -> None:
         self._routes[path] = list(replies)
@@ -198,19 +201,26 @@ class HostileServer:
             self.requests.append(request)
             key = self._key_of(request)
             if key is None:
-                return completion(f"unscripted: {request.prompt or request.path}")
-            replies = self._scripts.get(key) or self._routes[key]
+                text = f"unscripted: {request.prompt or request.path}"
+                return (
+                    stream(chunk(text), DONE)
+                    if b'"stream":true' in request.body
+                    else completion(text)
+                )
+            replies = self._scripts[key] if isinstance(key, tuple) else self._routes[key]
             attempt = self._attempts[key]
             self._attempts[key] += 1
         return replies[min(attempt, len(replies) - 1)]
 
-    def _key_of(self, request: Recorded) -> str | None:
+    def _key_of(self, request: Recorded) -> tuple[str, str | None] | str | None:
         prompt = request.prompt
+        target = request.headers.get("x-hostile-target")
         if prompt is not None:
-            if prompt in self._scripts:
-                return prompt
+            for who in (target, None):
+                if (prompt, who) in self._scripts:
+                    return (prompt, who)
             for key in self._scripts:
-                if key in prompt:
+                if key[0] in prompt and key[1] in (target, None):
                     return key
         return request.path if request.path in self._routes else None
 
