@@ -127,12 +127,11 @@ class ForkedCalls(KeptResults):
     def _end_child(self, child: CallChild) -> None:
         child.reap()
         final = child.final
-        if final is None:
+        if final is None:  # a crash (not an interrupt): the run is incomplete, and says why
             if not self.failures:
                 why = f"the call process ended without finishing (exit status {child.exit_status})"
                 self.failures.append(why)
                 self.notes.append(f"{why}; cases without a result are reported as not called")
-            self._interrupted = True
         else:
             self._seconds = float(final.get("seconds", 0.0))
             self.notes.extend(n for n in final.get("notes", ()) if n not in self.notes)
