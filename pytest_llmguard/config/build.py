@@ -5,7 +5,7 @@ that no other module raises a config error.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from pytest_llmguard.budgets import Budget
@@ -271,3 +271,25 @@ def _located(doc: Document, exc: ConfigError) -> ConfigError:
         hint=exc.hint,
         docs=exc.docs,
     )
+
+
+def check_budget_scopes(config: Config, sets: Collection[str], tags: Collection[str]) -> None:
+    """A ``budgets.by_set``/``by_tag`` scope that names no golden set or tag is a typo: it
+    would judge nothing, silently. Checked once the golden sets are loaded (the cases are
+    known only then); ConfigError with a "did you mean"."""
+    known = {"set": (sets, "by_set", "golden sets"), "tag": (tags, "by_tag", "tags")}
+    for budget in config.budgets:
+        kind, _, name = budget.scope.partition(":")
+        if kind not in known:
+            continue
+        names, key, what = known[kind]
+        if name in names:
+            continue
+        listed = ", ".join(sorted(names)[:20]) or "(none)"
+        raise ConfigError(
+            f"{key} names {name!r}, but no case has it" + did_you_mean_hint(name, names),
+            file=config.path,
+            key_path=f"budgets.{key}.{name}",
+            hint=f"the {what} of the loaded cases: {listed}",
+            docs=DOCS,
+        )

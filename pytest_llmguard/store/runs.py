@@ -21,7 +21,7 @@ from pytest_llmguard.outcome import (
     Comparison,
     Outcome,
 )
-from pytest_llmguard.records import CheckResult, Observation, ScoredObservation
+from pytest_llmguard.records import Observation, ScoredObservation, checks_from, scores_from
 from pytest_llmguard.summary import RunSummary, summarize
 
 SCHEMA_VERSION = 1
@@ -37,9 +37,7 @@ def scored_from_entry(entry: Mapping[str, Any]) -> ScoredObservation:
     # Report entries use Observation's own field names, plus the case key.
     observation = Observation.from_dict({**entry, "case_key": case_key(entry)})
     return ScoredObservation(
-        observation,
-        tuple(CheckResult.from_dict(c) for c in entry.get("checks", [])),
-        dict(entry.get("scores", {})),
+        observation, checks_from(entry.get("checks")), scores_from(entry.get("scores"))
     )
 
 
