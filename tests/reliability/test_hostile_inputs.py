@@ -385,3 +385,50 @@ def test_nan_never_reaches_report_json() -> None:
     parsed = json.loads(dumps_report(document), parse_constant=no_constants)
     assert parsed["metrics"] == {"a": None, "b": [None, 1.0]}
     assert parsed["cases"][0]["scores"]["similarity"] is None
+
+
+def test_llmguard_report_prints_a_crafted_run_inert(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    crafted = _good_run()
+    hostile = "\x1b]0;title\x07\x1b[2J\u202egnp.exe\n::error::forged\n##[group]x"
+    crafted["notes"] = [hostile]
+    crafted["targets"]["t"]["model"] = hostile
+    crafted["cases"][0]["model"] = hostile
+    path = tmp_path / "crafted.json"
+    path.write_text(json.dumps(crafted), encoding="utf-8")
+    assert main(["report", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "forged" in out
+    for raw in ("\x1b", "\x07", "\u202e"):
+        assert raw not in out
+    assert not [line for line in out.splitlines() if line.lstrip().startswith(("::", "##"))]
+
+
+def test_credentials_in_base_url_with_api_key_env_is_a_config_error(
+    pytester: pytest.Pytester, sim_url: str
+) -> None:
+    host = sim_url.split("://", 1)[1]
+    pytester.makefile(
+        ".yaml",
+        llmguard="targets:\n"
+        f'  t: {{provider: openai, base_url: "http://me:s3cret-pw@{host}", model: m,'
+        " api_key_env: SOME_KEY}\n",
+    )
+    output = _usage_error(pytester.runpytest("--llmguard"), "base_url carries credentials")
+    assert "api_key_env" in output and "s3cret-pw" not in output
+
+
+def test_a_key_with_a_line_break_inside_fails_its_target_clearly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pytest_llmguard.config import TargetConfig
+    from pytest_llmguard.targets.credentials import key_warning, missing_key_message
+
+    target = TargetConfig(name="t", provider="openai", model="m", api_key_env="HOSTILE_KEY")
+    monkeypatch.setenv("HOSTILE_KEY", "sk-abc\ndef")
+    problem = missing_key_message(target)
+    assert problem is not None and "line break" in problem and "sk-abc" not in problem
+    monkeypatch.setenv("HOSTILE_KEY", "sk-abcdef\r\n")
+    assert missing_key_message(target) is None
+    assert "ends (or starts) with whitespace" in (key_warning(target) or "")
