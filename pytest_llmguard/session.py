@@ -27,6 +27,7 @@ from pytest_llmguard.execution import (
     Worker,
     case_partitions,
     choose,
+    claim,
     merge_judge_runs,
     own_units,
     published_results,
@@ -103,6 +104,8 @@ class GuardSession:
             self.config, self.options, self.store, self.work.cache, self.started, self.git
         )
         self.outputs.check()  # before any call is paid for
+        # An xdist worker says it is alive from now on: if it dies, the others know at once.
+        self._alive = claim(self.worker)
         self.strategy: CallStrategy | None = None
         self._failures: list[str] = []  # why the run is incomplete (beyond the strategy's)
         self._planned: list[CallUnit] = []

@@ -8,9 +8,10 @@ as one file in a run directory the controller created. A worker asked to run an 
 from another partition waits (bounded) for that partition's file.
 
 A worker that dies before publishing (killed, out of memory) must not stall the others
-for the whole deadline, item after item: while it calls, each worker holds a lock on a
-file of its own (``claim``), and a waiter that finds the lock free and no partition
-knows at once that the partition is lost (POSIX; elsewhere only the deadline tells).
+for the whole deadline, item after item: from the start of its session, each worker
+holds a lock on a file of its own (``claim``), and a waiter that finds the lock free and
+no partition knows at once that the partition is lost (POSIX; elsewhere only the
+deadline tells).
 """
 
 from __future__ import annotations

@@ -16,7 +16,6 @@ from pytest_llmguard.execution.handover import (
     Worker,
     await_published,
     case_partitions,
-    claim,
     iter_published,
     publish,
     wait_for_partition,
@@ -48,7 +47,6 @@ class WorkerShare:
         self._partitions: dict[tuple[int, int], list[ScoredObservation]] = {}
         self._others: dict[ItemKey, list[ScoredObservation]] = defaultdict(list)
         self._lost: dict[int, str] = {}  # worker index -> why its results never came
-        self._claim: int | None = None  # this worker's liveness lock (see handover.claim)
 
     @property
     def failures(self) -> list[str]:
@@ -67,7 +65,6 @@ class WorkerShare:
         return self.inner.interrupted
 
     def start(self, units: Sequence[CallUnit]) -> None:
-        self._claim = claim(self.worker)
         try:
             self.inner.start(units)
         finally:  # an interrupted worker still publishes what it has
