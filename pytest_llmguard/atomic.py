@@ -24,7 +24,7 @@ def write_atomic(
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    payload = data.encode("utf-8") if isinstance(data, str) else data
+    payload = _utf8(data) if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         # mkstemp creates 0600; the file gets the mode open() would give it (the umask's).
@@ -74,3 +74,12 @@ def _umask() -> int:
     mask = os.umask(0o022)  # elsewhere: set and restore (a brief, harmless window)
     os.umask(mask)
     return mask
+
+
+def _utf8(text: str) -> bytes:
+    """``text`` as UTF-8; a lone surrogate (text that slipped through from a server's
+    ``"\\ud800"``) becomes U+FFFD instead of failing the whole write."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text).encode()

@@ -40,7 +40,9 @@ class BaselinePlan:
         if self.saved is not None:
             summary = self.saved.pick(self.candidate)
             scored = tuple(s for s in self.saved.scored if s.observation.target == summary.target)
-            return Baseline(self.saved.baseline_info(summary), summary, scored), notes
+            info = self.saved.baseline_info(summary)
+            notes.extend(_unpaired_note(info, scored, by_target.get(self.candidate or "", ())))
+            return Baseline(info, summary, scored), notes
         if self.target is None:
             return None, notes
         found = summaries.get(self.target)
@@ -51,6 +53,24 @@ class BaselinePlan:
             return None, notes
         info = BaselineInfo("target", self.target, self.target, found.model)
         return Baseline(info, found, tuple(by_target.get(self.target, ()))), notes
+
+
+def _unpaired_note(
+    info: BaselineInfo,
+    baseline: Sequence[ScoredObservation],
+    candidate: Sequence[ScoredObservation],
+) -> list[str]:
+    """Said when the baseline has not one case id in common with the candidate: every
+    comparison is then unpaired (different golden sets, or renamed cases)."""
+    mine = {s.observation.case_key for s in candidate}
+    theirs = {s.observation.case_key for s in baseline}
+    if not mine or not theirs or mine & theirs:
+        return []
+    return [
+        f"the baseline ({info.describe()}) shares no case ids with this run: "
+        f"{len(theirs)} baseline cases and {len(mine)} candidate cases are compared unpaired "
+        "(different golden sets, or renamed cases?)"
+    ]
 
 
 def plan_baseline(

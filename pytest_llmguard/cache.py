@@ -57,7 +57,7 @@ class ResponseCache:
                 stored = json.loads(fh.read())
         except (FileNotFoundError, NotADirectoryError):
             return None
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return None  # a damaged entry is a miss; record mode will overwrite it
         if not isinstance(stored, dict) or stored.get("format") != CACHE_FORMAT:
             return None

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -174,12 +175,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     try:
         return handlers[args.command](args)
-    except LLMGuardError as exc:
-        print(f"llmguard: error: {exc}", file=sys.stderr)
+    except (LLMGuardError, OSError, json.JSONDecodeError) as exc:
+        # a bad file is exit 4, never 1: 1 is what a failed gate returns
+        print(f"llmguard: error: {_safe(str(exc))}", file=sys.stderr)
         return 4
-    except (OSError, json.JSONDecodeError) as exc:
-        print(f"llmguard: error: {exc}", file=sys.stderr)
-        return 4
+    except Exception:  # a bug: its traceback, and an exit code no gate verdict uses
+        traceback.print_exc()
+        print("llmguard: internal error (please report it with the traceback)", file=sys.stderr)
+        return 3
+
+
+def _safe(text: str) -> str:
+    from pytest_llmguard.report.escape import safe_block  # file contents may be crafted
+
+    return safe_block(text, 2000)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@
     │   │                         its first bad line when read strictly
     │   ├── CheckSpecError        one check inside a golden set (no location yet;
     │   │                         the golden-set loader wraps it with file:line)
-    │   └── SavedRunError         a saved run or baseline that cannot be read or used
+    │   ├── SavedRunError         a saved run or baseline that cannot be read or used
+    │   └── OutputError           a report, saved run or cache folder that cannot be
+    │                             written (found before the first call)
     └── EngineError               the engine could not run at all (e.g. the simulator
                                   failed to start); per-call network faults are NOT
                                   exceptions: they become ErrorRecord on an Observation
@@ -81,3 +83,7 @@ class SavedRunError(UsageError):
 
 class EngineError(LLMGuardError):
     """The engine could not run at all (not a per-call fault)."""
+
+
+class OutputError(UsageError):
+    """A report, saved run or cache folder the run must write cannot be written."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import math
 import re
 import sys
 import time
@@ -23,6 +24,9 @@ _SECRET_SHAPES = re.compile(
     r"(sk-[A-Za-z0-9_\-]{8,}|gh[pousr]_[A-Za-z0-9]{16,}|github_pat_[A-Za-z0-9_]{16,}"
     r"|AKIA[0-9A-Z]{16}|xox[abprs]-[A-Za-z0-9\-]{10,}|(?i:bearer)\s+[A-Za-z0-9._\-]{12,})"
 )
+# The userinfo of a URL (``http://user:password@host``): a credential wherever it appears.
+_URL_USERINFO = re.compile(r"(?<=://)[^\s/?#@]+@")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class CallFault(Exception):
@@ -41,14 +45,25 @@ class CallFault(Exception):
 
 
 def scrub(message: str, secrets: tuple[str, ...] = ()) -> str:
-    """Remove credentials and key-shaped strings from a message and bound its length."""
+    """Remove credentials and key-shaped strings from a message and bound its length.
+
+    Also makes it writable: a lone surrogate (a server's ``"\\ud800"``) becomes U+FFFD, as
+    it could not be encoded as UTF-8 in any report.
+    """
     for secret in secrets:
         if secret:
             message = message.replace(secret, "[REDACTED]")
     message = _SECRET_SHAPES.sub("[REDACTED]", message)
+    message = redact_url(message)
+    message = _LONE_SURROGATE.sub("\ufffd", message)
     if len(message) > MAX_MESSAGE_CHARS:
         message = message[: MAX_MESSAGE_CHARS - 1] + "…"
     return message
+
+
+def redact_url(text: str) -> str:
+    """``text`` with the userinfo of every URL in it replaced (``http://[REDACTED]@host``)."""
+    return _URL_USERINFO.sub("[REDACTED]@", text) if "@" in text else text
 
 
 def class_for_status(status: int) -> ErrorClass:
@@ -68,14 +83,18 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        # a date no calendar holds (year 99999999999): no usable hint, not a crash
         return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+    return max(0.0, seconds)
 
 
 def classify_exception(exc: BaseException) -> CallFault:
@@ -95,8 +114,10 @@ def classify_exception(exc: BaseException) -> CallFault:
         return CallFault("connection", f"connection error: {exc}")
     if isinstance(exc, UnicodeDecodeError):
         return CallFault("invalid_response", f"response is not valid UTF-8: {exc.reason}")
-    if isinstance(exc, ValueError):
-        return CallFault("invalid_response", f"invalid response: {exc}")
+    if isinstance(exc, (ValueError, ArithmeticError, LookupError, TypeError, RecursionError)):
+        # A response the client could not make sense of: retrying the same bytes would
+        # not help (a connection fault would be retried).
+        return CallFault("invalid_response", f"invalid response: {type(exc).__name__}: {exc}")
     return CallFault("connection", f"{type(exc).__name__}: {exc}")
 
 
@@ -114,6 +135,15 @@ def _classify_aiohttp(exc: BaseException, aiohttp: Any) -> CallFault | None:
     if isinstance(exc, aiohttp.http_exceptions.HttpProcessingError):
         # e.g. LineTooLong: a single SSE line beyond aiohttp's limit is a bad response
         return CallFault("invalid_response", f"unparseable response: {type(exc).__name__}")
+    if isinstance(exc, aiohttp.TooManyRedirects):
+        return CallFault("client_error", f"redirect loop: {exc.message}", exc.status)
+    if isinstance(exc, aiohttp.ClientResponseError) and isinstance(
+        exc.__cause__, aiohttp.http_exceptions.HttpProcessingError
+    ):
+        # aiohttp's parser refused the response (a duplicate Content-Length, a bad chunk
+        # size): it reports "400" although the server never sent one.
+        what = str(exc.message).strip().splitlines()[0].rstrip(":") if exc.message else "?"
+        return CallFault("invalid_response", f"malformed HTTP response: {what}")
     if isinstance(exc, aiohttp.ClientResponseError):
         return CallFault(
             class_for_status(exc.status), f"HTTP {exc.status}: {exc.message}", exc.status

@@ -20,11 +20,13 @@ import glob
 import keyword
 import os
 import re
+import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pytest_llmguard.config import Config
+from pytest_llmguard.config.build import check_budget_scopes
 from pytest_llmguard.documents import Document, JsonPath, load_document, load_jsonl, validate
 from pytest_llmguard.exceptions import CheckSpecError, GoldenSetError
 from pytest_llmguard.records import Case, Check, Message
@@ -81,6 +83,8 @@ def load_golden_sets(config: Config) -> tuple[GoldenSet, ...]:
             )
         names[golden.name] = golden
         sets.append(golden)
+    tags = {t for g in sets for c in g.cases for t in c.tags}
+    check_budget_scopes(config, names, tags)
     return tuple(sets)
 
 
@@ -237,12 +241,13 @@ def _render_cases(doc: Document, set_name: str, set_path: str) -> tuple[Case, ..
     cases: list[Case] = []
     for index, raw in enumerate(data["cases"]):
         at: JsonPath = ("cases", index)
-        case_id = str(raw["id"])
+        case_id = _case_id(doc, str(raw["id"]), (*at, "id"))
         id_line = doc.line_of((*at, "id"))
         if case_id in seen:
+            same = "" if case_id == raw["id"] else " (the same after Unicode normalisation)"
             raise doc.error(
                 GoldenSetError,
-                f"duplicate case id {case_id!r}: first at line {seen[case_id]}, "
+                f"duplicate case id {case_id!r}{same}: first at line {seen[case_id]}, "
                 f"again at line {id_line}",
                 (*at, "id"),
                 hint="case ids must be unique within a set",
@@ -279,6 +284,22 @@ def _render_cases(doc: Document, set_name: str, set_path: str) -> tuple[Case, ..
             )
         )
     return tuple(cases)
+
+
+def _case_id(doc: Document, raw: str, at: JsonPath) -> str:
+    """The id in Unicode NFC, so look-alike ids (``café`` typed two ways) are one id;
+    an invisible character (zero-width, bidi control, soft hyphen) is an error."""
+    hidden = next((c for c in raw if unicodedata.category(c) == "Cf"), None)
+    if hidden is not None:
+        name = unicodedata.name(hidden, "a format character")
+        raise doc.error(
+            GoldenSetError,
+            f"case id {raw!r} contains an invisible character U+{ord(hidden):04X} ({name})",
+            at,
+            hint="ids must read as what they are: remove the character",
+            docs=DOCS,
+        )
+    return unicodedata.normalize("NFC", raw)
 
 
 class _Renderer:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_llmguard.exceptions import EngineError
-from pytest_llmguard.report.escape import safe_text
+from pytest_llmguard.report.escape import safe_block, safe_text
 
 if TYPE_CHECKING:
     from pytest_llmguard.budgets import Budget
@@ -55,7 +55,7 @@ class CaseItem(_PlainFailure):
         try:
             results = session.results_for(self.case.key, self.target)
         except (TimeoutError, EngineError) as exc:
-            raise CaseFailure(str(exc)) from None
+            raise CaseFailure(safe_text(str(exc), 600)) from None
         if not results:
             raise CaseFailure("no result: this case was not called (see the llmguard summary)")
         for scored in results:
@@ -92,10 +92,10 @@ def failure_text(case: Case, failed: list[ScoredObservation], total: int) -> str
         lines.extend(f"  ✗ {safe_text(c.detail)}" for c in bad)  # details name their check
         latency = f"{o.latency_ms:.0f} ms" if o.latency_ms is not None else "? ms"
         lines.append(f"  output ({safe_text(o.model, 80)}, {latency}, {o.output_tokens} tokens):")
-        lines.append("    " + safe_text(o.output or "", 600).replace("\n", "\n    "))
+        lines.append("    " + safe_block(o.output or "", 600).replace("\n", "\n    "))
         if case.expected is not None:
             lines.append("  expected:")
-            lines.append("    " + safe_text(case.expected, 600).replace("\n", "\n    "))
+            lines.append("    " + safe_block(case.expected, 600).replace("\n", "\n    "))
     return "\n".join(lines)
 
 
@@ -146,11 +146,12 @@ class BudgetItem(_PlainFailure):
         session = self.config.stash[SESSION_KEY]
         try:
             judgement = session.judgement_of_whole_run()
-        except TimeoutError as exc:
-            raise CaseFailure(str(exc)) from None
+        except (TimeoutError, EngineError) as exc:
+            raise CaseFailure(safe_text(str(exc), 600)) from None
         mine = [c for c in judgement.comparisons if c.budget == self.budget]
         if not mine:
-            pytest.skip("not judged: " + ("; ".join(judgement.notes) or "no data for this budget"))
+            why = "; ".join(judgement.notes) or "no data for this budget"
+            pytest.skip("not judged: " + safe_text(why, 1000))
         for c in mine:
             self.user_properties.append((f"{c.candidate}:verdict", c.verdict))
         failed = [c for c in mine if c.verdict == "fail"]

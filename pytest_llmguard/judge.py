@@ -113,33 +113,39 @@ def parse_verdict(text: str) -> tuple[float | None, str]:
     for candidate in candidates:
         try:
             value = json.loads(candidate)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested/long beyond parsing
             continue
         if isinstance(value, dict) and "score" in value:
             score = _number(value["score"])
             if score is None:
-                return None, f"judge score is not a number: {_clip(repr(value['score']))}"
+                return None, f"judge score is not a number: {_described(value['score'])}"
             reason = value.get("reason")
             reason = " ".join(reason.split()) if isinstance(reason, str) else ""
             return _clamp(score), _clip(reason) or "(no reason given)"
     loose = _LOOSE_SCORE.search(text)
-    if loose is not None:
+    if loose is not None and math.isfinite(float(loose.group(1))):
         return _clamp(float(loose.group(1))), "(the judge's answer was not valid JSON)"
     snippet = _clip(" ".join(text.split())) or "(empty)"
     return None, f'judge answer has no JSON {{"score": ...}}: {snippet}'
 
 
 def _number(value: object) -> float | None:
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return None
-    if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            return None
-    if isinstance(value, (int, float)) and math.isfinite(value):
-        return float(value)
-    return None
+    try:
+        number = float(value.strip() if isinstance(value, str) else value)
+    except (ValueError, OverflowError):  # "high", or an integer of 400 digits
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _described(value: object) -> str:
+    """A judge's odd score for the reason line: short, never a deep repr."""
+    if isinstance(value, (str, float, bool)) or value is None:
+        return _clip(repr(value))
+    if isinstance(value, int):
+        return f"a number of {len(str(abs(value)))} digits"
+    return f"a JSON {type(value).__name__}"
 
 
 def _clamp(score: float) -> float:

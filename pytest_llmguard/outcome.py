@@ -215,10 +215,13 @@ def unjudged(verdict: Verdict, incomplete: Sequence[str]) -> Verdict:
 class Outcome:
     """Everything the reports show; renderers read it and never recompute.
 
-    ``incomplete`` lists why the run did not judge everything it set out to (interrupted,
-    a collection error, budget items selected without the cases they judge); empty for a
-    complete run. Every report leads with it, the exit status is non-zero, and the
-    verdict is never ``pass`` (:func:`unjudged`). ``partial`` says the run was interrupted.
+    ``incomplete`` lists why the run did not judge everything it set out to (an
+    interrupt, a crashed engine or call process, a lost xdist worker, results that could
+    not be judged, a collection error, budget items selected without the cases they
+    judge); empty for a complete run. Every report leads with it, a save of such
+    a run is never a baseline, the exit status is non-zero, and the verdict is never
+    ``pass`` (:func:`unjudged`). ``partial`` says the run was interrupted (Ctrl-C,
+    SIGTERM); ``unwritten`` names the report files that could not be written.
     """
 
     started_at: str
@@ -243,6 +246,7 @@ class Outcome:
     inputs_digest: str | None = None  # of the config, golden sets, models (shards agree)
     config_digest: str | None = None  # of the config file alone (merge judges with it)
     incomplete: tuple[str, ...] = ()
+    unwritten: tuple[str, ...] = ()
 
     @property
     def complete(self) -> bool:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_llmguard import collection, hookspec
+from pytest_llmguard import collection, hookspec, signals
 from pytest_llmguard.exceptions import UsageError
 from pytest_llmguard.items import (
     SESSION_KEY,
@@ -34,6 +34,7 @@ from pytest_llmguard.options import (
     get_option,
     option_labels,
 )
+from pytest_llmguard.report.escape import safe_block
 
 # The engine (numpy, aiohttp, rapidfuzz) is imported only when --llmguard is on:
 # without it the plugin must cost nothing.
@@ -47,6 +48,8 @@ if TYPE_CHECKING:
 OUTCOME_KEY: pytest.StashKey[Outcome] = pytest.StashKey()
 PUBLISHED_KEY: pytest.StashKey[Published] = pytest.StashKey()
 RUN_DIR_KEY = pytest.StashKey[str]()
+SIGTERM_KEY = pytest.StashKey[object]()  # the SIGTERM handler to put back
+HEADER_KEY = pytest.StashKey[list[str]]()
 RUN_DIR_INPUT = "llmguard_run_dir"
 WORKER_OUTPUT = "llmguard"
 
@@ -95,7 +98,13 @@ def pytest_configure(config: pytest.Config) -> None:
     if _is_controller(config) and collection.only_golden_sets(config, session.golden_sets):
         collection.decline_workers(config)
     if _is_controller(config):
-        config.stash[RUN_DIR_KEY] = tempfile.mkdtemp(prefix="llmguard-run-")
+        run_dir = config.stash[RUN_DIR_KEY] = tempfile.mkdtemp(prefix="llmguard-run-")
+        config.stash[SIGTERM_KEY] = signals.treat_sigterm_as_interrupt(
+            lambda: signals.interrupt_workers(run_dir)
+        )
+    else:
+        config.stash[SIGTERM_KEY] = signals.treat_sigterm_as_interrupt()
+    config.stash[HEADER_KEY] = session.key_warnings()
 
 
 def _create_session(config: pytest.Config) -> GuardSession:
@@ -134,14 +143,17 @@ def _create_session(config: pytest.Config) -> GuardSession:
     return GuardSession(cfg, golden_sets, options, worker=_worker(config))
 
 
-def pytest_report_header(config: pytest.Config) -> str | None:
-    return config.stash.get(collection.DECLINED_KEY, None)
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    declined = config.stash.get(collection.DECLINED_KEY, None)
+    return [*([declined] if declined else []), *config.stash.get(HEADER_KEY, [])]
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     guard = config.stash.get(SESSION_KEY, None)
     if guard is not None:
         guard.close()
+    if SIGTERM_KEY in config.stash:
+        signals.restore(config.stash[SIGTERM_KEY])
     run_dir = config.stash.get(RUN_DIR_KEY, None)
     if run_dir:
         shutil.rmtree(run_dir, ignore_errors=True)
@@ -269,11 +281,18 @@ def _brought_by_budgets(
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
-    """xdist controller: merge a finished worker's raw results."""
+    """xdist controller: merge a finished worker's raw results, or what a crashed one left."""
     guard = node.config.stash.get(SESSION_KEY, None)
+    if guard is None:
+        return
     exported = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT)
-    if guard is not None and exported:
+    if exported and not error:
         guard.absorb(exported)
+    elif error and error != "keyboard-interrupt":  # killed, out of memory, a segfault...
+        run_dir = node.config.stash.get(RUN_DIR_KEY, None)
+        index = int(str(node.gateway.id).lstrip("gw") or 0)
+        if run_dir:
+            guard.absorb_crashed(run_dir, index, error)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -308,7 +327,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     except UsageError as exc:
         reporter = config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
-            reporter.write_line(f"ERROR: {exc}", red=True)
+            reporter.write_line(f"ERROR: {safe_block(str(exc))}", red=True)
         session.exitstatus = pytest.ExitCode.USAGE_ERROR
         return
     config.stash[OUTCOME_KEY] = outcome
@@ -317,8 +336,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     except Exception as exc:  # a custom publisher must not change the gate's verdict
         warnings.warn(f"pytest_llmguard_outcome hook failed: {exc!r}", stacklevel=1)
     published = _publish(config, outcome)
-    # A failed gate, or a run that did not judge everything: never a green build.
-    failed = outcome.verdict == "fail" or not outcome.complete or published.failed
+    # A failed gate, a run that did not judge everything (a crash, a lost worker), a
+    # report that could not be written, or a strict comment not posted: never green.
+    failed = (
+        outcome.verdict == "fail" or not outcome.complete or outcome.unwritten or published.failed
+    )
     if failed and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -352,7 +374,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             f"llmguard: calls done in {guard.call_seconds:.2f} s (while the items ran)"
         )
     for line in render_terminal(outcome):
-        red = line.startswith(("llmguard verdict: FAIL", "incomplete:"))
+        red = line.startswith(("llmguard verdict: FAIL", "incomplete:", "report NOT written"))
         terminalreporter.write_line(line, red=red, bold=line.startswith("llmguard verdict"))
     published = config.stash.get(PUBLISHED_KEY, None)
     if published is not None:

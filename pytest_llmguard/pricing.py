@@ -7,6 +7,7 @@ model became free because its name changed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from pytest_llmguard.config import Price
@@ -59,6 +60,12 @@ def cost_usd(
         return None
     cached = min(cached_tokens or 0, input_tokens)
     cached_rate = price.cached_input if price.cached_input is not None else price.input
-    return (
-        (input_tokens - cached) * price.input + cached * cached_rate + output_tokens * price.output
-    ) / 1_000_000
+    try:
+        cost = (
+            (input_tokens - cached) * price.input
+            + cached * cached_rate
+            + output_tokens * price.output
+        ) / 1_000_000
+    except OverflowError:  # counts beyond any float: no cost can be told
+        return None
+    return cost if math.isfinite(cost) and cost >= 0 else None

@@ -25,6 +25,9 @@ ErrorClass = Literal[
     "budget_exhausted",
 ]
 ERROR_CLASSES: tuple[ErrorClass, ...] = get_args(ErrorClass)
+# The largest count a record read back may hold (tokens, attempts, repeats); a larger
+# one is a damaged or crafted file.
+MAX_COUNT = 10**12
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,13 +129,13 @@ class ErrorRecord:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ErrorRecord:
+        if not isinstance(d, Mapping):
+            raise ValueError(f"error is not an object: {type(d).__name__}")
         error_class = d.get("class")
         if error_class not in ERROR_CLASSES:
-            raise ValueError(f"unknown error class {error_class!r}")
-        message = d.get("message")
+            raise ValueError(f"unknown error class {_shown(error_class)}")
+        message = _text(d, "message")
         status = d.get("status")
-        if not isinstance(message, str):
-            raise ValueError("error message is not text")
         if status is not None and (isinstance(status, bool) or not isinstance(status, int)):
             raise ValueError(f"error status is not a number: {status!r}")
         return cls(cast(ErrorClass, error_class), message, status)
@@ -197,10 +200,10 @@ class Observation:
         Those come from disk or another process and may be damaged or crafted: any
         field of the wrong type, a non-finite number or a negative count is a ValueError.
         """
+        if not isinstance(d, Mapping):
+            raise ValueError(f"observation is not an object: {type(d).__name__}")
         err = d.get("error")
-        output = d.get("output")
-        if output is not None and not isinstance(output, str):
-            raise ValueError(f"output is not text: {type(output).__name__}")
+        output = _text(d, "output", None)
         return cls(
             case_key=_text(d, "case_key"),
             target=_text(d, "target"),
@@ -225,12 +228,26 @@ class Observation:
 _MISSING: Any = object()
 
 
+def _shown(value: Any) -> str:
+    """A value for an error message: short, and safe to print (repr escapes controls)."""
+    if isinstance(value, str):
+        return repr(value[:40]) + ("..." if len(value) > 40 else "")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) < 1e15:
+        return repr(value)
+    return type(value).__name__
+
+
 def _text(d: Mapping[str, Any], key: str, default: Any = _MISSING) -> Any:
     value = d.get(key, default)
     if value is _MISSING:
         raise ValueError(f"{key} is missing")
-    if value is not None and not isinstance(value, str):
-        raise ValueError(f"{key} is not text: {type(value).__name__}")
+    if value is not None:
+        if not isinstance(value, str):
+            raise ValueError(f"{key} is not text: {type(value).__name__}")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate ("\ud800" in JSON): not writable
+            raise ValueError(f"{key} is not valid Unicode text") from None
     return value
 
 
@@ -240,9 +257,12 @@ def _number(d: Mapping[str, Any], key: str, default: float | None = None) -> Any
         return default
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"{key} is not a number: {type(value).__name__}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer of hundreds of digits
+        number = math.inf
     if not math.isfinite(number) or number < 0:
-        raise ValueError(f"{key} is not a finite number >= 0: {value!r}")
+        raise ValueError(f"{key} is not a finite number >= 0: {_shown(value)}")
     return number
 
 
@@ -250,8 +270,8 @@ def _count(d: Mapping[str, Any], key: str, default: int | None = None) -> Any:
     value = d.get(key)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{key} is not a count (a whole number >= 0): {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        raise ValueError(f"{key} is not a count (a whole number, 0 to 10**12): {_shown(value)}")
     return value
 
 
@@ -268,7 +288,12 @@ class CheckResult:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> CheckResult:
-        return cls(d["name"], bool(d["passed"]), d.get("detail", ""))
+        if not isinstance(d, Mapping):
+            raise ValueError(f"check is not an object: {type(d).__name__}")
+        passed = d.get("passed")
+        if not isinstance(passed, bool):
+            raise ValueError(f"check 'passed' is not true or false: {_shown(passed)}")
+        return cls(_text(d, "name"), passed, _text(d, "detail", ""))
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,6 +325,34 @@ class ScoredObservation:
     def from_dict(cls, d: Mapping[str, Any]) -> ScoredObservation:
         return cls(
             observation=Observation.from_dict(d["observation"]),
-            checks=tuple(CheckResult.from_dict(c) for c in d.get("checks", [])),
-            scores=dict(d.get("scores", {})),
+            checks=checks_from(d.get("checks")),
+            scores=scores_from(d.get("scores")),
         )
+
+
+def checks_from(value: Any) -> tuple[CheckResult, ...]:
+    """Check results read back from disk or another process (ValueError if damaged)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ValueError(f"checks is not a list: {type(value).__name__}")
+    return tuple(CheckResult.from_dict(c) for c in value)
+
+
+def scores_from(value: Any) -> dict[str, float | None]:
+    """Scores read back from disk or another process: each None or a finite number."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValueError(f"scores is not an object: {type(value).__name__}")
+    scores: dict[str, float | None] = {}
+    for name, score in value.items():
+        if score is None:
+            scores[str(name)] = None
+            continue
+        if isinstance(score, bool) or not isinstance(score, (int, float)):
+            raise ValueError(f"score {_shown(str(name))} is not a number: {_shown(score)}")
+        if not math.isfinite(score):
+            raise ValueError(f"score {_shown(str(name))} is not finite: {score!r}")
+        scores[str(name)] = float(score)
+    return scores

@@ -20,7 +20,7 @@ from pytest_llmguard.faults import classify_exception
 from pytest_llmguard.pricing import cost_usd, find_price
 from pytest_llmguard.records import Case, ErrorRecord, Observation
 from pytest_llmguard.retry import backoff_s, should_retry
-from pytest_llmguard.targets.base import TargetClient
+from pytest_llmguard.targets.base import Completion, TargetClient
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,34 +272,10 @@ class Engine:
             except Exception as exc:  # every fault becomes a classified record
                 fault = classify_exception(exc)
             else:
-                latency_ms = completion.latency_ms
-                if latency_ms is None:
-                    latency_ms = (time.perf_counter() - t0) * 1000.0
-                price = find_price(client.config.model, self._pricing) or find_price(
-                    completion.model, self._pricing
-                )
-                return Observation(
-                    case_key=unit.case.key,
-                    target=unit.target,
-                    repeat_index=unit.repeat_index,
-                    model=completion.model,
-                    output=completion.output,
-                    latency_ms=latency_ms,
-                    ttft_ms=completion.ttft_ms,
-                    input_tokens=completion.input_tokens,
-                    output_tokens=completion.output_tokens,
-                    cached_tokens=completion.cached_tokens,
-                    reasoning_tokens=completion.reasoning_tokens,
-                    cost_usd=cost_usd(
-                        price,
-                        completion.input_tokens,
-                        completion.output_tokens,
-                        completion.cached_tokens,
-                    ),
-                    attempts=attempts,
-                    started_at=started_at,
-                    finish_reason=completion.finish_reason,
-                )
+                try:
+                    return self._succeeded(unit, client, completion, t0, attempts, started_at)
+                except Exception as exc:  # a completion that cannot be priced or recorded
+                    fault = classify_exception(exc)
             finally:
                 if slot is not None:
                     slot.release()
@@ -308,6 +284,42 @@ class Engine:
             if not should_retry(policy, fault.record, attempts):
                 return self._failed(unit, fault.record, attempts, started_at)
             await asyncio.sleep(backoff_s(policy, attempts, fault.retry_after_s, self._rng))
+
+    def _succeeded(
+        self,
+        unit: CallUnit,
+        client: TargetClient,
+        completion: Completion,
+        t0: float,
+        attempts: int,
+        started_at: float,
+    ) -> Observation:
+        """The observation of a successful attempt, priced (raises on an unusable one)."""
+        latency_ms = completion.latency_ms
+        if latency_ms is None:
+            latency_ms = (time.perf_counter() - t0) * 1000.0
+        price = find_price(client.config.model, self._pricing) or find_price(
+            completion.model, self._pricing
+        )
+        return Observation(
+            case_key=unit.case.key,
+            target=unit.target,
+            repeat_index=unit.repeat_index,
+            model=completion.model,
+            output=completion.output,
+            latency_ms=latency_ms,
+            ttft_ms=completion.ttft_ms,
+            input_tokens=completion.input_tokens,
+            output_tokens=completion.output_tokens,
+            cached_tokens=completion.cached_tokens,
+            reasoning_tokens=completion.reasoning_tokens,
+            cost_usd=cost_usd(
+                price, completion.input_tokens, completion.output_tokens, completion.cached_tokens
+            ),
+            attempts=attempts,
+            started_at=started_at,
+            finish_reason=completion.finish_reason,
+        )
 
     def _failed(
         self, unit: CallUnit, error: ErrorRecord, attempts: int, started_at: float | None = None

@@ -56,9 +56,9 @@ from pytest_llmguard.checks import evaluate_checks
 from pytest_llmguard.config.records import QualitySettings
 from pytest_llmguard.metrics import repetition as repetition_metric
 from pytest_llmguard.metrics.hallucination import forbidden_found, groundedness, unsupported_facts
-from pytest_llmguard.metrics.pii import find_pii
+from pytest_llmguard.metrics.pii import find_pii, redact
 from pytest_llmguard.metrics.refusal import is_refusal
-from pytest_llmguard.metrics.similarity import similarity_batch
+from pytest_llmguard.metrics.similarity import pair_similarity, similarity_batch
 from pytest_llmguard.records import Case, Check, CheckResult, Observation, ScoredObservation
 
 SCORE_NAMES: tuple[str, ...] = (
@@ -78,9 +78,18 @@ SCORE_NAMES: tuple[str, ...] = (
 Embedder = Callable[[Sequence[str]], "Sequence[Sequence[float]] | None"]
 
 
-def _cosines(vectors: Sequence[Sequence[float]], n: int) -> list[float]:
-    """Cosine of output i (vectors[i]) with reference i (vectors[n + i]), clipped to 0..1."""
-    matrix = np.asarray(vectors, dtype=np.float64)
+def _cosines(vectors: Sequence[Sequence[float]], n: int) -> list[float] | None:
+    """Cosine of output i (vectors[i]) with reference i (vectors[n + i]), clipped to 0..1.
+
+    None when the vectors cannot be compared (unequal lengths, non-finite values): the
+    embeddings client says why; a NaN must not silently score as 0.
+    """
+    try:
+        matrix = np.asarray(vectors, dtype=np.float64)
+    except (ValueError, TypeError):  # "inhomogeneous shape": vectors of unequal lengths
+        return None
+    if matrix.ndim != 2 or matrix.shape[0] != 2 * n or not np.isfinite(matrix).all():
+        return None
     outs, refs = matrix[:n], matrix[n:]
     norms = np.linalg.norm(outs, axis=1) * np.linalg.norm(refs, axis=1)
     dots = np.einsum("ij,ij->i", outs, refs)
@@ -94,6 +103,41 @@ def _judge_check(case: Case, settings: QualitySettings) -> Case:
     if judge is None or judge.min_score is None or any(c.kind == "judge" for c in case.checks):
         return case
     return replace(case, checks=(*case.checks, Check("judge", {"min": judge.min_score})))
+
+
+def _scoring_failed(
+    observation: Observation, exc: Exception, similarity: float | None
+) -> ScoredObservation:
+    """One output that broke a scorer or a check: that case fails, the batch goes on."""
+    detail = redact(f"scoring error: {type(exc).__name__}: {exc}")
+    scores: dict[str, float | None] = dict.fromkeys(SCORE_NAMES)
+    scores["similarity"] = similarity
+    return ScoredObservation(
+        observation=observation,
+        checks=(CheckResult("scoring", False, detail[:300]),),
+        scores=scores,
+    )
+
+
+def _similarities(
+    outputs: list[str], references: list[str], settings: QualitySettings
+) -> list[float | None]:
+    """Similarity of each pair in one batch; pair by pair if the batch fails (one odd
+    output must not cost every case its score)."""
+    try:
+        values = similarity_batch(
+            outputs, references, settings.scorer, normalize=settings.normalize
+        )
+        return [float(v) for v in values]
+    except Exception:  # which pair broke it is found below
+        pass
+    found: list[float | None] = []
+    for out, ref in zip(outputs, references, strict=True):
+        try:
+            found.append(pair_similarity(out, ref, settings.scorer, normalize=settings.normalize))
+        except Exception:  # this pair gets no score; its checks say so
+            found.append(None)
+    return found
 
 
 def _failed(observation: Observation) -> ScoredObservation:
@@ -182,32 +226,39 @@ def score_batch(
             pending.append(i)
             outputs.append(obs.output)
             references.append(expected)
-    similarity: dict[int, float] = {}
+    similarity: dict[int, float | None] = {}
     if pending:
-        values = similarity_batch(
-            outputs, references, settings.scorer, normalize=settings.normalize
-        )
-        similarity = dict(zip(pending, (float(v) for v in values), strict=True))
+        similarity = dict(zip(pending, _similarities(outputs, references, settings), strict=True))
     cosine: dict[int, float] = {}
     if pending and embed is not None and settings.embeddings_target is not None:
         vectors = embed(outputs + references)
-        if vectors is not None and len(vectors) == 2 * len(pending):
-            cosine = dict(zip(pending, _cosines(vectors, len(pending)), strict=True))
+        cosines = _cosines(vectors, len(pending)) if vectors is not None else None
+        if cosines is not None:
+            cosine = dict(zip(pending, cosines, strict=True))
             w = settings.embeddings_weight
-            similarity = {i: (1 - w) * similarity[i] + w * cosine[i] for i in pending}
+            similarity = {
+                i: None if (fuzzy := similarity[i]) is None else (1 - w) * fuzzy + w * cosine[i]
+                for i in pending
+            }
 
     scored = []
     for i, obs in enumerate(observations):
         if not obs.ok or obs.output is None:
             scored.append(_failed(obs))
             continue
-        case = by_key[obs.case_key]
-        scores = _scores(case, obs.output, similarity.get(i), settings)
-        scores["similarity_embedding"] = cosine.get(i)
-        scores["judge"] = judge_scores[i] if judge_scores is not None else None
-        reason = judge_reasons[i] if judge_reasons is not None else None
-        if scores["judge"] is not None:
-            case = _judge_check(case, settings)
-        checks = evaluate_checks(case, obs.output, obs.output_tokens, scores, judge_reason=reason)
+        try:
+            case = by_key[obs.case_key]
+            scores = _scores(case, obs.output, similarity.get(i), settings)
+            scores["similarity_embedding"] = cosine.get(i)
+            scores["judge"] = judge_scores[i] if judge_scores is not None else None
+            reason = judge_reasons[i] if judge_reasons is not None else None
+            if scores["judge"] is not None:
+                case = _judge_check(case, settings)
+            checks = evaluate_checks(
+                case, obs.output, obs.output_tokens, scores, judge_reason=reason
+            )
+        except Exception as exc:  # one output that breaks a scorer fails its case only
+            scored.append(_scoring_failed(obs, exc, similarity.get(i)))
+            continue
         scored.append(ScoredObservation(observation=obs, checks=checks, scores=scores))
     return scored

@@ -10,42 +10,47 @@ here imports pytest.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
-from pathlib import Path
 
 from pytest_llmguard import adaptive
 from pytest_llmguard.baseline import plan_baseline
 from pytest_llmguard.budgets import Budget, scopes_of
 from pytest_llmguard.config import Config, TargetConfig
 from pytest_llmguard.config.overrides import Options, apply_options
+from pytest_llmguard.exceptions import EngineError
 from pytest_llmguard.execution import (
     CallStrategy,
     CallWork,
     Worker,
     case_partitions,
     choose,
+    claim,
     merge_judge_runs,
     own_units,
     published_results,
 )
 from pytest_llmguard.execution.handover import published_rounds
+from pytest_llmguard.faults import redact_url
 from pytest_llmguard.golden import GoldenSet
 from pytest_llmguard.outcome import Judgement, Outcome, unjudged
+from pytest_llmguard.outputs import RunOutputs
 from pytest_llmguard.provenance import git_info
 from pytest_llmguard.records import Case, ScoredObservation
-from pytest_llmguard.report import Amend, render_json, write_reports
+from pytest_llmguard.report import Amend
 from pytest_llmguard.runner import CallUnit, plan_calls
 from pytest_llmguard.shards import config_digest, inputs_digest, shard_judgement
-from pytest_llmguard.store import RunMeta, open_store
+from pytest_llmguard.store import open_store
 from pytest_llmguard.summary import RunSummary, summarize
-from pytest_llmguard.targets.credentials import missing_key_message
+from pytest_llmguard.targets.credentials import key_warning, missing_key_message
 from pytest_llmguard.verdict import assess, by_target
 
 __all__ = ["GuardSession", "Options"]
+
+INTERRUPTED = "interrupted (Ctrl-C or SIGTERM) before every case ran"
+PUBLISH_WAIT_S = 15.0  # how long an interrupted controller waits for the workers' results
 
 
 def reserved_key_notes(config: Config) -> list[str]:
@@ -109,19 +114,31 @@ class GuardSession:
             base_repeat=self.config.run.repeat,
             may_repeat=repeatable and adaptive.may_repeat(self.budgets, sides, self.targets),
         )
+        self.started = time.time()
+        self.git = git_info(self.config.rootdir)
+        self.outputs = RunOutputs(
+            self.config, self.options, self.store, self.work.cache, self.started, self.git
+        )
+        self.outputs.check()  # before any call is paid for
+        # An xdist worker says it is alive from now on: if it dies, the others know at once.
+        self._alive = claim(self.worker)
         self.strategy: CallStrategy | None = None
+        self._failures: list[str] = []  # why the run is incomplete (beyond the strategy's)
         self._planned: list[CallUnit] = []
         self._absorbed: list[ScoredObservation] = []  # the controller's, from the workers
         self._judge_runs: list[dict[str, object]] = []
         self._whole_run: dict[int, Judgement] = {}
         self.rounds = 0  # adaptive rounds made after the first calls (same on every worker)
         self.unjudged: list[str] = []  # what the selection left unjudged (said in every report)
-        self.started = time.time()
-        self.git = git_info(self.config.rootdir)
 
     @property
     def budgets(self) -> tuple[Budget, ...]:
         return self.config.budgets
+
+    def key_warnings(self) -> list[str]:
+        """What to say at start-up about the targets' keys (a trailing newline, stripped)."""
+        found = (key_warning(t) for t in self.targets.values())
+        return list(dict.fromkeys(w for w in found if w is not None))
 
     # ---- the calls ----------------------------------------------------------------------
 
@@ -146,14 +163,17 @@ class GuardSession:
         )
         if announce is not None:
             announce(strategy)
-        strategy.start(units)
-        if not strategy.streaming:
-            try:
-                # a shard cannot tell a borderline budget: it holds a fraction of the cases
-                if self.looks.rounds and self.options.shard is None:
-                    self._adaptive_rounds(strategy)
-            finally:
-                strategy.settle()  # the providers (an in-process simulator) close now
+        try:
+            strategy.start(units)
+            if not strategy.streaming:
+                try:
+                    # a shard cannot tell a borderline budget: it holds a fraction of the cases
+                    if self.looks.rounds and self.options.shard is None:
+                        self._adaptive_rounds(strategy)
+                finally:
+                    strategy.settle()  # the providers (an in-process simulator) close now
+        except Exception as exc:  # never a traceback per item: the run says what broke
+            self._failures.append(f"the calls failed: {type(exc).__name__}: {exc}")
         return strategy
 
     def call(self, units: Sequence[CallUnit]) -> None:
@@ -207,8 +227,16 @@ class GuardSession:
         case = self.cases.get(case_key)
         planned = max(case.repeat if case else 1, self.config.run.repeat)
         found = self.strategy.results_for((case_key, target))
+        if not found and self._failures:
+            raise EngineError(f"not called: {self._failures[0]}")
         mine = [s for s in found if s.observation.repeat_index < planned]
         return sorted(mine, key=lambda s: s.observation.repeat_index)
+
+    @property
+    def incomplete(self) -> list[str]:
+        """Why this process (the controller: the whole run) did not judge everything."""
+        own = self.strategy.failures if self.strategy is not None else []
+        return list(dict.fromkeys([*self._failures, *own]))
 
     def settle_calls(self, *, stop: bool = False) -> None:
         """Take every result still coming; ``stop`` (Ctrl-C) asks the calls to stop first."""
@@ -235,6 +263,7 @@ class GuardSession:
                 "judge_runs": self.work.judge_runs,
                 "rounds": self.rounds,
                 "unjudged": self.unjudged,
+                "incomplete": self.incomplete,
             },
             ensure_ascii=False,
         )
@@ -247,11 +276,28 @@ class GuardSession:
         self._judge_runs.extend(data.get("judge_runs", []))
         self.rounds = max(self.rounds, int(data.get("rounds", 0)))
         self.unjudged.extend(r for r in data.get("unjudged", []) if r not in self.unjudged)
+        self._failures.extend(r for r in data.get("incomplete", []) if r not in self._failures)
 
     def absorb_published(self, run_dir: str) -> None:
-        """Take every worker's published results from ``run_dir`` (an interrupted controller)."""
-        self._absorbed = published_results(run_dir)
+        """Take every worker's published results from ``run_dir`` (an interrupted controller),
+        giving interrupted workers a moment to publish."""
+        self._absorbed = published_results(run_dir, wait_s=PUBLISH_WAIT_S)
         self.rounds = max(self.rounds, published_rounds(run_dir))
+
+    def absorb_crashed(self, run_dir: str, index: int, error: object) -> None:
+        """A worker died (controller side): take what it had handed over, say what it had not."""
+        handed = published_results(run_dir, only=index)
+        self._absorbed.extend(handed)
+        if handed:
+            self.notes.append(
+                f"xdist worker gw{index} crashed ({error}) after handing over its results; "
+                "they are included"
+            )
+        else:
+            self._failures.append(
+                f"xdist worker gw{index} crashed ({error}) before handing over its results: "
+                "its share of the cases was not called"
+            )
 
     def add_cases(self, cases: Mapping[str, Case]) -> None:
         self.cases.update(cases)
@@ -309,17 +355,23 @@ class GuardSession:
         """Assess everything this process holds (the controller: every worker's), report it
         and save it. ``amend`` may change the JSON report before it is written.
 
-        ``incomplete`` says why the run did not judge everything it set out to (an
-        interrupted run says so even without a reason): its verdict is never ``pass``.
+        A run that did not judge everything (interrupted, a crash, a lost worker, budget
+        items selected without their cases) says so in every report, is saved as partial,
+        and its verdict is never ``pass``; each report is written whatever happens to the
+        others (``Outcome.unwritten`` says which could not be).
         """
         self.settle_calls()
         scored = self.all_results()
-        judgement = self.assess(scored)
-        if self.options.shard is not None:
-            judgement = shard_judgement(judgement, self.options.shard)
-        reasons = list(dict.fromkeys([*incomplete, *self.unjudged]))
-        if partial and not reasons:
-            reasons.append("interrupted before every case ran")
+        reasons = [INTERRUPTED] if partial else []
+        reasons += [*incomplete, *self.incomplete, *self.unjudged]
+        try:
+            judgement = self.assess(scored)
+            if self.options.shard is not None:
+                judgement = shard_judgement(judgement, self.options.shard)
+        except Exception as exc:  # the paid results are still reported, unjudged
+            reasons.append(f"the results could not be judged: {type(exc).__name__}: {exc}")
+            judgement = Judgement({}, (), tuple(self._notes()), verdict="skip")
+        reasons = list(dict.fromkeys(reasons))
         finished = time.time()
         outcome = Outcome(
             started_at=_iso(self.started),
@@ -331,7 +383,10 @@ class GuardSession:
             verdict=unjudged(judgement.verdict, reasons),
             scored=tuple(scored),
             cases=dict(self.cases),
-            targets=dict(self.targets),
+            # userinfo in a base_url (http://user:pass@host) is a credential
+            targets={
+                n: replace(t, base_url=_redacted(t.base_url)) for n, t in self.targets.items()
+            },
             notes=judgement.notes,
             regressions=judgement.regressions,
             judge=merge_judge_runs([*self.work.judge_runs, *self._judge_runs]),
@@ -344,40 +399,11 @@ class GuardSession:
             config_digest=config_digest(self.config),
             incomplete=tuple(reasons),
         )
-        paths = self._report_paths()
-        document = None
-        saving = self.options.save_path is not None or self.options.save_to_store
-        if "json" in paths or saving:
-            document = render_json(outcome, amend)
-        written = write_reports(outcome, paths, document=document)
-        if saving and document is not None:
-            written.append(self._save(document, partial=partial))
-        return replace(outcome, reports_written=tuple(written))
+        return self.outputs.write(outcome, amend)
 
-    def _save(self, document: str, *, partial: bool) -> str:
-        """Save the run: into the run store, or to the file ``--llmguard-save`` named."""
-        from pytest_llmguard.atomic import write_atomic
 
-        path = self.options.save_path
-        if path is None:
-            meta = RunMeta(self.started, self.git.get("commit"), self.git.get("branch"), partial)
-            ref = self.store.save(document + "\n", meta)
-            history = self.config.history
-            self.store.prune(keep=history.keep, max_age_days=history.max_age_days, now=time.time())
-            return ref.location
-        target = path + ".partial" if partial else path  # a partial run is never a baseline
-        write_atomic(target, document + "\n", durable=True)
-        return target
-
-    def _report_paths(self) -> dict[str, str]:
-        cfg = self.config.report
-        paths = {
-            "json": self.options.report_json or cfg.json,
-            "markdown": self.options.report_markdown or cfg.markdown,
-            "html": self.options.report_html or cfg.html,
-        }
-        root = Path(self.config.rootdir)
-        return {k: os.fspath(root / v) for k, v in paths.items() if v}
+def _redacted(url: str | None) -> str | None:
+    return None if url is None else redact_url(url)
 
 
 def _iso(ts: float) -> str:

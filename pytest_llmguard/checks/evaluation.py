@@ -94,6 +94,10 @@ def json_schema(arg: Any, output: str, **_: Any) -> tuple[bool, str]:
             False,
             f"json_schema: output is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
         )
+    except RecursionError:
+        return False, "json_schema: output is JSON nested too deeply to check"
+    except ValueError as exc:  # e.g. a number of more than 4,300 digits
+        return False, f"json_schema: output is not usable JSON: {_clip(str(exc))}"
     try:
         error = jsonschema.exceptions.best_match(schema_validator(arg).iter_errors(value))
     except (jsonschema.exceptions.SchemaError, RecursionError, LookupError) as exc:

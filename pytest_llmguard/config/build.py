@@ -5,7 +5,7 @@ that no other module raises a config error.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from pytest_llmguard.budgets import Budget
@@ -130,6 +130,7 @@ def _build_target(
     if api_key_env is None and "base_url" not in raw:
         # Only the public endpoints are known to need a key; a local server may not.
         api_key_env = provider.default_key_env
+    _check_url_credentials(doc, where, base_url, api_key_env, raw)
     timeout = raw.get("timeout_s")
     concurrency = raw.get("concurrency")
     target = TargetConfig(
@@ -154,6 +155,33 @@ def _build_target(
         at = (*where, problem.key) if problem.key else where
         raise doc.error(ConfigError, problem.message, at, hint=problem.hint, docs=DOCS)
     return target
+
+
+def _check_url_credentials(
+    doc: Document,
+    where: tuple[str, str],
+    base_url: str | None,
+    api_key_env: str | None,
+    raw: Mapping[str, Any],
+) -> None:
+    """A base_url with ``user:password@`` sends those as the Authorization header; a key
+    from api_key_env (or an Authorization header) would need the same header. One of
+    them has to go: said here, not as a failed call per case. The URL is not repeated."""
+    if not base_url or "@" not in base_url.partition("://")[2].partition("/")[0]:
+        return
+    headers = {str(k).lower() for k in (raw.get("headers") or {})}
+    azure = raw.get("auth_header") == "api-key"  # the key goes in its own header
+    if (api_key_env and not azure) or "authorization" in headers:
+        source = "api_key_env" if api_key_env and not azure else "headers.Authorization"
+        raise doc.error(
+            ConfigError,
+            f"base_url carries credentials (user:password@host) and {source} is set: "
+            "both would be sent as the Authorization header",
+            (*where, "base_url"),
+            hint="keep the key in api_key_env and remove the credentials from base_url, "
+            f"or remove {source} to authenticate with the URL's credentials",
+            docs=DOCS,
+        )
 
 
 def _build_compare(
@@ -258,3 +286,25 @@ def _located(doc: Document, exc: ConfigError) -> ConfigError:
         hint=exc.hint,
         docs=exc.docs,
     )
+
+
+def check_budget_scopes(config: Config, sets: Collection[str], tags: Collection[str]) -> None:
+    """A ``budgets.by_set``/``by_tag`` scope that names no golden set or tag is a typo: it
+    would judge nothing, silently. Checked once the golden sets are loaded (the cases are
+    known only then); ConfigError with a "did you mean"."""
+    known = {"set": (sets, "by_set", "golden sets"), "tag": (tags, "by_tag", "tags")}
+    for budget in config.budgets:
+        kind, _, name = budget.scope.partition(":")
+        if kind not in known:
+            continue
+        names, key, what = known[kind]
+        if name in names:
+            continue
+        listed = ", ".join(sorted(names)[:20]) or "(none)"
+        raise ConfigError(
+            f"{key} names {name!r}, but no case has it" + did_you_mean_hint(name, names),
+            file=config.path,
+            key_path=f"budgets.{key}.{name}",
+            hint=f"the {what} of the loaded cases: {listed}",
+            docs=DOCS,
+        )

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pytest_llmguard.execution.base import CallStrategy, ItemKey
 from pytest_llmguard.execution.calls import CallWork, merge_judge_runs
 from pytest_llmguard.execution.forked import ForkedCalls, allowed
-from pytest_llmguard.execution.handover import Worker, case_partitions, own_units
+from pytest_llmguard.execution.handover import Worker, case_partitions, claim, own_units
 from pytest_llmguard.execution.inprocess import InProcessCalls
 from pytest_llmguard.execution.xdist import WorkerShare, published_results
 from pytest_llmguard.runner import CallUnit
@@ -20,6 +20,7 @@ __all__ = [
     "Worker",
     "case_partitions",
     "choose",
+    "claim",
     "merge_judge_runs",
     "own_units",
     "published_results",

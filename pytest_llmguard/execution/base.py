@@ -16,7 +16,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Protocol
 
-from pytest_llmguard.records import ScoredObservation
+from pytest_llmguard.exceptions import EngineError
+from pytest_llmguard.records import CheckResult, Observation, ScoredObservation
 from pytest_llmguard.runner import CallUnit
 
 ItemKey = tuple[str, str]  # (case key, target)
@@ -45,6 +46,12 @@ class CallStrategy(Protocol):
     @property
     def interrupted(self) -> bool:
         """Whether the calls were cut short (Ctrl-C, a child that died)."""
+        ...
+
+    @property
+    def failures(self) -> list[str]:
+        """Why this process's calls did not all complete (a crashed engine or call
+        process, a lost xdist partition): each makes the run incomplete."""
         ...
 
     def start(self, units: Sequence[CallUnit]) -> None:
@@ -83,6 +90,7 @@ class KeptResults:
         self._by_item: dict[ItemKey, list[ScoredObservation]] = defaultdict(list)
         self._seconds = 0.0
         self._interrupted = False
+        self.failures: list[str] = []
 
     @property
     def call_seconds(self) -> float:
@@ -97,4 +105,14 @@ class KeptResults:
             self._by_item[(one.observation.case_key, one.observation.target)].append(one)
 
     def _kept(self, key: ItemKey) -> list[ScoredObservation]:
+        """The item's results; EngineError naming the failure when the calls broke off
+        before it got any (so the item says why instead of "not called")."""
+        if key not in self._by_item and self.failures:
+            raise EngineError(f"not called: {self.failures[0]}")
         return list(self._by_item.get(key, ()))
+
+
+def unscored(observations: Sequence[Observation], why: str) -> list[ScoredObservation]:
+    """Observations kept without scores, each failing one check that says why."""
+    check = CheckResult("scoring", False, why)
+    return [ScoredObservation(o, (check,), {}) for o in observations]

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pytest_llmguard.exceptions import EngineError
-from pytest_llmguard.execution.base import ItemKey, KeptResults
+from pytest_llmguard.execution.base import ItemKey, KeptResults, unscored
 from pytest_llmguard.execution.calls import CallWork, spend_notes
 from pytest_llmguard.execution.child import CallChild, Emit, fork_allowed, run_interruptible
 from pytest_llmguard.records import Case, Observation, ScoredObservation
@@ -45,7 +45,6 @@ class ForkedCalls(KeptResults):
         self._expected: Counter[ItemKey] = Counter()
         self._arrived: list[tuple[Case, Observation]] = []  # from the child, not scored yet
         self._own: list[ScoredObservation] = []
-        self.failure: str | None = None  # why the child ended early, if it did
 
     @property
     def streaming(self) -> bool:
@@ -59,13 +58,16 @@ class ForkedCalls(KeptResults):
         raise EngineError("a forked call child cannot make adaptive rounds")
 
     def _take(self, message: Mapping[str, Any]) -> None:
-        data = message.get("o")
-        if data is not None:
-            obs = Observation.from_dict(data)
-            self._arrived.append((self.cases[obs.case_key], obs))
-        scored = message.get("s")
-        if scored is not None:
-            self._keep([ScoredObservation.from_dict(scored)])
+        try:
+            data = message.get("o")
+            if data is not None:
+                obs = Observation.from_dict(data)
+                self._arrived.append((self.cases[obs.case_key], obs))
+            scored = message.get("s")
+            if scored is not None:
+                self._keep([ScoredObservation.from_dict(scored)])
+        except (KeyError, TypeError, ValueError) as exc:  # ends the stream like a failed child
+            raise EngineError(f"the call process sent an unusable result: {exc}") from None
 
     def _keep(self, scored: Sequence[ScoredObservation]) -> None:
         self._own.extend(scored)
@@ -94,16 +96,26 @@ class ForkedCalls(KeptResults):
                 if stop and not got and time.monotonic() > deadline:
                     break
         except EngineError as exc:  # the child failed or broke its output: keep what came
-            self.failure = str(exc)
+            self.failures.append(str(exc))
             self.notes.append(f"{exc}; cases without a result are reported as not called")
             failed = True
         finally:
             if self._arrived:
                 arrived, self._arrived = self._arrived, []
-                cases, observations = [c for c, _ in arrived], [o for _, o in arrived]
-                self._keep(score_batch(cases, observations, self.work.config.quality))
+                self._keep(self._scored([c for c, _ in arrived], [o for _, o in arrived]))
         if child.done or stop or failed:
             self._end_child(child)
+
+    def _scored(
+        self, cases: list[Case], observations: list[Observation]
+    ) -> list[ScoredObservation]:
+        try:
+            return score_batch(cases, observations, self.work.config.quality)
+        except Exception as exc:  # scoring broke as a whole: keep the calls, unscored
+            why = f"scoring failed: {type(exc).__name__}: {exc}"
+            if why not in self.failures:
+                self.failures.append(why)
+            return unscored(observations, why)
 
     def _has_all(self, key: ItemKey) -> bool:
         """Whether every planned repeat of ``key`` has arrived (kept or still to score)."""
@@ -115,15 +127,11 @@ class ForkedCalls(KeptResults):
     def _end_child(self, child: CallChild) -> None:
         child.reap()
         final = child.final
-        if final is None:
-            if self.failure is None:
-                self.failure = (
-                    f"the call process ended without finishing (exit status {child.exit_status})"
-                )
-                self.notes.append(
-                    f"{self.failure}; cases without a result are reported as not called"
-                )
-            self._interrupted = True
+        if final is None:  # a crash (not an interrupt): the run is incomplete, and says why
+            if not self.failures:
+                why = f"the call process ended without finishing (exit status {child.exit_status})"
+                self.failures.append(why)
+                self.notes.append(f"{why}; cases without a result are reported as not called")
         else:
             self._seconds = float(final.get("seconds", 0.0))
             self.notes.extend(n for n in final.get("notes", ()) if n not in self.notes)
@@ -133,8 +141,6 @@ class ForkedCalls(KeptResults):
     def results_for(self, key: ItemKey) -> list[ScoredObservation]:
         if self._child is not None and not self._has_all(key):
             self._receive(until=key)
-        if key not in self._by_item and self.failure is not None:
-            raise EngineError(f"not called: {self.failure}")
         return self._kept(key)
 
     def own_results(self) -> list[ScoredObservation]:

@@ -6,11 +6,19 @@ round-robin of the selected cases, all targets and repeats of a case together, s
 baseline and candidate of a case stay interleaved), then publishes its scored results
 as one file in a run directory the controller created. A worker asked to run an item
 from another partition waits (bounded) for that partition's file.
+
+A worker that dies before publishing (killed, out of memory) must not stall the others
+for the whole deadline, item after item: from the start of its session, each worker
+holds a lock on a file of its own (``claim``), and a waiter that finds the lock free and
+no partition knows at once that the partition is lost (POSIX; elsewhere only the
+deadline tells).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -18,12 +26,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pytest_llmguard.atomic import write_atomic
+from pytest_llmguard.exceptions import EngineError
 from pytest_llmguard.records import ScoredObservation
 
 if TYPE_CHECKING:
     from pytest_llmguard.runner import CallUnit
 
 POLL_S = 0.02
+_LIVENESS_EVERY = 10  # polls between checks of the owner's lock
+
+
+class PartitionLost(EngineError, TimeoutError):
+    """Another worker's results will never come: it died before publishing, or timed out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +77,54 @@ def _partition_file(run_dir: str, index: int, round_index: int) -> Path:
     return Path(run_dir) / f"scored-gw{index}-r{round_index}.json"
 
 
+def _claim_file(run_dir: str, index: int) -> Path:
+    return Path(run_dir) / f"alive-gw{index}.lock"
+
+
+def claim(worker: Worker) -> int | None:
+    """Hold this worker's lock for the rest of the process: the others see it alive.
+
+    Returns the descriptor (kept open: the lock goes when the process does, however it
+    ends), or None where there is no run directory or no ``flock``.
+    """
+    if worker.run_dir is None:
+        return None
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: waiters fall back on the deadline
+        return None
+    fd = os.open(_claim_file(worker.run_dir, worker.index), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())  # whom a controller's SIGTERM is passed to
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def owner_gone(run_dir: str, index: int) -> bool:
+    """Whether worker ``index`` claimed its partition and is no longer alive to publish it."""
+    try:
+        import fcntl
+    except ImportError:
+        return False
+    try:
+        fd = os.open(_claim_file(run_dir, index), os.O_RDWR)
+    except OSError:  # not claimed yet: the owner has not started calling
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # held: the owner is alive
+        return False
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return True
+    finally:
+        os.close(fd)
+
+
 def publish(worker: Worker, scored: Sequence[ScoredObservation], round_index: int = 0) -> None:
     """Write this worker's scored results of one round for the other workers (atomically)."""
     if worker.run_dir is None:
@@ -71,16 +133,21 @@ def publish(worker: Worker, scored: Sequence[ScoredObservation], round_index: in
     write_atomic(_partition_file(worker.run_dir, worker.index, round_index), payload)
 
 
-def iter_published(run_dir: str) -> Iterator[tuple[int, ScoredObservation]]:
-    """Every published result in ``run_dir`` with its worker index (readable files only)."""
-    for path in sorted(Path(run_dir).glob("scored-gw*-r*.json")):
+def iter_published(
+    run_dir: str, only: int | None = None
+) -> Iterator[tuple[int, ScoredObservation]]:
+    """Every published result in ``run_dir`` with its worker index (readable files only);
+    ``only`` limits it to one worker's."""
+    pattern = "scored-gw*-r*.json" if only is None else f"scored-gw{only}-r*.json"
+    for path in sorted(Path(run_dir).glob(pattern)):
         index = int(path.name[len("scored-gw") :].split("-", 1)[0])
         try:
             entries = json.loads(path.read_bytes())
-        except (OSError, ValueError):
+            scored = [ScoredObservation.from_dict(d) for d in entries]
+        except (OSError, KeyError, TypeError, ValueError):
             continue
-        for d in entries:
-            yield index, ScoredObservation.from_dict(d)
+        for one in scored:
+            yield index, one
 
 
 def published_rounds(run_dir: str) -> int:
@@ -94,15 +161,42 @@ def wait_for_partition(
 ) -> list[ScoredObservation]:
     """Load another worker's results of one round, waiting at most ``deadline_s`` seconds.
 
-    Raises TimeoutError when the partition never appears (that worker crashed or hung).
+    Raises PartitionLost as soon as that worker is known dead without having published
+    (see ``claim``), or when the deadline passes (it hung).
     """
     path = _partition_file(run_dir, index, round_index)
     give_up = time.monotonic() + deadline_s
+    polls = 0
     while not path.exists():
+        polls += 1
+        if polls % _LIVENESS_EVERY == 0 and owner_gone(run_dir, index) and not path.exists():
+            raise PartitionLost(
+                f"xdist worker gw{index} exited before handing over its results (it crashed?); "
+                "its share of the cases was not called"
+            )
         if time.monotonic() > give_up:
-            raise TimeoutError(
-                f"worker gw{index} did not publish its results within {deadline_s:.0f} s "
-                "(it may have crashed; see its output above)"
+            raise PartitionLost(
+                f"xdist worker gw{index} did not publish its results within "
+                f"{deadline_s:.0f} s (it hung or crashed; see its output above)"
             )
         time.sleep(POLL_S)
-    return [ScoredObservation.from_dict(d) for d in json.loads(path.read_bytes())]
+    try:
+        return [ScoredObservation.from_dict(d) for d in json.loads(path.read_bytes())]
+    except (OSError, KeyError, TypeError, ValueError) as exc:
+        raise PartitionLost(f"xdist worker gw{index} handed over unusable results: {exc}") from None
+
+
+def await_published(run_dir: str, timeout_s: float) -> None:
+    """Wait (bounded) until every worker that claimed a partition has published it or is
+    gone: an interrupted controller reads the partitions right after."""
+    give_up = time.monotonic() + timeout_s
+    while time.monotonic() < give_up:
+        pending = []
+        for path in Path(run_dir).glob("alive-gw*.lock"):
+            with contextlib.suppress(ValueError):
+                index = int(path.name[len("alive-gw") : -len(".lock")])
+                if not _partition_file(run_dir, index, 0).exists():
+                    pending.append(index)
+        if all(owner_gone(run_dir, index) for index in pending):
+            return
+        time.sleep(POLL_S)

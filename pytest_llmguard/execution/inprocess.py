@@ -12,7 +12,7 @@ import contextlib
 import time
 from collections.abc import Sequence
 
-from pytest_llmguard.execution.base import ItemKey, KeptResults
+from pytest_llmguard.execution.base import ItemKey, KeptResults, unscored
 from pytest_llmguard.execution.calls import CallWork
 from pytest_llmguard.records import Case, Observation, ScoredObservation
 from pytest_llmguard.runner import CallUnit
@@ -60,6 +60,11 @@ class InProcessCalls(KeptResults):
             self._interrupted = True
             self._keep(round_index, observed, 0.0, helpers=False)
             raise
+        except Exception as exc:  # the engine broke: keep what came, say so
+            why = f"the calls stopped early: {type(exc).__name__}: {exc}"
+            self.failures.append(why)
+            self.notes.append(f"{why}; cases without a result are reported as not called")
+            self._keep(round_index, observed, 0.0, helpers=False)
         finally:
             self._seconds += time.perf_counter() - t0
 
@@ -73,9 +78,29 @@ class InProcessCalls(KeptResults):
     ) -> None:
         pairs, observed[:] = list(observed), []  # kept once, even if Ctrl-C comes later
         cases, observations = [c for c, _ in pairs], [o for _, o in pairs]
-        scored = self.work.score(cases, observations, spent, helpers=helpers)
+        scored = self._scored(cases, observations, spent, helpers=helpers)
         self.rounds.setdefault(round_index, []).extend(scored)
         self._index(scored)
+
+    def _scored(
+        self, cases: list[Case], observations: list[Observation], spent: float, *, helpers: bool
+    ) -> list[ScoredObservation]:
+        """Scored observations; a scorer that breaks as a whole costs the scores (and makes
+        the run incomplete), never the observations (each case's own errors are its own)."""
+        try:
+            return self.work.score(cases, observations, spent, helpers=helpers)
+        except Exception as exc:
+            why = f"scoring failed: {type(exc).__name__}: {exc}"
+        if helpers:  # the judge or embeddings broke it: score without them
+            try:
+                scored = self.work.score(cases, observations, spent, helpers=False)
+            except Exception:  # not the helpers: scoring itself
+                pass
+            else:
+                self.notes.append(f"{why}; scored without the judge and embeddings")
+                return scored
+        self.failures.append(why)
+        return unscored(observations, why)
 
     def results_for(self, key: ItemKey) -> list[ScoredObservation]:
         return self._kept(key)

@@ -12,7 +12,9 @@ from collections.abc import Sequence
 
 from pytest_llmguard.execution.base import ItemKey
 from pytest_llmguard.execution.handover import (
+    PartitionLost,
     Worker,
+    await_published,
     case_partitions,
     iter_published,
     publish,
@@ -44,6 +46,11 @@ class WorkerShare:
         self.round = 0  # the latest round every worker has made (adaptive rounds)
         self._partitions: dict[tuple[int, int], list[ScoredObservation]] = {}
         self._others: dict[ItemKey, list[ScoredObservation]] = defaultdict(list)
+        self._lost: dict[int, str] = {}  # worker index -> why its results never came
+
+    @property
+    def failures(self) -> list[str]:
+        return [*self.inner.failures, *self._lost.values()]
 
     @property
     def streaming(self) -> bool:
@@ -73,13 +80,19 @@ class WorkerShare:
     def _partition(self, index: int) -> list[ScoredObservation]:
         """Another worker's published results of every round so far (each file read once)."""
         assert self.worker.run_dir is not None
+        if index in self._lost:  # known once, told at once: no second wait
+            raise PartitionLost(self._lost[index])
         everything: list[ScoredObservation] = []
         for round_index in range(self.round + 1):
             key = (index, round_index)
             if key not in self._partitions:
-                loaded = wait_for_partition(
-                    self.worker.run_dir, index, self.deadline_s, round_index
-                )
+                try:
+                    loaded = wait_for_partition(
+                        self.worker.run_dir, index, self.deadline_s, round_index
+                    )
+                except PartitionLost as exc:
+                    self._lost[index] = str(exc)
+                    raise
                 self._partitions[key] = loaded
                 for s in loaded:
                     self._others[(s.observation.case_key, s.observation.target)].append(s)
@@ -110,6 +123,12 @@ class WorkerShare:
         self.inner.close()
 
 
-def published_results(run_dir: str) -> list[ScoredObservation]:
-    """Every worker's published results (an interrupted controller takes these)."""
-    return [s for _, s in iter_published(run_dir)]
+def published_results(
+    run_dir: str, only: int | None = None, *, wait_s: float = 0.0
+) -> list[ScoredObservation]:
+    """Every worker's published results (an interrupted controller takes these), or
+    worker ``only``'s (a crashed worker's, as far as it got); ``wait_s`` first gives
+    interrupted workers that long to publish what they have."""
+    if wait_s > 0:
+        await_published(run_dir, wait_s)
+    return [s for _, s in iter_published(run_dir, only)]

@@ -89,7 +89,7 @@ def _parse_json(text: str) -> Any:
         return None
     try:
         value = json.loads(stripped)
-    except ValueError:
+    except (ValueError, RecursionError):  # also 5,000 brackets deep, or 5,000 digits
         return None
     return value if isinstance(value, (dict, list)) else None
 
@@ -190,8 +190,11 @@ def similarity_batch(
         if first and first in "{[`":
             ja, jb = _parse_json(out), _parse_json(ref)
             if ja is not None and jb is not None:
-                result[i] = json_similarity(ja, jb)
-                continue
+                try:
+                    result[i] = json_similarity(ja, jb)
+                    continue
+                except RecursionError:  # nested deeper than flattening goes: as text
+                    pass
         na, nb = prepare(out), prepare(ref)
         if not na or na.isspace() or not nb or nb.isspace():
             result[i] = 1.0 if na.strip() == nb.strip() else 0.0

@@ -32,19 +32,33 @@ def write_reports(
     *,
     document: str | None = None,
     amend: Amend | None = None,
+    failed: list[str] | None = None,
 ) -> list[str]:
     """Write the configured report files (``json``, ``markdown``); returns the paths written.
 
-    ``document`` is the JSON report's text when the caller has built it already.
+    ``document`` is the JSON report's text when the caller has built it already. With
+    ``failed``, a report that cannot be written is noted there (``path: why``) and the
+    others are still written; without it the first failure raises.
     """
     written: list[str] = []
+
+    def one(path: str, render: Callable[[], str]) -> None:
+        try:
+            write_atomic(path, render())
+        except (OSError, UnicodeError, ValueError) as exc:
+            if failed is None:
+                raise
+            failed.append(f"{path}: {type(exc).__name__}: {exc}")
+            return
+        written.append(path)
+
     if "json" in paths:
-        text = document if document is not None else render_json(outcome, amend)
-        write_atomic(paths["json"], text + "\n")
-        written.append(paths["json"])
+        one(
+            paths["json"],
+            lambda: (document if document is not None else render_json(outcome, amend)) + "\n",
+        )
     if "markdown" in paths:
         from pytest_llmguard.report.markdown import render_markdown
 
-        write_atomic(paths["markdown"], render_markdown(outcome))
-        written.append(paths["markdown"])
+        one(paths["markdown"], lambda: render_markdown(outcome))
     return written

@@ -6,6 +6,7 @@ It carries every raw observation, so a saved report is also a baseline for a lat
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -79,7 +80,8 @@ def build_report(outcome: Outcome) -> dict[str, Any]:
             "started_at": outcome.started_at,
             "finished_at": outcome.finished_at,
             "duration_s": outcome.duration_s,
-            "partial": outcome.partial,
+            "partial": not outcome.complete,
+            "complete": outcome.complete,
             "incomplete": list(outcome.incomplete),
             "git": {"commit": outcome.git.get("commit"), "branch": outcome.git.get("branch")},
             "config_path": outcome.config_path,
@@ -106,7 +108,31 @@ def build_report(outcome: Outcome) -> dict[str, Any]:
 
 # The C encoder: json.dumps(indent=...) silently falls back to the pure-Python one, which
 # took 3 s for a 20,000-observation report here (this takes ~0.3 s).
-_ONE_LINE = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "))
+_ONE_LINE = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "), allow_nan=False)
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every NaN or infinity made null: they are not JSON, and a reader
+    (``jq``, JavaScript, a strict parser) would reject the whole report."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
+
+
+def _strict(encode: Callable[[Any], str]) -> Callable[[Any], str]:
+    """``encode``, retried on the value made :func:`finite` if it holds NaN or infinity."""
+
+    def encode_finite(value: Any) -> str:
+        try:
+            return encode(value)
+        except ValueError:  # "Out of range float values are not JSON compliant"
+            return encode(finite(value))
+
+    return encode_finite
 
 
 def _case_encoder() -> Callable[[Any], str]:
@@ -127,7 +153,7 @@ def _case_encoder() -> Callable[[Any], str]:
         _ONE_LINE.item_separator,
         False,
         False,
-        True,
+        False,  # allow_nan: a NaN raises, and the case is written again made finite
     )
     join = "".join
 
@@ -137,7 +163,7 @@ def _case_encoder() -> Callable[[Any], str]:
     return one_line
 
 
-_ENCODE_CASE = _case_encoder()
+_ENCODE_CASE = _strict(_case_encoder())
 
 
 # orjson encodes a report's cases about 10x faster than the C encoder above, but only in
@@ -181,6 +207,13 @@ def dumps_report(document: Mapping[str, Any]) -> str:
         if key == "cases" and isinstance(value, list) and value:
             pieces += ("[\n  ", _case_lines(value), "\n ]")
         else:
-            pieces.append(json.dumps(value, indent=1, ensure_ascii=False).replace("\n", "\n "))
+            pieces.append(_dumps_indented(value).replace("\n", "\n "))
     pieces.append("\n}")
     return "".join(pieces)
+
+
+def _dumps_indented(value: Any) -> str:
+    try:
+        return json.dumps(value, indent=1, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        return json.dumps(finite(value), indent=1, ensure_ascii=False, allow_nan=False)

@@ -65,4 +65,6 @@ def render_terminal(outcome: Outcome) -> list[str]:
         lines.append(f"note: {safe_text(note, 600)}")
     for path in outcome.reports_written:
         lines.append(f"report written: {safe_text(path, 400)}")
+    for problem in outcome.unwritten:
+        lines.append(f"report NOT written: {safe_text(problem, 600)}")
     return lines

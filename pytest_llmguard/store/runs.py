@@ -21,7 +21,7 @@ from pytest_llmguard.outcome import (
     Comparison,
     Outcome,
 )
-from pytest_llmguard.records import CheckResult, Observation, ScoredObservation
+from pytest_llmguard.records import Observation, ScoredObservation, checks_from, scores_from
 from pytest_llmguard.summary import RunSummary, summarize
 
 SCHEMA_VERSION = 1
@@ -38,9 +38,7 @@ def scored_from_entry(entry: Mapping[str, Any]) -> ScoredObservation:
     # Report entries use Observation's own field names, plus the case key.
     observation = Observation.from_dict({**entry, "case_key": case_key(entry)})
     return ScoredObservation(
-        observation,
-        tuple(CheckResult.from_dict(c) for c in entry.get("checks", [])),
-        dict(entry.get("scores", {})),
+        observation, checks_from(entry.get("checks")), scores_from(entry.get("scores"))
     )
 
 
@@ -71,7 +69,15 @@ class SavedRun:
 
     @property
     def partial(self) -> bool:
-        return bool(self.meta.get("partial"))
+        """Interrupted, or otherwise incomplete: such a run is never a baseline."""
+        return bool(self.meta.get("partial")) or self.meta.get("complete") is False
+
+    @property
+    def incomplete(self) -> tuple[str, ...]:
+        reasons = self.meta.get("incomplete")
+        if not isinstance(reasons, list):
+            return ()
+        return tuple(r for r in reasons if isinstance(r, str))
 
     @property
     def judged_at(self) -> float | None:
@@ -138,9 +144,13 @@ def read_document(path: str, label: str | None = None) -> dict[str, Any]:
 def parse_run(label: str, doc: Mapping[str, Any], *, allow_partial: bool = False) -> SavedRun:
     """Records of a run document; SavedRunError naming the first entry that is unusable."""
     meta = doc.get("run")
-    if isinstance(meta, Mapping) and meta.get("partial") and not allow_partial:
+    unfinished = isinstance(meta, Mapping) and (
+        bool(meta.get("partial")) or meta.get("complete") is False
+    )
+    if unfinished and not allow_partial:
         raise SavedRunError(
-            f"saved run {label} is a partial (interrupted) run and cannot be a baseline"
+            f"saved run {label} is a partial (interrupted or incomplete) run and cannot be "
+            "a baseline"
         )
     scored: list[ScoredObservation] = []
     scopes: dict[str, frozenset[str]] = {}
@@ -209,8 +219,8 @@ def outcome_of(run: SavedRun) -> Outcome:
         targets={},
         notes=tuple(str(n) for n in notes) if isinstance(notes, list) else (),
         regressions=regressions,
-        partial=run.partial,
-        incomplete=tuple(str(r) for r in _list(meta.get("incomplete"))),
+        partial=bool(meta.get("partial")) and not run.incomplete,
+        incomplete=run.incomplete,
         baseline=info,
         candidate=doc.get("candidate") if isinstance(doc.get("candidate"), str) else None,
         judge=judge if isinstance(judge, Mapping) and judge.keys() >= _JUDGE_KEYS else None,

@@ -15,18 +15,41 @@ from pytest_llmguard.targets.base import Completion
 
 def missing_key_message(target: TargetConfig) -> str | None:
     """Why ``target`` cannot authenticate, or None when it can (or needs no key)."""
-    if target.api_key_env and not os.environ.get(target.api_key_env):
+    if not target.api_key_env:
+        return None
+    key = api_key_of(target)
+    if not key:
         return (
             f"environment variable {target.api_key_env} is not set "
             f"(targets.{target.name}.api_key_env); export it, or remove api_key_env "
             "for an endpoint that needs no key"
         )
+    if not key.isprintable():
+        # an HTTP header cannot carry it; every call would fail as a "connection" error
+        return (
+            f"environment variable {target.api_key_env} (targets.{target.name}.api_key_env) "
+            "holds a line break or control character inside the key; set it to the key alone"
+        )
+    return None
+
+
+def key_warning(target: TargetConfig) -> str | None:
+    """Said at start-up: the key had whitespace around it (a trailing newline, typically
+    from ``$(cat key.txt)`` or a secrets file), which was stripped."""
+    raw = os.environ.get(target.api_key_env) if target.api_key_env else None
+    if raw and raw != raw.strip() and raw.strip():
+        return (
+            f"llmguard: environment variable {target.api_key_env} ends (or starts) with "
+            "whitespace, such as a trailing newline; it was stripped from the key"
+        )
     return None
 
 
 def api_key_of(target: TargetConfig) -> str | None:
-    """The target's API key from its ``api_key_env`` variable, if it names one."""
-    return os.environ.get(target.api_key_env) if target.api_key_env else None
+    """The target's API key from its ``api_key_env`` variable, if it names one (without
+    whitespace around it: a trailing newline is never part of a key)."""
+    raw = os.environ.get(target.api_key_env) if target.api_key_env else None
+    return raw.strip() if raw is not None else None
 
 
 class MissingCredentials:

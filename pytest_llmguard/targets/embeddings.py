@@ -7,11 +7,12 @@ None, similarity stays fuzzy-only, and the run says so.
 
 from __future__ import annotations
 
-import os
+import math
 from collections.abc import Sequence
 
 from pytest_llmguard.config import TargetConfig
 from pytest_llmguard.faults import scrub
+from pytest_llmguard.targets.credentials import api_key_of
 
 BATCH = 128
 
@@ -24,10 +25,13 @@ class EmbeddingClient:
     ) -> None:
         self.url = base_url.rstrip("/") + "/embeddings"
         self.model = model
-        self._key = os.environ.get(target.api_key_env) if target.api_key_env else None
+        self._key = api_key_of(target)
         headers = dict(target.headers)
         if self._key:
-            headers["authorization"] = f"Bearer {self._key}"
+            if target.extra.get("auth_header") == "api-key":  # Azure OpenAI
+                headers["api-key"] = self._key
+            else:
+                headers["authorization"] = f"Bearer {self._key}"
         self._headers = headers
         self._timeout = timeout_s
         self.problem: str | None = None
@@ -44,8 +48,22 @@ class EmbeddingClient:
                     resp.raise_for_status()
                     data = sorted(resp.json()["data"], key=lambda d: d["index"])
                     vectors.extend([list(map(float, d["embedding"])) for d in data])
+            self.problem = _unusable(vectors, len(texts))
         except Exception as exc:  # any fault here must not fail the run (see module doc)
             secrets = (self._key,) if self._key else ()
             self.problem = scrub(f"{type(exc).__name__}: {exc}", secrets)
-            return None
-        return vectors
+        return None if self.problem else vectors
+
+
+def _unusable(vectors: Sequence[Sequence[float]], expected: int) -> str | None:
+    """Why these vectors cannot be compared (None when they can): a wrong count, unequal
+    lengths, or a NaN/infinite value (which would silently score as no similarity)."""
+    if len(vectors) != expected:
+        return f"the endpoint returned {len(vectors)} embeddings for {expected} texts"
+    lengths = {len(v) for v in vectors}
+    if len(lengths) > 1 or 0 in lengths:
+        shown = ", ".join(str(n) for n in sorted(lengths)[:4])
+        return f"the embeddings have unequal or zero lengths ({shown})"
+    if not all(math.isfinite(x) for v in vectors for x in v):
+        return "the embeddings contain NaN or infinite values"
+    return None

@@ -26,11 +26,14 @@ from pytest_llmguard.targets.wire import (
     SSEDecoder,
     SSEEvent,
     http_fault,
-    int_or_none,
     json_object,
     open_session,
     read_bounded,
     sent_at,
+    stream_error,
+    text_field,
+    token_count,
+    usage_object,
     valid_text,
     wire_ms,
 )
@@ -128,10 +131,11 @@ class OpenAIClient:
         payload = json.dumps(self.request_body(case), separators=(",", ":")).encode()
         session = self._session_now()
         t0 = time.perf_counter()
-        async with session.post(self._url, data=payload) as resp:
+        # Redirects are not followed: the key must not go to whatever host one names.
+        async with session.post(self._url, data=payload, allow_redirects=False) as resp:
             # Read now: once this body is read, the connection may carry another request.
             sent = sent_at(resp, t0)
-            if resp.status >= 400:
+            if resp.status >= 300:
                 raise await http_fault(resp, (self._api_key,) if self._api_key else ())
             if self._config.stream:
                 return await self._read_stream(resp, sent)
@@ -183,10 +187,14 @@ class _Stream:
         if data == b"[DONE]":
             self.done = True
             return True
+        if event.event == "error":
+            raise stream_error(data)
         chunk = json_object(data, "stream chunk")
-        self.model = chunk.get("model") or self.model
-        if isinstance(chunk.get("usage"), dict):
-            self.usage = chunk["usage"]
+        if chunk.get("error") is not None:
+            raise stream_error(data, chunk)
+        self.model = text_field(chunk.get("model"), "stream chunk model", self.model) or ""
+        if chunk.get("usage") is not None:
+            self.usage = usage_object(chunk["usage"])
         for choice in chunk.get("choices") or ():
             delta = choice.get("delta") or {}
             piece = delta.get("content")
@@ -194,7 +202,7 @@ class _Stream:
                 if self.ttft_ms is None:
                     self.ttft_ms = wire_ms(resp, t0)
                 self.parts.append(piece)
-            self.finish = choice.get("finish_reason") or self.finish
+            self.finish = text_field(choice.get("finish_reason"), "finish_reason", self.finish)
         return False
 
 
@@ -216,25 +224,23 @@ def parse_completion(raw: bytes, requested_model: str) -> Completion:
     if not isinstance(content, str):
         raise CallFault("invalid_response", "choices[0].message.content is not a string")
     content = valid_text(content)
-    usage = body.get("usage")
-    if not isinstance(usage, dict):
-        usage = {}
     return Completion(
         output=content,
-        model=str(body.get("model") or requested_model),
-        finish_reason=first.get("finish_reason"),
-        **_usage(usage),
+        model=text_field(body.get("model"), "model", requested_model) or "",
+        finish_reason=text_field(first.get("finish_reason"), "finish_reason", None),
+        **_usage(usage_object(body.get("usage"))),
     )
 
 
 def _usage(usage: Mapping[str, Any]) -> dict[str, int | None]:
-    prompt_details = usage.get("prompt_tokens_details") or {}
-    completion_details = usage.get("completion_tokens_details") or {}
+    """Token counts, each validated: a count that is not one is an invalid response."""
+    prompt_details = usage_object(usage.get("prompt_tokens_details"), "prompt_tokens_details")
+    completion = usage_object(usage.get("completion_tokens_details"), "completion_tokens_details")
     return {
-        "input_tokens": int_or_none(usage.get("prompt_tokens")),
-        "output_tokens": int_or_none(usage.get("completion_tokens")),
-        "cached_tokens": int_or_none(prompt_details.get("cached_tokens")),
-        "reasoning_tokens": int_or_none(completion_details.get("reasoning_tokens")),
+        "input_tokens": token_count(usage.get("prompt_tokens"), "prompt_tokens"),
+        "output_tokens": token_count(usage.get("completion_tokens"), "completion_tokens"),
+        "cached_tokens": token_count(prompt_details.get("cached_tokens"), "cached_tokens"),
+        "reasoning_tokens": token_count(completion.get("reasoning_tokens"), "reasoning_tokens"),
     }
 
 

@@ -21,18 +21,29 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from pytest_llmguard.faults import CallFault, class_for_status, parse_retry_after, scrub
+from pytest_llmguard.faults import (
+    CallFault,
+    class_for_status,
+    parse_retry_after,
+    redact_url,
+    scrub,
+)
 
 if TYPE_CHECKING:
     import aiohttp
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_ERROR_BODY_BYTES = 16 * 1024
+# More tokens than any model reads or writes in one response (context windows are a few
+# million): a larger count is a broken or hostile server, and would price as ~$1e18.
+MAX_TOKEN_COUNT = 100_000_000
+MAX_NAME_CHARS = 200  # a model name or finish reason, as shown in reports
 _READ_CHUNK = 64 * 1024
 
 __all__ = [
@@ -48,7 +59,11 @@ __all__ = [
     "read_bounded",
     "sent_at",
     "sse_events",
+    "stream_error",
+    "text_field",
     "timed_connector",
+    "token_count",
+    "usage_object",
     "valid_text",
     "wire_ms",
 ]
@@ -172,6 +187,16 @@ async def http_fault(resp: aiohttp.ClientResponse, secrets: tuple[str, ...] = ()
     """
     import aiohttp
 
+    if 300 <= resp.status < 400:
+        # Not followed: a redirect may lead to another host, and the key (Authorization,
+        # Azure's api-key, custom headers) would go with it.
+        where = redact_url(resp.headers.get("location", "?"))[:200]
+        return CallFault(
+            "client_error",
+            f"HTTP {resp.status}: redirected to {where}; API calls do not follow redirects "
+            "(credentials must not reach another host): set base_url to the final address",
+            resp.status,
+        )
     try:
         text = (await resp.content.read(MAX_ERROR_BODY_BYTES)).decode("utf-8", "replace")
     except (aiohttp.ClientError, TimeoutError):
@@ -190,7 +215,7 @@ def error_message(text: str) -> str:
     (OpenAI, Anthropic and most proxies), else the start of the text."""
     try:
         body = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return text.strip()[:200]
     if isinstance(body, dict):
         err = body.get("error")
@@ -211,6 +236,8 @@ def json_object(raw: bytes, what: str) -> dict[str, Any]:
         raise CallFault(
             "invalid_response", f"{what} is not valid JSON: {exc.msg} at {exc.pos}"
         ) from None
+    except (ValueError, RecursionError) as exc:  # a 5,000-digit number, 5,000 brackets deep
+        raise CallFault("invalid_response", f"{what} is not usable JSON: {exc}") from None
     if not isinstance(value, dict):
         raise CallFault("invalid_response", f"{what} is JSON {type(value).__name__}, not an object")
     return value
@@ -235,6 +262,73 @@ def valid_text(text: str) -> str:
 def int_or_none(value: Any) -> int | None:
     """A token count as reported (an int or a whole float), else None (never a bool)."""
     return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _shown(value: Any) -> str:
+    """A wire value for a message: short, and never a 400-digit number in full."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"a number of {len(str(abs(value)))} digits"
+    return repr(value)[:60]
+
+
+def token_count(value: Any, name: str) -> int | None:
+    """A usage count: None when not reported; CallFault(invalid_response) when it is not
+    a whole number from 0 to ``MAX_TOKEN_COUNT`` (negative, NaN, 1.5, "12", 10**25)."""
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise CallFault("invalid_response", f"usage {name} is not a token count: {_shown(value)}")
+    if not 0 <= value <= MAX_TOKEN_COUNT:
+        raise CallFault(
+            "invalid_response",
+            f"usage {name} is {_shown(value)}, outside 0..{MAX_TOKEN_COUNT:,} tokens",
+        )
+    return value
+
+
+def usage_object(value: Any, name: str = "usage") -> Mapping[str, Any]:
+    """A usage object (or one of its ``*_details``): {} when absent, CallFault if not an object."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise CallFault("invalid_response", f"{name} is not an object: {_shown(value)}")
+    return value
+
+
+def text_field(value: Any, name: str, default: str | None) -> str | None:
+    """A short text field of a response (model, finish reason): ``default`` when absent,
+    valid text bounded in length, or CallFault(invalid_response) when it is not text."""
+    if value is None or value == "":
+        return default
+    if not isinstance(value, str):
+        raise CallFault("invalid_response", f"{name} is not text: {_shown(value)}")
+    return valid_text(value[:MAX_NAME_CHARS])
+
+
+def stream_error(data: bytes, chunk: Mapping[str, Any] | None = None) -> CallFault:
+    """The fault an error inside a 200 stream reports: ``event: error`` (Anthropic) or a
+    chunk ``{"error": {...}}`` (vLLM, proxies). Its ``code``/``status`` gives the class
+    when it is an HTTP status; otherwise it is a ``server_error``."""
+    error: Any = chunk.get("error") if chunk is not None else None
+    if error is None:
+        try:
+            parsed = json.loads(data)
+        except (ValueError, RecursionError):
+            parsed = None
+        error = parsed.get("error", parsed) if isinstance(parsed, dict) else None
+    message: Any = error.get("message") if isinstance(error, dict) else error
+    if not isinstance(message, str) or not message:
+        message = data.decode("utf-8", "replace").strip()[:200] or "(no message)"
+    code = None
+    if isinstance(error, dict):
+        code = next(
+            (c for c in (error.get("code"), error.get("status")) if isinstance(c, int)), None
+        )
+    status = code if code is not None and 400 <= code <= 599 else None
+    cls = class_for_status(status) if status is not None else "server_error"
+    return CallFault(cls, f"error inside the response stream: {message}", status)
 
 
 # --------------------------------------------------------------------------- SSE

@@ -130,11 +130,14 @@ class Project:
         *args: str,
         when: Callable[[str], bool],
         env: Mapping[str, str] | None = None,
+        act: Callable[[subprocess.Popen[bytes]], None] | None = None,
     ) -> Run:
         """Start a run, press Ctrl-C once ``when(stdout so far)`` is true.
 
         A terminal's Ctrl-C sends SIGINT to the whole foreground process group (xdist
         workers included), so the run gets its own group and the signal goes to all of it.
+        ``act`` does something else to the run instead (SIGTERM to the main process only,
+        as ``timeout`` and Docker do; SIGKILL to one xdist worker).
         """
         out_path = self.path / ".stdout.txt"
         err_path = self.path / ".stderr.txt"
@@ -156,7 +159,10 @@ class Project:
                             + out_path.read_text(encoding="utf-8", errors="replace")
                         )
                     time.sleep(0.02)  # polling the run's output, not waiting for a server
-                os.killpg(proc.pid, signal.SIGINT)
+                if act is None:
+                    os.killpg(proc.pid, signal.SIGINT)
+                else:
+                    act(proc)
                 ret = proc.wait(timeout=RUN_TIMEOUT_S)
             finally:
                 if proc.poll() is None:
@@ -167,3 +173,16 @@ class Project:
         out_path.unlink()
         err_path.unlink()
         return Run(ret, stdout, stderr, self.path)
+
+
+def child_pids(pid: int) -> list[int]:
+    """The direct children of ``pid`` (Linux /proc), oldest first."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text(encoding="ascii").rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:  # field 4 of stat: the parent's pid
+            found.append((int(fields[19]), int(stat.parent.name)))  # field 22: start time
+    return [p for _, p in sorted(found)]

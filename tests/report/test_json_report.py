@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from pytest_llmguard.report.json_report import _ENCODE_CASE, dumps_report
+from pytest_llmguard.report.json_report import _ENCODE_CASE, dumps_report, finite
 
 
 def _document() -> dict[str, Any]:
@@ -50,9 +50,10 @@ def test_case_lines_are_exactly_what_json_writes() -> None:
         "keys": {7: "int", 2.5: "float", False: "bool", None: "none"},
         "nested": {"checks": [{"name": "x", "passed": False}], "scores": {}, "tags": []},
     }
-    assert _ENCODE_CASE(tricky) == reference(tricky)
+    # NaN and infinity are not JSON: the report writes them as null (issue #12)
+    assert _ENCODE_CASE(tricky) == reference(finite(tricky))
     line = dumps_report({"cases": [tricky]}).split("\n")[2].strip()
-    assert line == reference(tricky)
+    assert line == reference(finite(tricky))
     with pytest.raises(TypeError, match="not JSON serializable"):
         _ENCODE_CASE({"bad": object()})
 
