@@ -13,7 +13,7 @@ from collections.abc import Collection, Mapping, Sequence
 from pytest_llmguard.budgets import scopes_of
 from pytest_llmguard.gate import borderline
 from pytest_llmguard.outcome import Comparison
-from pytest_llmguard.runner import CallUnit
+from pytest_llmguard.runner import CallUnit, fair_order
 
 
 def shaky(comparisons: Sequence[Comparison]) -> list[Comparison]:
@@ -48,4 +48,4 @@ def extra_units(
             seen.add(ident)
             first_extra = max(unit.case.repeat, base_repeat)
             extra.append(CallUnit(unit.case, unit.target, first_extra + round_index - 1))
-    return extra
+    return fair_order(extra, seed=round_index)  # a new draw of who goes first each round

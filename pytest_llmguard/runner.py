@@ -322,11 +322,14 @@ class Engine:
         )
 
 
-def plan_calls(selected: Sequence[tuple[Case, str]], default_repeat: int = 1) -> list[CallUnit]:
+def plan_calls(
+    selected: Sequence[tuple[Case, str]], default_repeat: int = 1, *, seed: int = 0
+) -> list[CallUnit]:
     """Expand (case, target) pairs into call units, interleaving targets case by case.
 
     Interleaving means baseline and candidate of the same case are called close together,
-    so machine or provider noise hits both sides alike.
+    so machine or provider noise hits both sides alike; :func:`fair_order` then decides
+    which of them goes first in each case and repeat.
     """
     units: list[CallUnit] = []
     for case, target in selected:
@@ -336,7 +339,31 @@ def plan_calls(selected: Sequence[tuple[Case, str]], default_repeat: int = 1) ->
     first_seen: dict[str, int] = {}
     for case, _ in selected:
         first_seen.setdefault(case.key, len(first_seen))
-    return sorted(units, key=lambda u: (first_seen[u.case.key], u.repeat_index))
+    return fair_order(sorted(units, key=lambda u: (first_seen[u.case.key], u.repeat_index)), seed)
+
+
+def fair_order(units: Sequence[CallUnit], seed: int = 0) -> list[CallUnit]:
+    """``units`` with the targets of each (case, repeat) group rotated: balanced and seeded.
+
+    Servers cache prompt prefixes (llama.cpp, vLLM, OpenAI): the second of two identical
+    prompts sent close together is served from a warm cache. In config order the
+    baseline would always be the cold call and the candidate the warm one, an order
+    effect that reads as a regression once the roles are swapped (llama.cpp, two
+    identical targets: "latency_mean_ms rose 14.0%"). Each group's targets are rotated
+    by the rank of the group in a seeded shuffle, so every target goes first in an equal
+    share of the groups (within one), whatever the order of the cases. Groups keep their
+    place; only the order inside a group changes.
+    """
+    groups: dict[tuple[str, int], list[CallUnit]] = {}
+    for unit in units:
+        groups.setdefault((unit.case.key, unit.repeat_index), []).append(unit)
+    ranks = list(range(len(groups)))
+    random.Random(f"fair-order:{seed}").shuffle(ranks)
+    ordered: list[CallUnit] = []
+    for rank, group in zip(ranks, groups.values(), strict=True):
+        shift = rank % len(group)
+        ordered.extend(group[shift:] + group[:shift])
+    return ordered
 
 
 def observe_calls(
