@@ -80,6 +80,7 @@ METRICS: Mapping[str, MetricDef] = {
         _m("pii_leak_rate", "rate", "pii", "ratio", True, "share leaking PII"),
         _m("refusal_rate", "rate", "refusal", "ratio", True, "share refused"),
         _m("repetition_rate", "rate", "repetition", "ratio", True, "share repetitive"),
+        _m("echo_rate", "rate", "echo", "ratio", True, "share restating the prompt"),
         _m("feedback_negative_rate", "rate", "feedback_negative", "ratio", True, "neg. feedback"),
         _m("cached_share", "rate", "cached", "ratio", False, "share served from the cache"),
     )
