@@ -240,7 +240,7 @@ def score_batch(
         checks = evaluate_checks(
             case,
             obs.output,
-            obs.output_tokens,
+            None if obs.tokens_estimated else obs.output_tokens,  # the check says it estimates
             scores,
             judge_reason=reason,
             answer=echo.remainder if echoed else None,

@@ -37,9 +37,13 @@ class MetricDef:
         return "sum" if self.kind == "sum" else "mean"
 
     def compute(self, values: np.ndarray[Any, Any]) -> float | None:
-        """The metric over a flat array of sample values (None when there are none)."""
+        """The metric over a flat array of sample values (None when there are none).
+
+        A sum of nothing is None too: when no call succeeded, nothing was priced, and an
+        unknown total must not read as $0.
+        """
         if values.size == 0:
-            return 0.0 if self.kind == "sum" else None
+            return None
         if self.kind == "percentile":
             assert self.q is not None
             return float(np.percentile(values, self.q))

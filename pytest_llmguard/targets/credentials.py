@@ -35,6 +35,8 @@ class MissingCredentials:
     def __init__(self, config: TargetConfig, message: str) -> None:
         self._config = config
         self.message = message
+        # The engine reads this and fails each call without attempting it.
+        self.unavailable = message
 
     @property
     def config(self) -> TargetConfig:

@@ -91,6 +91,11 @@ class OpenAIClient:
     def config(self) -> TargetConfig:
         return self._config
 
+    @property
+    def max_connections(self) -> int:
+        """The connection pool's size: the engine keeps no more calls than this in flight."""
+        return self._max_connections
+
     def request_body(self, case: Case) -> dict[str, Any]:
         """The JSON body: target params, overridden by the case's (set's) params."""
         body: dict[str, Any] = {
