@@ -13,7 +13,7 @@ from collections.abc import Collection, Mapping, Sequence
 from pytest_llmguard.budgets import scopes_of
 from pytest_llmguard.gate import borderline
 from pytest_llmguard.outcome import Comparison
-from pytest_llmguard.runner import CallUnit, fair_order
+from pytest_llmguard.planning import CallUnit, fair_order
 
 
 def shaky(comparisons: Sequence[Comparison]) -> list[Comparison]:
