@@ -108,18 +108,29 @@ def pii_scores(errors: list[str] | None = None) -> list[Score]:
     return scores
 
 
+def _judged(
+    name: str,
+    records: Sequence[dict[str, Any]],
+    truth: Sequence[bool],
+    pred: Sequence[bool],
+    errors: list[str] | None,
+    label: str = "label",
+) -> Score:
+    """The binary score, listing each misclassified text in ``errors`` when asked."""
+    if errors is not None:
+        errors.extend(
+            f"{name}: label={r[label]} predicted={p}: {r['text'][:120]!r}"
+            for r, t, p in zip(records, truth, pred, strict=True)
+            if t != p
+        )
+    return _binary(name, truth, pred)
+
+
 def refusal_score(errors: list[str] | None = None) -> Score:
     """Binary score of ``is_refusal`` (full and partial refusals are positives)."""
     records = load("refusal.jsonl")
     truth = [r["label"] != "none" for r in records]
-    pred = [is_refusal(r["text"]) for r in records]
-    if errors is not None:
-        errors.extend(
-            f"refusal: label={r['label']} predicted={p}: {r['text']}"
-            for r, t, p in zip(records, truth, pred, strict=True)
-            if t != p
-        )
-    return _binary("refusal", truth, pred)
+    return _judged("refusal", records, truth, [is_refusal(r["text"]) for r in records], errors)
 
 
 def repetition_score(errors: list[str] | None = None) -> Score:
@@ -127,17 +138,11 @@ def repetition_score(errors: list[str] | None = None) -> Score:
     records = load("repetition.jsonl")
     truth = [bool(r["label"]) for r in records]
     pred = [is_repetitive(r["text"]) for r in records]
-    if errors is not None:
-        errors.extend(
-            f"repetition: label={t} predicted={p}: {r['text'][:120]!r}"
-            for r, t, p in zip(records, truth, pred, strict=True)
-            if t != p
-        )
-    return _binary("repetition", truth, pred)
+    return _judged("repetition", records, truth, pred, errors)
 
 
 def echo_score(errors: list[str] | None = None) -> Score:
-    """Binary score of ``is_echo`` at its default threshold."""
+    """Binary score of ``is_echo`` at its default threshold, against each record's prompt."""
     records = load("echo.jsonl")
     truth = [bool(r["label"]) for r in records]
     pred = [
@@ -146,13 +151,7 @@ def echo_score(errors: list[str] | None = None) -> Score:
         )
         for r in records
     ]
-    if errors is not None:
-        errors.extend(
-            f"echo: label={t} predicted={p}: {r['text'][:120]!r}"
-            for r, t, p in zip(records, truth, pred, strict=True)
-            if t != p
-        )
-    return _binary("echo", truth, pred)
+    return _judged("echo", records, truth, pred, errors)
 
 
 def all_scores(errors: list[str] | None = None) -> list[Score]:
