@@ -88,6 +88,12 @@ wait_ready "$LLMGUARD_REAL_MODEL_INTERRUPTING_URL" "$WORK/server-interrupting.lo
 echo "== servers: $LLMGUARD_REAL_MODEL_URL (interrupt_requests False)," \
     "$LLMGUARD_REAL_MODEL_INTERRUPTING_URL (interrupt_requests True)"
 
+export LLMGUARD_REAL_MODEL_SUMMARIES="$WORK/summaries.txt"
+rm -f "$LLMGUARD_REAL_MODEL_SUMMARIES"
 echo "== pytest -m real_model tests/real_model"
+status=0
 "$PYTHON" -m pytest -m real_model tests/real_model -p no:randomly -p no:cacheprovider \
-    -s -v -rs "$@"
+    -v -rs "$@" || status=$?
+echo "== what each gate run printed (from $LLMGUARD_REAL_MODEL_SUMMARIES)"
+cat "$LLMGUARD_REAL_MODEL_SUMMARIES" 2>/dev/null || echo "(no gate run)"
+exit "$status"
