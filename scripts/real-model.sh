@@ -88,7 +88,7 @@ wait_ready "$LLMGUARD_REAL_MODEL_INTERRUPTING_URL" "$WORK/server-interrupting.lo
 echo "== servers: $LLMGUARD_REAL_MODEL_URL (interrupt_requests False)," \
     "$LLMGUARD_REAL_MODEL_INTERRUPTING_URL (interrupt_requests True)"
 
-export LLMGUARD_REAL_MODEL_SUMMARIES="$WORK/summaries.txt"
+export LLMGUARD_REAL_MODEL_SUMMARIES="$PWD/$WORK/summaries.txt"  # absolute: pytester changes directory
 rm -f "$LLMGUARD_REAL_MODEL_SUMMARIES"
 echo "== pytest -m real_model tests/real_model"
 status=0

@@ -28,11 +28,12 @@ GOLDEN = ROOT / "scripts" / "real_model" / "golden_sets" / "general.yaml"
 URL = os.environ.get("LLMGUARD_REAL_MODEL_URL", "")
 INTERRUPTING_URL = os.environ.get("LLMGUARD_REAL_MODEL_INTERRUPTING_URL", "")
 MODEL = os.environ.get("LLMGUARD_REAL_MODEL_NAME", "gemma-3-270m")
+# Resolved now: each pytester run changes directory, and a relative path would land there.
 SUMMARIES = Path(
     os.environ.get(
         "LLMGUARD_REAL_MODEL_SUMMARIES", ROOT / ".llmguard" / "real-model" / "summaries.txt"
     )
-)
+).resolve()
 
 
 def _answers(base_url: str) -> bool:
