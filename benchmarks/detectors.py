@@ -11,6 +11,8 @@ also lists every misclassified text).
   an expected span (the expected value's first occurrence in the text).
 - Refusal: binary, full and partial refusals are positives (``is_refusal``).
 - Repetition: binary (``is_repetitive`` at the default threshold).
+- Echo: binary (``is_echo`` at the default threshold, against the record's system and
+  user messages, and its ``expected`` answer when it has one).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_llmguard.metrics.echo import is_echo
 from pytest_llmguard.metrics.pii import PII_KINDS, find_pii
 from pytest_llmguard.metrics.refusal import is_refusal
 from pytest_llmguard.metrics.repetition import is_repetitive
@@ -105,18 +108,29 @@ def pii_scores(errors: list[str] | None = None) -> list[Score]:
     return scores
 
 
+def _judged(
+    name: str,
+    records: Sequence[dict[str, Any]],
+    truth: Sequence[bool],
+    pred: Sequence[bool],
+    errors: list[str] | None,
+    label: str = "label",
+) -> Score:
+    """The binary score, listing each misclassified text in ``errors`` when asked."""
+    if errors is not None:
+        errors.extend(
+            f"{name}: label={r[label]} predicted={p}: {r['text'][:120]!r}"
+            for r, t, p in zip(records, truth, pred, strict=True)
+            if t != p
+        )
+    return _binary(name, truth, pred)
+
+
 def refusal_score(errors: list[str] | None = None) -> Score:
     """Binary score of ``is_refusal`` (full and partial refusals are positives)."""
     records = load("refusal.jsonl")
     truth = [r["label"] != "none" for r in records]
-    pred = [is_refusal(r["text"]) for r in records]
-    if errors is not None:
-        errors.extend(
-            f"refusal: label={r['label']} predicted={p}: {r['text']}"
-            for r, t, p in zip(records, truth, pred, strict=True)
-            if t != p
-        )
-    return _binary("refusal", truth, pred)
+    return _judged("refusal", records, truth, [is_refusal(r["text"]) for r in records], errors)
 
 
 def repetition_score(errors: list[str] | None = None) -> Score:
@@ -124,18 +138,30 @@ def repetition_score(errors: list[str] | None = None) -> Score:
     records = load("repetition.jsonl")
     truth = [bool(r["label"]) for r in records]
     pred = [is_repetitive(r["text"]) for r in records]
-    if errors is not None:
-        errors.extend(
-            f"repetition: label={t} predicted={p}: {r['text'][:120]!r}"
-            for r, t, p in zip(records, truth, pred, strict=True)
-            if t != p
+    return _judged("repetition", records, truth, pred, errors)
+
+
+def echo_score(errors: list[str] | None = None) -> Score:
+    """Binary score of ``is_echo`` at its default threshold, against each record's prompt."""
+    records = load("echo.jsonl")
+    truth = [bool(r["label"]) for r in records]
+    pred = [
+        is_echo(
+            r["text"], [m for m in (r.get("system"), r["prompt"]) if m], reference=r.get("expected")
         )
-    return _binary("repetition", truth, pred)
+        for r in records
+    ]
+    return _judged("echo", records, truth, pred, errors)
 
 
 def all_scores(errors: list[str] | None = None) -> list[Score]:
     """Every row of the table, PII first."""
-    return [*pii_scores(errors), refusal_score(errors), repetition_score(errors)]
+    return [
+        *pii_scores(errors),
+        refusal_score(errors),
+        repetition_score(errors),
+        echo_score(errors),
+    ]
 
 
 def table(scores: Sequence[Score]) -> Iterator[str]:

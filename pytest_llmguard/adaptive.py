@@ -27,7 +27,7 @@ from pytest_llmguard.budgets import Budget, scopes_of
 from pytest_llmguard.config.records import GateConfig
 from pytest_llmguard.gate import relative_limits
 from pytest_llmguard.outcome import Comparison
-from pytest_llmguard.runner import CallUnit
+from pytest_llmguard.planning import CallUnit, fair_order
 from pytest_llmguard.stats import look_levels, two_sided_z
 
 # Half a standard error: a regression twice the budget is almost never let go at look 0,
@@ -125,4 +125,4 @@ def extra_units(
             seen.add(ident)
             first_extra = max(unit.case.repeat, base_repeat)
             extra.append(CallUnit(unit.case, unit.target, first_extra + round_index - 1))
-    return extra
+    return fair_order(extra, seed=round_index)  # a new draw of who goes first each round

@@ -19,7 +19,7 @@ from pytest_llmguard.report.escape import safe_block, safe_text
 if TYPE_CHECKING:
     from pytest_llmguard.budgets import Budget
     from pytest_llmguard.golden import GoldenSet
-    from pytest_llmguard.records import Case, ScoredObservation
+    from pytest_llmguard.records import Case, ErrorRecord, ScoredObservation
     from pytest_llmguard.session import GuardSession
 
 SESSION_KEY: pytest.StashKey[GuardSession] = pytest.StashKey()
@@ -83,9 +83,7 @@ def failure_text(case: Case, failed: list[ScoredObservation], total: int) -> str
         o = s.observation
         head = f"repeat {o.repeat_index + 1}/{total}: " if total > 1 else ""
         if o.error is not None:
-            status = f" (HTTP {o.error.status})" if o.error.status else ""
-            tried = f"call failed after {o.attempts} attempt(s)" if o.attempts else "not called"
-            lines.append(f"{head}{tried}: {o.error.cls}{status}: {safe_text(o.error.message)}")
+            lines.append(head + error_line(o.error, o.attempts))
             continue
         bad = [c for c in s.checks if not c.passed]
         lines.append(f"{head}{len(bad)} of {len(s.checks)} checks failed")
@@ -97,6 +95,17 @@ def failure_text(case: Case, failed: list[ScoredObservation], total: int) -> str
             lines.append("  expected:")
             lines.append("    " + safe_block(case.expected, 600).replace("\n", "\n    "))
     return "\n".join(lines)
+
+
+def error_line(error: ErrorRecord, attempts: int) -> str:
+    """``call failed after 2 attempt(s): server_error: HTTP 503: ...`` or ``not called: ...``."""
+    message = safe_text(error.message)
+    status = ""
+    if error.status and f"HTTP {error.status}" not in message:  # said once, not twice
+        status = f" (HTTP {error.status})"
+    if attempts:
+        return f"call failed after {attempts} attempt(s): {error.cls}{status}: {message}"
+    return f"not called: {error.cls}: {message.removeprefix('not called: ')}"
 
 
 class GoldenSetFile(pytest.File):

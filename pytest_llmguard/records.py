@@ -147,7 +147,9 @@ class Observation:
 
     Timings are measured around the request itself (from just before the request is
     written to the last byte), never including time spent waiting for a slot.
-    ``cached`` observations keep their original timings.
+    ``cached`` observations keep their original timings. ``tokens_estimated``: the
+    provider reported no usage (llama.cpp streams ignore ``include_usage``), so the token
+    counts, and the cost, are estimates (``runner.estimate_tokens``).
     """
 
     case_key: str
@@ -167,6 +169,7 @@ class Observation:
     error: ErrorRecord | None = None
     started_at: float = 0.0  # unix time of the (first) request
     finish_reason: str | None = None
+    tokens_estimated: bool = False
 
     @property
     def ok(self) -> bool:
@@ -191,6 +194,7 @@ class Observation:
             "error": self.error.to_dict() if self.error else None,
             "started_at": self.started_at,
             "finish_reason": self.finish_reason,
+            "tokens_estimated": self.tokens_estimated,
         }
 
     @classmethod
@@ -222,6 +226,7 @@ class Observation:
             error=ErrorRecord.from_dict(err) if err else None,
             started_at=_number(d, "started_at", 0.0),
             finish_reason=_text(d, "finish_reason", None),
+            tokens_estimated=d.get("tokens_estimated") is True,
         )
 
 

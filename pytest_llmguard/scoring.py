@@ -11,6 +11,10 @@ Scores of a successful call (all 0..1 unless said otherwise; None = not applicab
 - ``refusal``: 1.0 when the output is a refusal at ``refusal.threshold``, else 0.0;
 - ``repetition``: the repetition score (0..1); ``repetitive``: 1.0 when it reaches
   ``repetition.threshold``, else 0.0 (``repetition_rate`` is the mean of ``repetitive``);
+- ``echo``: the share of the output restating the prompt (``metrics.echo``); ``echoed``:
+  1.0 when it reaches ``echo.threshold`` and the reference does not restate the prompt
+  as much, else 0.0 (``echo_rate``). An echoed output's similarity compares only what
+  it adds to the prompt, and its ``contains``/``regex``/``facts`` checks look only there;
 - ``output_chars``: length of the output in characters (not 0..1);
   ``empty``: 1.0 when the output is empty or only whitespace;
 - ``judge``: the LLM judge's score (0..1) when ``quality.judge`` is configured and the
@@ -35,6 +39,8 @@ The ``quality`` configuration (all keys optional)::
         threshold: 0.5            # 0..1; 0.5 counts partial refusals, 1.0 full ones only
       repetition:
         threshold: 0.3            # 0..1
+      echo:
+        threshold: 0.8            # 0..1 share of the output restating the prompt
       judge:                      # optional LLM-as-judge; its calls are costed separately
         target: grader            # a configured target (any provider)
         rubric: "Is the answer correct and helpful?"
@@ -55,6 +61,7 @@ import numpy as np
 from pytest_llmguard.checks import evaluate_checks
 from pytest_llmguard.config.records import QualitySettings
 from pytest_llmguard.metrics import repetition as repetition_metric
+from pytest_llmguard.metrics.echo import Echo, EchoFinder, echo_flag
 from pytest_llmguard.metrics.hallucination import forbidden_found, groundedness, unsupported_facts
 from pytest_llmguard.metrics.pii import find_pii, redact
 from pytest_llmguard.metrics.refusal import is_refusal
@@ -69,6 +76,8 @@ SCORE_NAMES: tuple[str, ...] = (
     "refusal",
     "repetition",
     "repetitive",
+    "echo",
+    "echoed",
     "output_chars",
     "empty",
     "similarity_embedding",
@@ -164,14 +173,20 @@ def _claims(case: Case) -> tuple[list[str], list[str]]:
 
 
 def _scores(
-    case: Case, output: str, similarity: float | None, settings: QualitySettings
+    case: Case,
+    output: str,
+    similarity: float | None,
+    settings: QualitySettings,
+    echo: Echo,
+    echoed: bool,
 ) -> dict[str, float | None]:
     facts, forbidden = _claims(case)
     grounded = groundedness(output, case.context) if case.context else None
     hallucination: float | None = None
     if facts or forbidden or grounded is not None:
+        answer = echo.remainder if echoed else output  # an echo does not state the prompt's facts
         bad = (
-            bool(unsupported_facts(output, facts))
+            bool(unsupported_facts(answer, facts))
             or bool(forbidden_found(output, forbidden))
             or (grounded is not None and grounded < settings.groundedness_min)
         )
@@ -185,6 +200,8 @@ def _scores(
         "refusal": 1.0 if is_refusal(output, settings.refusal_threshold) else 0.0,
         "repetition": repetition,
         "repetitive": 1.0 if repetition >= settings.repetition_threshold else 0.0,
+        "echo": echo.score,
+        "echoed": 1.0 if echoed else 0.0,
         "output_chars": float(len(output)),
         "empty": 0.0 if output.strip() else 1.0,
     }
@@ -217,15 +234,26 @@ def score_batch(
         if given is not None and len(given) != len(observations):
             raise ValueError(f"{name} has {len(given)} items for {len(observations)} observations")
 
+    finders: dict[str, EchoFinder] = {}
+    echoes: dict[int, tuple[Echo, bool]] = {}
     pending: list[int] = []
     outputs: list[str] = []
     references: list[str] = []
     for i, obs in enumerate(observations):
-        expected = by_key[obs.case_key].expected
-        if obs.ok and obs.output is not None and expected is not None:
+        if not obs.ok or obs.output is None:
+            continue
+        case = by_key[obs.case_key]
+        finder = finders.get(case.key)
+        if finder is None:
+            finder = finders[case.key] = EchoFinder(m.content for m in case.messages)
+        echo = finder.echo(obs.output)
+        echoed = echo_flag(echo.score, finder, settings.echo_threshold, case.expected)
+        echoes[i] = (echo, echoed)
+        if case.expected is not None:
             pending.append(i)
-            outputs.append(obs.output)
-            references.append(expected)
+            # Echoed prompt text earns no similarity: compare what the output adds.
+            outputs.append(echo.remainder if echoed else obs.output)
+            references.append(case.expected)
     similarity: dict[int, float | None] = {}
     if pending:
         similarity = dict(zip(pending, _similarities(outputs, references, settings), strict=True))
@@ -248,14 +276,20 @@ def score_batch(
             continue
         try:
             case = by_key[obs.case_key]
-            scores = _scores(case, obs.output, similarity.get(i), settings)
+            echo, echoed = echoes[i]
+            scores = _scores(case, obs.output, similarity.get(i), settings, echo, echoed)
             scores["similarity_embedding"] = cosine.get(i)
             scores["judge"] = judge_scores[i] if judge_scores is not None else None
             reason = judge_reasons[i] if judge_reasons is not None else None
             if scores["judge"] is not None:
                 case = _judge_check(case, settings)
             checks = evaluate_checks(
-                case, obs.output, obs.output_tokens, scores, judge_reason=reason
+                case,
+                obs.output,
+                None if obs.tokens_estimated else obs.output_tokens,  # the check says it estimates
+                scores,
+                judge_reason=reason,
+                answer=echo.remainder if echoed else None,
             )
         except Exception as exc:  # one output that breaks a scorer fails its case only
             scored.append(_scoring_failed(obs, exc, similarity.get(i)))

@@ -48,6 +48,23 @@ def by_target(scored: Sequence[ScoredObservation]) -> dict[str, list[ScoredObser
     return grouped
 
 
+def estimated_notes(scored: Sequence[ScoredObservation]) -> list[str]:
+    """Say which targets' token counts (and costs) are estimates, and how many."""
+    counts: dict[str, list[int]] = {}
+    for s in scored:
+        o = s.observation
+        if o.ok:
+            count = counts.setdefault(o.target, [0, 0])
+            count[0] += o.tokens_estimated
+            count[1] += 1
+    return [
+        f"{target}: {n} of {total} responses reported no token usage; their token counts "
+        "and cost are estimated at 4 characters a token (marked ~)"
+        for target, (n, total) in counts.items()
+        if n
+    ]
+
+
 def assess(
     summaries: Mapping[str, RunSummary],
     scored: Sequence[ScoredObservation],
@@ -71,6 +88,7 @@ def assess(
     by what this function adds.
     """
     said = list(notes)
+    said.extend(estimated_notes(scored))
     comparisons: list[Comparison] = []
     cand = summaries.get(candidate) if candidate else None
     if baseline is not None and cand is not None:

@@ -33,7 +33,7 @@ def _one(
 def test_kinds() -> None:
     assert CHECK_KINDS == (
         "contains", "not_contains", "regex", "json_schema", "max_output_tokens", "similarity",
-        "facts", "forbidden", "no_pii", "not_refusal", "max_repetition", "judge",
+        "facts", "forbidden", "no_pii", "not_refusal", "not_echo", "max_repetition", "judge",
     )  # fmt: skip
 
 

@@ -23,14 +23,13 @@ def test_plan_interleaves_targets_and_expands_repeats() -> None:
     cases = [_case(0, repeat=2), _case(1)]
     selected = [(c, t) for c in cases for t in ("base", "cand")]
     units = plan_calls(selected)
-    assert [(u.case.id, u.repeat_index, u.target) for u in units] == [
-        ("c0", 0, "base"),
-        ("c0", 0, "cand"),
-        ("c0", 1, "base"),
-        ("c0", 1, "cand"),
-        ("c1", 0, "base"),
-        ("c1", 0, "cand"),
-    ]
+    # Grouped by case and repeat, both targets in each group; which target goes first
+    # in a group is balanced (tests/test_call_order.py), not always the baseline.
+    groups = [units[i : i + 2] for i in range(0, len(units), 2)]
+    assert [(g[0].case.id, g[0].repeat_index) for g in groups] == [("c0", 0), ("c0", 1), ("c1", 0)]
+    for g in groups:
+        assert {u.target for u in g} == {"base", "cand"}
+        assert g[0].repeat_index == g[1].repeat_index and g[0].case is g[1].case
 
 
 @pytest.mark.parametrize("count", [1, 2, 3, 4])

@@ -192,3 +192,25 @@ def test_quality_schema_agrees_with_validation() -> None:
             jsonschema.validate(bad, QUALITY_SCHEMA)
         with pytest.raises(ConfigError):
             validate_quality(bad)
+
+
+@pytest.mark.parametrize("output", ["", "   \n"])
+def test_an_empty_output_never_passes_a_check_silently(output: str) -> None:
+    case = _case(
+        "empty",
+        None,
+        None,
+        ("no_pii", True),
+        ("not_refusal", True),
+        ("max_output_tokens", 50),
+        ("not_contains", "lifetime"),
+        ("max_repetition", 0.3),
+        ("no_pii", False),
+    )
+    (scored,) = score_batch([case], [_obs(case, output)], QualitySettings())
+    assert [c.passed for c in scored.checks] == [False, False, False, False, False, True]
+    assert scored.checks[0].detail == "no_pii: the output is empty: nothing to check"
+    assert scored.checks[-1].detail == "no_pii: disabled"
+    assert scored.scores["empty"] == 1.0 and not scored.passed
+    (unchecked,) = score_batch([PLAIN], [_obs(PLAIN, "hello")], QualitySettings())
+    assert unchecked.passed

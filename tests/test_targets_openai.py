@@ -61,6 +61,7 @@ FAULTS = [
     ("truncated", {}, True, "connection", None, True),
     ("no_done", {}, True, "invalid_response", None, False),
     ("malformed", {}, True, "invalid_response", None, False),
+    ("interrupted", {}, True, "invalid_response", None, False),
 ]
 
 

@@ -2,8 +2,10 @@
 
 Each evaluator takes the check's argument (validated at load time by
 :mod:`~pytest_llmguard.checks.validation`) and, by keyword, what it needs of the
-output: ``output``, ``output_tokens``, ``scores``, ``judge_reason``. Which kind uses
-which evaluator is decided in :mod:`~pytest_llmguard.checks.registry`.
+output: ``output``, ``output_tokens``, ``scores``, ``judge_reason``, and ``answer``:
+for an output flagged as an echo of the prompt, the part it adds (None otherwise), where
+``contains``, ``regex`` and ``facts`` look. Which kind uses which evaluator is decided
+in :mod:`~pytest_llmguard.checks.registry`.
 
 Details never contain PII found in an output: snippets are passed through
 :func:`~pytest_llmguard.metrics.pii.redact` and ``no_pii`` reports kinds and counts only.
@@ -59,9 +61,14 @@ def _parse_json_output(output: str) -> Any:
     return json.loads(text)
 
 
-def contains(arg: Any, output: str, **_: Any) -> tuple[bool, str]:
-    """The argument occurs in the output (case-sensitive)."""
+_ECHOED_ONLY = "only in text the output echoes from the prompt (quality.echo)"
+
+
+def contains(arg: Any, output: str, answer: str | None = None, **_: Any) -> tuple[bool, str]:
+    """The argument occurs in the output (case-sensitive), outside echoed prompt text."""
     if arg in output:
+        if answer is not None and arg not in answer:
+            return False, f"contains {_quote(arg)}: found {_ECHOED_ONLY}"
         return True, f"contains {_quote(arg)}: found"
     return False, f"contains {_quote(arg)}: not found in output"
 
@@ -75,11 +82,15 @@ def not_contains(arg: Any, output: str, **_: Any) -> tuple[bool, str]:
     return False, f"not_contains {_quote(arg)}: found at char {at}: {_quote(snippet)}"
 
 
-def regex(arg: Any, output: str, **_: Any) -> tuple[bool, str]:
-    """The pattern matches somewhere in the output (``re.search``)."""
+def regex(arg: Any, output: str, answer: str | None = None, **_: Any) -> tuple[bool, str]:
+    """The pattern matches somewhere in the output (``re.search``), outside echoed text."""
     m = compiled_pattern(arg).search(output)
     if m is None:
         return False, f"regex /{arg}/: no match in output"
+    if answer is not None:
+        m = compiled_pattern(arg).search(answer)
+        if m is None:
+            return False, f"regex /{arg}/: matched {_ECHOED_ONLY}"
     return True, f"regex /{arg}/: matched {_quote(redact(m.group(0))[:80])}"
 
 
@@ -133,13 +144,14 @@ def similarity(arg: Any, scores: Mapping[str, float | None], **_: Any) -> tuple[
     return ok, f"similarity {score:.3f} {'>=' if ok else '<'} min {low:.2f} (vs expected)"
 
 
-def facts(arg: Any, output: str, **_: Any) -> tuple[bool, str]:
-    """Every listed fact is supported by the output."""
-    missing = unsupported_facts(output, arg)
+def facts(arg: Any, output: str, answer: str | None = None, **_: Any) -> tuple[bool, str]:
+    """Every listed fact is supported by the output (by what it adds, for an echo)."""
+    missing = unsupported_facts(output if answer is None else answer, arg)
     if not missing:
         return True, f"facts: all {len(arg)} supported"
     listed = ", ".join(_quote(f) for f in missing)
-    return False, f"facts: {len(missing)} of {len(arg)} not supported by the output: {listed}"
+    where = "the output" if answer is None else "what the output adds to the echoed prompt"
+    return False, f"facts: {len(missing)} of {len(arg)} not supported by {where}: {listed}"
 
 
 def forbidden(arg: Any, output: str, **_: Any) -> tuple[bool, str]:
@@ -165,14 +177,28 @@ def no_pii(arg: Any, output: str, **_: Any) -> tuple[bool, str]:
 def not_refusal(
     arg: Any, output: str, scores: Mapping[str, float | None], **_: Any
 ) -> tuple[bool, str]:
-    """The output is neither a full nor a partial refusal."""
+    """The output is not a refusal at ``quality.refusal.threshold`` (the scorer's flag)."""
     if arg is False:
         return True, "not_refusal: disabled"
     score = refusal_score(output)
-    if not is_refusal(output):
+    flag = scores.get("refusal")
+    refused = is_refusal(output) if flag is None else flag >= 0.5
+    if not refused:
+        if score > 0.0:  # below the configured threshold: say so rather than stay silent
+            return True, "not_refusal: a partial refusal, below quality.refusal.threshold"
         return True, "not_refusal: no refusal"
     kind = "full" if score >= FULL else "partial"
     return False, f"not_refusal: the output is a {kind} refusal"
+
+
+def not_echo(arg: Any, scores: Mapping[str, float | None], **_: Any) -> tuple[bool, str]:
+    """The output does not mostly restate the prompt (``quality.echo.threshold``)."""
+    if arg is False:
+        return True, "not_echo: disabled"
+    share = scores.get("echo") or 0.0
+    if scores.get("echoed"):
+        return False, f"not_echo: {share:.0%} of the output restates the prompt"
+    return True, f"not_echo: {share:.0%} of the output restates the prompt"
 
 
 def max_repetition(

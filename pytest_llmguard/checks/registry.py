@@ -18,6 +18,8 @@ Kinds and their argument (as written in YAML):
                     ``false`` disables the check
 ``not_refusal``     ``true``: the output must not refuse (partial refusals fail too);
                     ``false`` disables the check
+``not_echo``        ``true``: the output must not mostly restate the prompt (echo score
+                    at ``quality.echo.threshold``); ``false`` disables the check
 ``max_repetition``  a number in 0..1: the repetition score must not exceed it
 ``judge``           ``{min: 0..1}``: the LLM judge's score (``quality.judge``); fails
                     with the judge's reason, or when the judge gave no score
@@ -64,6 +66,7 @@ KINDS: Mapping[str, CheckKind] = {
     "forbidden": CheckKind(validation.need_string_list, evaluation.forbidden),
     "no_pii": CheckKind(validation.need_pii_kinds, evaluation.no_pii),
     "not_refusal": CheckKind(validation.need_bool, evaluation.not_refusal),
+    "not_echo": CheckKind(validation.need_bool, evaluation.not_echo),
     "max_repetition": CheckKind(validation.need_unit_number, evaluation.max_repetition),
     "judge": CheckKind(validation.need_min_score, evaluation.judge),
 }
@@ -92,13 +95,24 @@ def evaluate_checks(
     scores: Mapping[str, float | None],
     *,
     judge_reason: str | None = None,
+    answer: str | None = None,
 ) -> tuple[CheckResult, ...]:
     """One :class:`CheckResult` per declared check of ``case``, in declaration order.
 
     ``scores`` are the batch-computed scores of this output (``similarity`` and ``judge``
-    are read from there; ``repetition`` too when present). ``judge_reason`` is the LLM
-    judge's explanation (or why it gave no score), shown in ``judge`` check details.
+    are read from there; ``repetition``, ``refusal``, ``echo`` too when present).
+    ``judge_reason`` is the LLM judge's explanation (or why it gave no score), shown in
+    ``judge`` check details. ``answer`` is, for an output flagged as an echo of the
+    prompt, what it adds to the prompt. An empty output fails every enabled check: no
+    PII, no refusal and few tokens are not what an empty answer is.
     """
+    if not output.strip():
+        return tuple(
+            CheckResult(c.kind, True, f"{c.kind}: disabled")
+            if c.arg is False
+            else CheckResult(c.kind, False, f"{c.kind}: the output is empty: nothing to check")
+            for c in case.checks
+        )
     results = []
     for check in case.checks:
         passed, detail = KINDS[check.kind].evaluate(
@@ -107,6 +121,7 @@ def evaluate_checks(
             output_tokens=output_tokens,
             scores=scores,
             judge_reason=judge_reason,
+            answer=answer,
         )
         results.append(CheckResult(check.kind, passed, detail))
     return tuple(results)

@@ -54,6 +54,11 @@ QUALITY_SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "properties": {"threshold": _UNIT},
         },
+        "echo": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"threshold": _UNIT},
+        },
         "judge": {
             "type": "object",
             "additionalProperties": False,
@@ -74,6 +79,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "hallucination": ("groundedness_min",),
     "refusal": ("threshold",),
     "repetition": ("threshold",),
+    "echo": ("threshold",),
     "judge": ("target", "rubric", "model", "min"),
 }
 
@@ -129,6 +135,7 @@ def validate_quality(quality: Mapping[str, Any]) -> QualitySettings:
     hall = quality.get("hallucination", {})
     ref = quality.get("refusal", {})
     rep = quality.get("repetition", {})
+    echo = quality.get("echo", {})
     return QualitySettings(
         scorer=scorer,
         normalize=normalize,
@@ -141,6 +148,9 @@ def validate_quality(quality: Mapping[str, Any]) -> QualitySettings:
         ),
         repetition_threshold=_unit(
             "quality.repetition.threshold", rep.get("threshold", defaults.repetition_threshold)
+        ),
+        echo_threshold=_unit(
+            "quality.echo.threshold", echo.get("threshold", defaults.echo_threshold)
         ),
         embeddings_target=emb[0],
         embeddings_model=emb[1],

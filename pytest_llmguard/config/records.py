@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_llmguard.budgets import Budget
+from pytest_llmguard.metrics.echo import DEFAULT_THRESHOLD as DEFAULT_ECHO_THRESHOLD
 from pytest_llmguard.metrics.refusal import DEFAULT_THRESHOLD as DEFAULT_REFUSAL_THRESHOLD
 from pytest_llmguard.metrics.repetition import DEFAULT_THRESHOLD as DEFAULT_REPETITION_THRESHOLD
 
@@ -125,6 +126,7 @@ class QualitySettings:
     groundedness_min: float = 0.6
     refusal_threshold: float = DEFAULT_REFUSAL_THRESHOLD
     repetition_threshold: float = DEFAULT_REPETITION_THRESHOLD
+    echo_threshold: float = DEFAULT_ECHO_THRESHOLD
     embeddings_target: str | None = None
     embeddings_model: str = DEFAULT_EMBEDDING_MODEL
     embeddings_weight: float = 0.3

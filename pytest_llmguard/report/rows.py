@@ -11,7 +11,13 @@ from typing import Any
 
 from pytest_llmguard.outcome import Comparison, Outcome
 from pytest_llmguard.summary import METRICS
-from pytest_llmguard.units import format_change, format_interval, format_number, format_value
+from pytest_llmguard.units import (
+    MISSING,
+    format_change,
+    format_interval,
+    format_number,
+    format_value,
+)
 
 VERDICT_ORDER = {"fail": 0, "warn": 1, "skip": 2, "pass": 3}
 
@@ -31,6 +37,11 @@ TARGET_COLUMNS = (
     ("checks", "check_pass_rate", "ratio"),
 )
 BUDGET_HEADERS = ("verdict", "budget", "baseline → candidate", "Δ", "interval", "why")
+# Cells that rest on token counts: "~" in front when some of them were estimated.
+ESTIMATED_MARK = "~"
+_FROM_TOKENS = frozenset(
+    {"input_tokens_mean", "output_tokens_mean", "cost_per_response_usd", "cost_total_usd"}
+)
 
 
 def unit_of(metric: str) -> str:
@@ -39,7 +50,11 @@ def unit_of(metric: str) -> str:
 
 
 def target_rows(outcome: Outcome) -> list[list[str]]:
-    """One row per target: ``name (model)``, then the TARGET_COLUMNS cells."""
+    """One row per target: ``name (model)``, then the TARGET_COLUMNS cells.
+
+    Token and cost cells of a target with estimated token counts start with ``~``.
+    """
+    estimated = {s.observation.target for s in outcome.scored if s.observation.tokens_estimated}
     rows = []
     for name, s in outcome.summaries.items():
         errors = ", ".join(f"{k}={v}" for k, v in sorted(s.errors_by_class.items()) if v) or "0"
@@ -50,7 +65,9 @@ def target_rows(outcome: Outcome) -> list[list[str]]:
             elif metric == "":
                 row.append(errors)
             else:
-                row.append(format_number(s.metrics.get(metric), unit))
+                cell = format_number(s.metrics.get(metric), unit)
+                mark = name in estimated and metric in _FROM_TOKENS and cell != MISSING
+                row.append(ESTIMATED_MARK + cell if mark else cell)
         rows.append(row)
     return rows
 

@@ -18,7 +18,7 @@ from pytest_llmguard.report.rows import (
     target_rows,
 )
 
-_NUMERIC = re.compile(r"^[-+$]?[\d.]")
+_NUMERIC = re.compile(r"^~?[-+$]?[\d.]")
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:

@@ -2,7 +2,7 @@
 
 Routes: ``POST /v1/chat/completions``, ``GET /v1/models``, ``POST /v1/embeddings``,
 ``GET /_sim/requests`` (the request log), ``POST /_sim/reset`` (clear the log, attempt
-counters and prompt cache), ``GET /_sim/health``.
+counters and prompt caches), ``GET /_sim/health``.
 
 Everything runs on the event loop thread; only the log is also read from other threads
 (``SimServer.request_log``), hence its lock.
@@ -83,6 +83,7 @@ class SimApp:
         self._attempts: dict[tuple[str, str], int] = {}
         self._seen_systems: set[tuple[str, str]] = set()
         self._completions: dict[tuple[str, str, int | None], Completion] = {}
+        self._served: dict[tuple[str, str], float] = {}  # (model, prompt) -> last served
         self._models_body = payloads.models_body(self.models)
         self._routes: dict[tuple[str, str], Handler] = {
             ("POST", "/v1/chat/completions"): self._chat,
@@ -122,6 +123,7 @@ class SimApp:
             self._log.clear()
         self._attempts.clear()
         self._seen_systems.clear()
+        self._served.clear()
 
     # -- chat ------------------------------------------------------------------------
 
@@ -189,6 +191,8 @@ class SimApp:
             latency_ms = self._latency_scale * plan_latency_ms(
                 model, sha, attempt, seed=self._seed, noise_sigma=self._noise_sigma
             )
+            if model.prefix_cache and self._warm(model, sha, req.received):
+                latency_ms *= 1.0 - model.prefix_cache
         call = ChatCall(
             conn,
             req.headers,
@@ -225,6 +229,15 @@ class SimApp:
             )
             self._completions[key] = completion
         return completion
+
+    def _warm(self, model: SimModel, sha: str, now: float) -> bool:
+        """Whether this model served the same prompt within its cache's lifetime."""
+        key = (model.name, sha)
+        last = self._served.get(key)
+        if len(self._served) >= _CACHE_LIMIT:
+            self._served.clear()
+        self._served[key] = now
+        return last is not None and now - last <= model.prefix_cache_ttl_s
 
     def _cached_tokens(self, model: str, system: str | None) -> int:
         """Mimic prompt caching: a system message seen before by this model is cached."""

@@ -24,6 +24,11 @@ reset          half the body, then a TCP reset
 slow_trickle   headers at the time to first token, then one body byte every 200 ms
 huge           a valid completion of about 50 MB
 non_utf8       the content bytes are not valid UTF-8
+interrupted    stream: a few chunks, then ``data: [DONE]`` with no ``finish_reason`` (what
+               llama-cpp-python's ``interrupt_requests`` does to a stream when another
+               request arrives); a plain request is answered normally
+no_usage       no ``usage``: the stream ignores ``stream_options.include_usage`` (llama.cpp
+               server), a plain body has no ``usage`` object
 =============  ============================================================================
 """
 
@@ -280,6 +285,26 @@ def _non_utf8(call: ChatCall) -> None:
     _send_after(call, response(200, body, content_type="application/json; charset=utf-8"))
 
 
+def _interrupted(call: ChatCall) -> None:
+    if not call.stream:
+        respond_normal(call)
+        return
+    steps = call.stream_plan(done=False)
+    # Never the last group: it holds the finish_reason (and usage) a cut stream lacks.
+    kept = steps[: max(1, min(3, len(steps) - 1))]
+    kept.append((kept[-1][0], chunk(payloads.SSE_DONE)))
+    _play_then_end(call, kept)
+
+
+def _no_usage(call: ChatCall) -> None:
+    call.include_usage = False
+    if call.stream:
+        respond_normal(call)
+        return
+    body = {k: v for k, v in call.body_object().items() if k != "usage"}
+    _send_after(call, response(200, payloads.dumps(body)))
+
+
 def _break_utf8(data: bytes) -> bytes:
     return data.replace(b'"content":"', b'"content":"' + _INVALID_UTF8, 1)
 
@@ -327,12 +352,14 @@ RESPONDERS: Mapping[str, Callable[[ChatCall], None]] = {
     "slow_trickle": _slow_trickle,
     "huge": _huge,
     "non_utf8": _non_utf8,
+    "interrupted": _interrupted,
+    "no_usage": _no_usage,
 }
 FAULT_NAMES: tuple[str, ...] = tuple(RESPONDERS)
 # Faults that deliver (some of) the answer: the log counts their completion tokens.
 DELIVERS_CONTENT = frozenset(
     {"malformed", "wrong_shape", "empty_choices", "truncated", "no_done", "reset",
-     "slow_trickle", "huge", "non_utf8"}
+     "slow_trickle", "huge", "non_utf8", "interrupted", "no_usage"}
 )  # fmt: skip
 
 

@@ -17,6 +17,10 @@ sim-flaky       Exact answers but 5 % 429 (Retry-After 1 s) and 3 % 5xx; faults 
                 the attempt number, so a retry usually succeeds.
 ==============  ==========================================================================
 
+``prefix_cache`` (0..1, default 0) models a server's prompt cache (llama.cpp, vLLM,
+OpenAI): a prompt this model served less than ``prefix_cache_ttl_s`` seconds ago is
+answered that share faster (time to first token included), whichever target sent it.
+
 More versions come from config (``sim.models``), each starting from a ``base``
 (a built-in or another configured version, default ``sim-stable``) and overriding knobs::
 
@@ -60,6 +64,8 @@ class SimModel:
     refusal_rate: float = 0.0
     repetition_rate: float = 0.0
     reasoning_tokens: int = 0
+    prefix_cache: float = 0.0
+    prefix_cache_ttl_s: float = 10.0
 
     @property
     def fault_rate(self) -> float:
@@ -116,6 +122,8 @@ _RANGES: Mapping[str, tuple[float, float | None, str]] = {
     "accuracy": (0.0, 1.0, "a number between 0 and 1"),
     "retry_after_s": (0.0, None, "a number >= 0"),
     "reasoning_tokens": (0.0, None, "an integer >= 0"),
+    "prefix_cache": (0.0, 1.0, "a share of the latency between 0 and 1"),
+    "prefix_cache_ttl_s": (0.0, None, "a number of seconds >= 0"),
     **{k: (0.0, 1.0, "a probability between 0 and 1") for k in _RATE_KNOBS},
 }
 KNOBS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(SimModel) if f.name != "name")

@@ -37,9 +37,13 @@ class MetricDef:
         return "sum" if self.kind == "sum" else "mean"
 
     def compute(self, values: np.ndarray[Any, Any]) -> float | None:
-        """The metric over a flat array of sample values (None when there are none)."""
+        """The metric over a flat array of sample values (None when there are none).
+
+        A sum of nothing is None too: when no call succeeded, nothing was priced, and an
+        unknown total must not read as $0.
+        """
         if values.size == 0:
-            return 0.0 if self.kind == "sum" else None
+            return None
         if self.kind == "percentile":
             assert self.q is not None
             return float(np.percentile(values, self.q))
@@ -80,6 +84,7 @@ METRICS: Mapping[str, MetricDef] = {
         _m("pii_leak_rate", "rate", "pii", "ratio", True, "share leaking PII"),
         _m("refusal_rate", "rate", "refusal", "ratio", True, "share refused"),
         _m("repetition_rate", "rate", "repetition", "ratio", True, "share repetitive"),
+        _m("echo_rate", "rate", "echo", "ratio", True, "share restating the prompt"),
         _m("feedback_negative_rate", "rate", "feedback_negative", "ratio", True, "neg. feedback"),
         _m("cached_share", "rate", "cached", "ratio", False, "share served from the cache"),
     )

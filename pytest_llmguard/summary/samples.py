@@ -109,6 +109,7 @@ SAMPLES: Mapping[str, SampleDef] = {
         SampleDef(
             "repetition", lambda scored: list(map(_repetitive, scored)), successful_only=False
         ),
+        SampleDef("echo", _flag("echoed", FLAG_THRESHOLD).read, successful_only=False),
         _flag("feedback_negative", FLAG_THRESHOLD),
         _always("cached", attrgetter("observation.cached")),
     )

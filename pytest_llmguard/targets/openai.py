@@ -94,6 +94,11 @@ class OpenAIClient:
     def config(self) -> TargetConfig:
         return self._config
 
+    @property
+    def max_connections(self) -> int:
+        """The connection pool's size: the engine keeps no more calls than this in flight."""
+        return self._max_connections
+
     def request_body(self, case: Case) -> dict[str, Any]:
         """The JSON body: target params, overridden by the case's (set's) params."""
         body: dict[str, Any] = {
@@ -157,6 +162,14 @@ class OpenAIClient:
                 stream.take(last, resp, t0)
         if not stream.done:
             raise CallFault("invalid_response", "stream ended before [DONE] (truncated)")
+        if stream.finish is None:
+            # llama-cpp-python's interrupt_requests cuts a running stream this way when
+            # another request arrives: a few chunks, then [DONE]. Not a short answer.
+            raise CallFault(
+                "invalid_response",
+                f"stream ended without a finish_reason after {len(stream.parts)} content "
+                "chunk(s) (truncated: the server cut it short)",
+            )
         latency_ms = wire_ms(resp, t0)
         return Completion(
             output=valid_text("".join(stream.parts)),

@@ -25,6 +25,7 @@ def test_labelled_sets_are_big_enough_with_hard_negatives() -> None:
         ("pii.jsonl", lambda r: not r["pii"]),
         ("refusal.jsonl", lambda r: r["label"] == "none"),
         ("repetition.jsonl", lambda r: not r["label"]),
+        ("echo.jsonl", lambda r: not r["label"]),
     ):
         rows = [json.loads(line) for line in (DATA / name).read_text("utf-8").splitlines()]
         total += len(rows)
@@ -49,4 +50,10 @@ def test_refusal_f1(bench: ModuleType) -> None:
 
 def test_repetition_f1(bench: ModuleType) -> None:
     score = bench.repetition_score()
+    assert score.f1 >= 0.9, score
+
+
+def test_echo_f1(bench: ModuleType) -> None:
+    score = bench.echo_score()
+    assert score.precision == 1.0, score  # an answer is never called an echo here
     assert score.f1 >= 0.9, score

@@ -140,6 +140,28 @@ def test_no_done_stream_ends_cleanly_without_done(client: httpx.Client) -> None:
     assert json.loads(lines[-1][6:])["usage"]["total_tokens"] > 0
 
 
+def test_interrupted_stream_ends_with_done_but_no_finish_reason(client: httpx.Client) -> None:
+    whole = stream_lines(client, "no_usage")
+    lines = stream_lines(client, "interrupted")
+    assert lines[-1] == "data: [DONE]"
+    chunks = [json.loads(line[6:]) for line in lines[:-1]]
+    assert 1 <= len(chunks) < len(whole) - 1
+    assert all(c["choices"][0]["finish_reason"] is None for c in chunks)
+    assert all("usage" not in c for c in chunks)
+    # a plain request is not interrupted (llama.cpp cuts only streams)
+    assert post(client, "interrupted").json()["choices"][0]["finish_reason"] == "stop"
+
+
+def test_no_usage_leaves_usage_out(client: httpx.Client) -> None:
+    lines = stream_lines(client, "no_usage")  # asks for include_usage
+    assert lines[-1] == "data: [DONE]"
+    chunks = [json.loads(line[6:]) for line in lines[:-1]]
+    assert all("usage" not in c for c in chunks)
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
+    body = post(client, "no_usage").json()
+    assert "usage" not in body and body["choices"][0]["message"]["content"]
+
+
 def test_reset_cuts_the_connection(sim: SimServer, client: httpx.Client) -> None:
     with pytest.raises((httpx.ReadError, httpx.RemoteProtocolError)):
         post(client, "reset")

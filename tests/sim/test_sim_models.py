@@ -66,3 +66,36 @@ def test_models_must_be_a_mapping() -> None:
     with pytest.raises(ConfigError) as info:
         load_models({"models": ["a"]})
     assert info.value.key_path == "sim.models"
+
+
+def test_prefix_cache_serves_a_repeated_prompt_faster() -> None:
+    import httpx
+
+    from pytest_llmguard.sim import SimServer
+
+    models = load_models(
+        {
+            "models": {
+                "cached": {"prefix_cache": 0.5},
+                "forgetful": {"prefix_cache": 0.5, "prefix_cache_ttl_s": 0},
+            }
+        }
+    )
+    sim = SimServer(models=models, seed=3, noise_sigma=0.0, latency_scale=0.01)
+    with sim as url, httpx.Client(base_url=url, timeout=10.0) as client:
+        for model in ("cached", "cached", "cached", "forgetful", "forgetful", "sim-stable"):
+            body = {"model": model, "messages": [{"role": "user", "content": "same?"}]}
+            assert client.post("/chat/completions", json=body).status_code == 200
+        other = {"model": "cached", "messages": [{"role": "user", "content": "other"}]}
+        client.post("/chat/completions", json=other)
+        log = [row["latency_ms"] for row in sim.request_log]
+    cold = log[0]
+    assert log[1] == pytest.approx(cold * 0.5) and log[2] == pytest.approx(cold * 0.5)
+    assert log[3] == pytest.approx(cold) and log[4] == pytest.approx(cold)  # expired at once
+    assert log[5] == pytest.approx(cold)  # another model has its own cache
+    assert log[6] != pytest.approx(cold * 0.5)  # another prompt is cold
+
+
+def test_prefix_cache_is_a_share() -> None:
+    with pytest.raises(ConfigError, match="between 0 and 1"):
+        load_models({"models": {"m": {"prefix_cache": 1.5}}})
