@@ -109,6 +109,12 @@ OPTIONS: tuple[Option, ...] = (
         "PATH",
     ),
     Option(
+        "report-html",
+        "write the self-contained HTML report (charts, case table) here "
+        "(default: report.html from config)",
+        "PATH",
+    ),
+    Option(
         "repeat",
         f"call every case N times, 1 to {MAX_REPEAT} (default: run.repeat, 1)",
         "N",

@@ -188,6 +188,10 @@ class Judgement:
     verdict: Verdict = "pass"
     baseline: BaselineInfo | None = None
     candidate: str | None = None
+    # The baseline side itself, for reports that chart it: its summary and observations
+    # (a target of this run: the same objects as in ``summaries``/``scored``).
+    baseline_summary: RunSummary | None = None
+    baseline_scored: tuple[ScoredObservation, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,3 +216,7 @@ class Outcome:
     baseline: BaselineInfo | None = None
     candidate: str | None = None
     git: Mapping[str, str | None] = field(default_factory=dict)  # commit, branch
+    # What ``baseline`` describes, when known (see Judgement); a saved run re-rendered
+    # from its JSON has the baseline's summary and observations only if it was a target.
+    baseline_summary: RunSummary | None = None
+    baseline_scored: tuple[ScoredObservation, ...] = ()

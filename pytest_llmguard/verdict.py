@@ -99,4 +99,6 @@ def assess(
         verdict=overall_verdict(comparisons),
         baseline=baseline.info if baseline is not None else None,
         candidate=candidate if cand is not None else None,
+        baseline_summary=baseline.summary if baseline is not None else None,
+        baseline_scored=baseline.scored if baseline is not None else (),
     )

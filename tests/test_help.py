@@ -18,6 +18,7 @@ EXPECTED_OPTIONS = [
     "--llmguard-cache",
     "--llmguard-report-json",
     "--llmguard-report-md",
+    "--llmguard-report-html",
     "--llmguard-repeat",
     "--llmguard-concurrency",
 ]
@@ -30,6 +31,7 @@ EXPECTED_INI = [
     "llmguard_cache",
     "llmguard_report_json",
     "llmguard_report_md",
+    "llmguard_report_html",
     "llmguard_repeat",
     "llmguard_concurrency",
 ]

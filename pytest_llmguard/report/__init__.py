@@ -1,4 +1,4 @@
-"""Reports for people (terminal, Markdown) and machines (JSON), rendered from an Outcome.
+"""Reports for people (terminal, Markdown, HTML) and machines (JSON), rendered from an Outcome.
 
 Renderers import only records and outcomes; they never recompute a verdict. The JSON
 report is also what a saved run is (``store``): ``render_json`` builds it once, the
@@ -33,7 +33,7 @@ def write_reports(
     document: str | None = None,
     amend: Amend | None = None,
 ) -> list[str]:
-    """Write the configured report files (``json``, ``markdown``); returns the paths written.
+    """Write the configured reports (``json``, ``markdown``, ``html``); returns the paths written.
 
     ``document`` is the JSON report's text when the caller has built it already.
     """
@@ -47,4 +47,9 @@ def write_reports(
 
         write_atomic(paths["markdown"], render_markdown(outcome))
         written.append(paths["markdown"])
+    if "html" in paths:
+        from pytest_llmguard.report.html import render_html
+
+        write_atomic(paths["html"], render_html(outcome))
+        written.append(paths["html"])
     return written

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pytest_llmguard.outcome import Comparison, Outcome
-from pytest_llmguard.summary import METRICS
+from pytest_llmguard.summary import METRICS, RunSummary
 from pytest_llmguard.units import format_change, format_interval, format_number, format_value
 
 VERDICT_ORDER = {"fail": 0, "warn": 1, "skip": 2, "pass": 3}
@@ -40,19 +40,21 @@ def unit_of(metric: str) -> str:
 
 def target_rows(outcome: Outcome) -> list[list[str]]:
     """One row per target: ``name (model)``, then the TARGET_COLUMNS cells."""
-    rows = []
-    for name, s in outcome.summaries.items():
-        errors = ", ".join(f"{k}={v}" for k, v in sorted(s.errors_by_class.items()) if v) or "0"
-        row = [f"{name} ({s.model})"]
-        for _, metric, unit in TARGET_COLUMNS:
-            if metric == "n":
-                row.append(str(s.n))
-            elif metric == "":
-                row.append(errors)
-            else:
-                row.append(format_number(s.metrics.get(metric), unit))
-        rows.append(row)
-    return rows
+    return [summary_row(name, s) for name, s in outcome.summaries.items()]
+
+
+def summary_row(name: str, s: RunSummary) -> list[str]:
+    """``name (model)`` and the TARGET_COLUMNS cells of one summary (a target, a saved run)."""
+    errors = ", ".join(f"{k}={v}" for k, v in sorted(s.errors_by_class.items()) if v) or "0"
+    row = [f"{name} ({s.model})"]
+    for _, metric, unit in TARGET_COLUMNS:
+        if metric == "n":
+            row.append(str(s.n))
+        elif metric == "":
+            row.append(errors)
+        else:
+            row.append(format_number(s.metrics.get(metric), unit))
+    return row
 
 
 def budget_label(c: Comparison, *, with_target: bool) -> str:
