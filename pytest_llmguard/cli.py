@@ -20,16 +20,21 @@ def _cmd_sim(argv: Sequence[str]) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    """Re-render a saved JSON report for the terminal or as Markdown."""
+    """Re-render a saved JSON report for the terminal, as Markdown or as HTML."""
     from pytest_llmguard.store import load_run, outcome_of
 
     outcome = outcome_of(load_run(args.run, allow_partial=True))
+    if args.html:
+        from pytest_llmguard.report.html import render_html
+
+        write_atomic(args.html, render_html(outcome))
+        print(f"wrote {args.html}")
     if args.markdown:
         from pytest_llmguard.report.markdown import render_markdown
 
         write_atomic(args.markdown, render_markdown(outcome))
         print(f"wrote {args.markdown}")
-    else:
+    if not (args.markdown or args.html):
         from pytest_llmguard.report.terminal import render_terminal
 
         print("\n".join(render_terminal(outcome)))
@@ -71,6 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument(
         "--markdown", metavar="PATH", help="write Markdown here instead of printing"
+    )
+    report.add_argument(
+        "--html",
+        metavar="PATH",
+        help="write the self-contained HTML report here instead of printing",
     )
     diff = sub.add_parser("diff", help="compare two saved runs against the configured budgets")
     diff.add_argument("run_a", help="baseline run (JSON)")
