@@ -33,20 +33,25 @@ function clear(node) {
   while (node.firstChild) node.removeChild(node.firstChild);
 }
 
+// Intl.NumberFormat objects are costly to make: one per number of decimals, kept.
+const NUMBER_FORMATS = new Map();
+
+function grouped(v, decimals) {
+  let format = NUMBER_FORMATS.get(decimals);
+  if (format === undefined) {
+    format = new Intl.NumberFormat('en-US', {
+      minimumFractionDigits: decimals, maximumFractionDigits: decimals,
+    });
+    NUMBER_FORMATS.set(decimals, format);
+  }
+  return format.format(v);
+}
+
 function money(v) {
   if (v === 0) return '$0';
   const magnitude = Math.floor(Math.log10(Math.abs(v)));
   const decimals = Math.min(10, Math.max(2, 3 - magnitude));
-  const text = Math.abs(v).toLocaleString('en-US', {
-    minimumFractionDigits: decimals, maximumFractionDigits: decimals,
-  });
-  return (v < 0 ? '-$' : '$') + text;
-}
-
-function grouped(v, decimals) {
-  return v.toLocaleString('en-US', {
-    minimumFractionDigits: decimals, maximumFractionDigits: decimals,
-  });
+  return (v < 0 ? '-$' : '$') + grouped(Math.abs(v), decimals);
 }
 
 // A value without its unit word (units.format_number).

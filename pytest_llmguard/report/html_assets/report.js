@@ -22,14 +22,14 @@ function header(app, data) {
   if (data.compared) app.appendChild(el('div', { text: data.compared }));
   const fact = (label, value) => (value === null || value === undefined || value === '' ? null : el('span', null, [label + ' ', el('b', { text: String(value) })]));
   app.appendChild(el('div', { class: 'facts' }, [
-    fact('cases', data.cases.id.length.toLocaleString('en-US')),
-    fact('calls', run.observations.toLocaleString('en-US')),
-    run.cached ? fact('from cache', run.cached.toLocaleString('en-US')) : null,
+    fact('cases', grouped(data.cases.id.length, 0)),
+    fact('calls', grouped(run.observations, 0)),
+    run.cached ? fact('from cache', grouped(run.cached, 0)) : null,
     fact('started', run.started_at),
     fact('duration', run.duration_s === null ? null : run.duration_s.toFixed(1) + ' s'),
     fact('commit', run.commit ? run.commit.slice(0, 12) : null),
     fact('branch', run.branch),
-    fact('config', run.config_path),
+    fact('config', run.config_path ? run.config_path.split(/[\\/]/).pop() : null),
     fact('pytest-llmguard', data.version),
   ]));
   const notes = data.notes.concat(data.judge ? [data.judge] : []);
@@ -54,7 +54,7 @@ function targetSection(app, data) {
 
 function series(data, field) {
   return data.sides.map((side, k) => ({
-    text: side.label + ' · ' + side[field].length.toLocaleString('en-US') + ' values',
+    text: side.label + ' · ' + grouped(side[field].length, 0) + ' values',
     color: COLORS[k % COLORS.length],
     values: side[field],
   }));
@@ -86,7 +86,7 @@ function scatterFigure(report, pick) {
     });
     clear(holder);
     holder.appendChild(drawn.chart);
-    caption.textContent = drawn.n.toLocaleString('en-US') + ' cases with a ' + label + ' on both sides (the shown repeat). ' +
+    caption.textContent = grouped(drawn.n, 0) + ' cases with a ' + label + ' on both sides (the shown repeat). ' +
       'On the dashed diagonal nothing changed; red: regressed cases. Click a point to open its case.';
   }
   choose.addEventListener('change', draw);

@@ -114,11 +114,10 @@ function caseDetail(report, i) {
 function caseTable(report, root) {
   const { data, sides, S, status, n } = report;
   const columns = buildColumns(report);
-  const state = { text: '', status: 'all', set: -1, sort: -1, desc: false, page: 0, size: 100, only: -1 };
+  const state = { text: '', status: 'all', set: -1, sort: -1, desc: false, page: 0, size: 50, only: -1 };
   const open = new Set();
   let haystack = null;
   let view = [];
-  const sortKeys = new Map();
 
   const search = el('input', { type: 'search', placeholder: 'filter: case, tag, output, failure…', 'aria-label': 'filter cases' });
   const statusSelect = el('select', { 'aria-label': 'status' });
@@ -129,7 +128,7 @@ function caseTable(report, root) {
   const setSelect = el('select', { 'aria-label': 'golden set' }, [el('option', { value: '-1', text: 'every set' })]);
   data.cases.sets.forEach((name, k) => setSelect.appendChild(el('option', { value: String(k), text: name })));
   const sizeSelect = el('select', { 'aria-label': 'rows per page' });
-  for (const s of [50, 100, 500]) sizeSelect.appendChild(el('option', { value: String(s), text: s + ' rows', selected: s === 100 ? 'selected' : null }));
+  for (const s of [50, 100, 500]) sizeSelect.appendChild(el('option', { value: String(s), text: s + ' rows', selected: s === 50 ? 'selected' : null }));
   const count = el('span', { class: 'muted' });
   const pinned = el('button', { type: 'button', class: 'link', hidden: 'hidden' });
   const thead = el('thead');
@@ -166,30 +165,52 @@ function caseTable(report, root) {
     return !state.text || text(i).includes(state.text);
   }
 
-  function sortKey(c) {
-    if (!sortKeys.has(c)) {
+  // Each column's full ascending order is computed once (missing values last); a sort
+  // or a filter afterwards is one pass over it.
+  const orders = new Map();
+  function order(c) {
+    if (!orders.has(c)) {
       const keys = new Array(n);
-      for (let i = 0; i < n; i++) keys[i] = columns[c].sortKey(i);
-      sortKeys.set(c, keys);
+      let numeric = true;
+      for (let i = 0; i < n; i++) {
+        const key = columns[c].sortKey(i);
+        keys[i] = key;
+        if (typeof key !== 'number') numeric = false;
+      }
+      const missing = (k) => (numeric ? Number.isNaN(k) : k === '' || k === null || k === undefined);
+      const present = [];
+      const absent = [];
+      for (let i = 0; i < n; i++) (missing(keys[i]) ? absent : present).push(i);
+      present.sort(numeric
+        ? (a, b) => keys[a] - keys[b] || a - b
+        : (a, b) => (keys[a] < keys[b] ? -1 : keys[a] > keys[b] ? 1 : a - b));
+      orders.set(c, { present: present, absent: absent });
     }
-    return sortKeys.get(c);
+    return orders.get(c);
   }
 
   function compute() {
     view = [];
-    for (let i = 0; i < n; i++) if (keep(i)) view.push(i);
-    if (state.sort >= 0) {
-      const keys = sortKey(state.sort);
-      const sign = state.desc ? -1 : 1;
-      view.sort((a, b) => {
-        const x = keys[a];
-        const y = keys[b];
-        const xMissing = x === '' || (typeof x === 'number' && Number.isNaN(x));
-        const yMissing = y === '' || (typeof y === 'number' && Number.isNaN(y));
-        if (xMissing || yMissing) return xMissing === yMissing ? 0 : xMissing ? 1 : -1;
-        return x < y ? -sign : x > y ? sign : 0;
-      });
+    if (state.sort < 0) {
+      for (let i = 0; i < n; i++) if (keep(i)) view.push(i);
+      return;
     }
+    const { present, absent } = order(state.sort);
+    if (state.desc) {
+      // descending, ties still in key order: walk runs of equal keys backwards
+      const keys = columns[state.sort].sortKey;
+      let end = present.length;
+      while (end > 0) {
+        let start = end - 1;
+        const key = keys(present[start]);
+        while (start > 0 && keys(present[start - 1]) === key) start--;
+        for (let k = start; k < end; k++) if (keep(present[k])) view.push(present[k]);
+        end = start;
+      }
+    } else {
+      for (const i of present) if (keep(i)) view.push(i);
+    }
+    for (const i of absent) if (keep(i)) view.push(i);
   }
 
   function renderHead() {
@@ -232,9 +253,10 @@ function caseTable(report, root) {
     }
     if (!view.length) rows.appendChild(el('tr', null, [el('td', { colspan: columns.length, class: 'empty', text: 'no case matches' })]));
     tbody.appendChild(rows);
-    const shown = view.length ? (first + 1).toLocaleString('en-US') + '–' + Math.min(first + state.size, view.length).toLocaleString('en-US') : '0';
-    count.textContent = view.length.toLocaleString('en-US') + ' of ' + n.toLocaleString('en-US') + ' cases';
-    pageInfo.textContent = 'showing ' + shown + ' of ' + view.length.toLocaleString('en-US') + ' · page ' + (state.page + 1) + ' of ' + pages;
+    const last = Math.min(first + state.size, view.length);
+    const shown = view.length ? grouped(first + 1, 0) + '–' + grouped(last, 0) : '0';
+    count.textContent = grouped(view.length, 0) + ' of ' + grouped(n, 0) + ' cases';
+    pageInfo.textContent = 'showing ' + shown + ' of ' + grouped(view.length, 0) + ' · page ' + (state.page + 1) + ' of ' + pages;
     prev.disabled = state.page === 0;
     next.disabled = state.page >= pages - 1;
   }
@@ -244,7 +266,9 @@ function caseTable(report, root) {
     compute();
     renderHead();
     renderBody();
+    const built = performance.now() - started;
     afterPaint(() => {
+      document.documentElement.setAttribute('data-update-js-ms', built.toFixed(1));
       document.documentElement.setAttribute('data-update-ms', (performance.now() - started).toFixed(1));
       document.documentElement.setAttribute('data-updates', String(Number(document.documentElement.getAttribute('data-updates') || 0) + 1));
     });
