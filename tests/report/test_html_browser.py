@@ -18,6 +18,7 @@ import pytest
 from pytest_llmguard.report.html import render_html
 from tests.browser import chromium, missing_reason
 from tests.report.outcomes import HOSTILE, synthetic_outcome
+from tests.report.test_html import page_data
 
 _MISSING = missing_reason()
 if _MISSING is not None and os.environ.get("CI"):
@@ -204,6 +205,30 @@ def test_sorting_filtering_and_paging_work(browser: Any, report_page: Path) -> N
     assert "word diff (baseline → candidate)" in detail.text
     assert "reference (expected)" in detail.text
     assert console_problems(browser) == []
+
+
+def test_word_diffs_rebuild_both_outputs(browser: Any, report_page: Path) -> None:
+    open_report(browser, report_page)
+    data = page_data(report_page.read_text(encoding="utf-8"))
+    sides = browser.execute_script(
+        """
+        return [...document.querySelectorAll('.regression .diff')].map((diff) => {
+          const before = [], after = [];
+          for (const node of diff.childNodes) {
+            const words = node.textContent.split(/\\s+/).filter(Boolean);
+            if (node.nodeName !== 'INS') before.push(...words);
+            if (node.nodeName !== 'DEL') after.push(...words);
+          }
+          return [before.join(' '), after.join(' '), diff.querySelectorAll('del, ins').length];
+        });
+        """
+    )
+    strings = data["strings"]
+    assert len(sides) == len(data["regressions"]) > 0
+    for (before, after, changes), r in zip(sides, data["regressions"], strict=True):
+        assert before == " ".join(strings[r["before"]].split())
+        assert after == " ".join(strings[r["after"]].split())
+        assert changes > 0
 
 
 def test_clicking_a_point_of_the_scatter_opens_its_case(browser: Any, report_page: Path) -> None:

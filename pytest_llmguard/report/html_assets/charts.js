@@ -64,7 +64,11 @@ function domain(sorted, fixed) {
 
 function frame(height) {
   const root = svg('svg', {
-    viewBox: '0 0 ' + W + ' ' + height, role: 'img', class: 'chart', width: W, height: height,
+    viewBox: '0 0 ' + W + ' ' + height,
+    role: 'img',
+    class: 'chart',
+    width: W,
+    height: height,
   });
   return root;
 }
@@ -75,8 +79,16 @@ function axes(root, height, x, xs, unit, y, ys, yfmt) {
     svg('line', { x1: MARGIN.left, x2: W - MARGIN.right, y1: y(v), y2: y(v), class: 'grid' }, root);
     svgText(root, MARGIN.left - 6, y(v) + 4, yfmt(v), { 'text-anchor': 'end' });
   }
-  svg('line', { x1: MARGIN.left, x2: W - MARGIN.right, y1: bottom, y2: bottom, class: 'axis' }, root);
-  svg('line', { x1: MARGIN.left, x2: MARGIN.left, y1: MARGIN.top, y2: bottom, class: 'axis' }, root);
+  svg(
+    'line',
+    { x1: MARGIN.left, x2: W - MARGIN.right, y1: bottom, y2: bottom, class: 'axis' },
+    root,
+  );
+  svg(
+    'line',
+    { x1: MARGIN.left, x2: MARGIN.left, y1: MARGIN.top, y2: bottom, class: 'axis' },
+    root,
+  );
   for (const v of xs) {
     svg('line', { x1: x(v), x2: x(v), y1: bottom, y2: bottom + 4, class: 'axis' }, root);
     svgText(root, x(v), bottom + 16, fmt(v, unit), { 'text-anchor': 'middle' });
@@ -84,8 +96,13 @@ function axes(root, height, x, xs, unit, y, ys, yfmt) {
 }
 
 function legend(items) {
-  return el('div', { class: 'legend' }, items.map((item) =>
-    el('span', null, [el('span', { class: 'swatch', 'data-color': item.color }), item.text])));
+  return el(
+    'div',
+    { class: 'legend' },
+    items.map((item) =>
+      el('span', null, [el('span', { class: 'swatch', 'data-color': item.color }), item.text]),
+    ),
+  );
 }
 
 // Swatches get their colour through the CSSOM (allowed by the policy, unlike style="").
@@ -130,11 +147,20 @@ function histogram(opts) {
   for (const s of shares) for (const v of s) top = Math.max(top, v);
   top = top || 1;
   const bottom = height - MARGIN.bottom;
-  const x = (v) => MARGIN.left + ((v - dom.lo) / (dom.hi - dom.lo)) * (W - MARGIN.left - MARGIN.right);
+  const x = (v) =>
+    MARGIN.left + ((v - dom.lo) / (dom.hi - dom.lo)) * (W - MARGIN.left - MARGIN.right);
   const y = (v) => bottom - (v / top) * (bottom - MARGIN.top);
   const root = frame(height);
-  axes(root, height, x, ticks(dom.lo, dom.hi, 6), opts.unit, y, ticks(0, top, 4),
-    (v) => Math.round(v * 100) + '%');
+  axes(
+    root,
+    height,
+    x,
+    ticks(dom.lo, dom.hi, 6),
+    opts.unit,
+    y,
+    ticks(0, top, 4),
+    (v) => Math.round(v * 100) + '%',
+  );
   shares.forEach((share, k) => {
     let d = 'M' + x(dom.lo) + ' ' + bottom;
     share.forEach((v, b) => {
@@ -143,16 +169,30 @@ function histogram(opts) {
     });
     d += 'L' + x(dom.hi) + ' ' + bottom + 'Z';
     const color = opts.series[k].color;
-    svg('path', { d: d, fill: color, 'fill-opacity': 0.25, stroke: color, 'stroke-width': 1.5 }, root);
+    svg(
+      'path',
+      { d: d, fill: color, 'fill-opacity': 0.25, stroke: color, 'stroke-width': 1.5 },
+      root,
+    );
   });
   for (const mark of opts.marks || []) {
     if (mark.value === null || mark.value < dom.lo || mark.value > dom.hi) continue;
-    svg('line', {
-      x1: x(mark.value), x2: x(mark.value), y1: MARGIN.top, y2: bottom,
-      stroke: mark.color, 'stroke-width': 1.5, 'stroke-dasharray': '5 3',
-    }, root);
+    svg(
+      'line',
+      {
+        x1: x(mark.value),
+        x2: x(mark.value),
+        y1: MARGIN.top,
+        y2: bottom,
+        stroke: mark.color,
+        'stroke-width': 1.5,
+        'stroke-dasharray': '5 3',
+      },
+      root,
+    );
   }
-  if (opts.xlabel) svgText(root, W - MARGIN.right, height - 4, opts.xlabel, { 'text-anchor': 'end' });
+  if (opts.xlabel)
+    svgText(root, W - MARGIN.right, height - 4, opts.xlabel, { 'text-anchor': 'end' });
   return { chart: root, clipped: dom.clipped, hi: dom.hi };
 }
 
@@ -177,16 +217,36 @@ function scatter(opts) {
   const root = frame(bottom + MARGIN.bottom);
   const tickValues = ticks(dom.lo, dom.hi, 5);
   for (const v of tickValues) {
-    svg('line', { x1: MARGIN.left, x2: MARGIN.left + side, y1: y(v), y2: y(v), class: 'grid' }, root);
+    svg(
+      'line',
+      { x1: MARGIN.left, x2: MARGIN.left + side, y1: y(v), y2: y(v), class: 'grid' },
+      root,
+    );
     svgText(root, MARGIN.left - 6, y(v) + 4, fmt(v, opts.unit), { 'text-anchor': 'end' });
     svgText(root, x(v), bottom + 16, fmt(v, opts.unit), { 'text-anchor': 'middle' });
   }
-  svg('line', { x1: MARGIN.left, x2: MARGIN.left + side, y1: bottom, y2: bottom, class: 'axis' }, root);
-  svg('line', { x1: MARGIN.left, x2: MARGIN.left, y1: MARGIN.top, y2: bottom, class: 'axis' }, root);
-  svg('line', {
-    x1: x(dom.lo), y1: y(dom.lo), x2: x(dom.hi), y2: y(dom.hi),
-    stroke: '#8c959f', 'stroke-dasharray': '4 4',
-  }, root);
+  svg(
+    'line',
+    { x1: MARGIN.left, x2: MARGIN.left + side, y1: bottom, y2: bottom, class: 'axis' },
+    root,
+  );
+  svg(
+    'line',
+    { x1: MARGIN.left, x2: MARGIN.left, y1: MARGIN.top, y2: bottom, class: 'axis' },
+    root,
+  );
+  svg(
+    'line',
+    {
+      x1: x(dom.lo),
+      y1: y(dom.lo),
+      x2: x(dom.hi),
+      y2: y(dom.hi),
+      stroke: '#8c959f',
+      'stroke-dasharray': '4 4',
+    },
+    root,
+  );
   const paths = ['', ''];
   const px = new Float64Array(keep.length);
   const py = new Float64Array(keep.length);
@@ -196,8 +256,16 @@ function scatter(opts) {
     const d = 'M' + (px[k] - 2).toFixed(1) + ' ' + (py[k] - 2).toFixed(1) + 'h4v4h-4z';
     paths[opts.highlight && opts.highlight[i] ? 1 : 0] += d;
   });
-  svg('path', { d: paths[0] || 'M0 0', fill: opts.color, 'fill-opacity': 0.55, class: 'points' }, root);
-  svg('path', { d: paths[1] || 'M0 0', fill: '#cf222e', 'fill-opacity': 0.85, class: 'points' }, root);
+  svg(
+    'path',
+    { d: paths[0] || 'M0 0', fill: opts.color, 'fill-opacity': 0.55, class: 'points' },
+    root,
+  );
+  svg(
+    'path',
+    { d: paths[1] || 'M0 0', fill: '#cf222e', 'fill-opacity': 0.85, class: 'points' },
+    root,
+  );
   svgText(root, MARGIN.left + side + 6, bottom, opts.xlabel, { 'text-anchor': 'start' });
   svgText(root, MARGIN.left + 4, MARGIN.top + 10, opts.ylabel, { 'text-anchor': 'start' });
   root.addEventListener('click', (event) => {
@@ -231,15 +299,24 @@ function bars(groups, series) {
     const top = g * groupHeight;
     svgText(root, left, top + 13, group.text, { 'font-weight': 600 });
     let max = 0;
-    for (const v of group.values) if (v !== null && Number.isFinite(v)) max = Math.max(max, Math.abs(v));
+    for (const v of group.values)
+      if (v !== null && Number.isFinite(v)) max = Math.max(max, Math.abs(v));
     group.values.forEach((v, k) => {
       const y = top + 18 + k * row;
       const span = W - left - labelWidth - 12;
       const length = v !== null && Number.isFinite(v) && max > 0 ? (Math.abs(v) / max) * span : 0;
-      svg('rect', {
-        x: left, y: y + 2, width: Math.max(length, v ? 1 : 0), height: row - 5,
-        fill: series[k].color, 'fill-opacity': 0.85,
-      }, root);
+      svg(
+        'rect',
+        {
+          x: left,
+          y: y + 2,
+          width: Math.max(length, v ? 1 : 0),
+          height: row - 5,
+          fill: series[k].color,
+          'fill-opacity': 0.85,
+        },
+        root,
+      );
       svgText(root, left + length + 6, y + 12, fmtUnit(v, group.unit), { 'text-anchor': 'start' });
     });
   });

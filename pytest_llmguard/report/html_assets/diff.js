@@ -33,9 +33,10 @@ function wordDiff(a, b) {
     const table = new Uint32Array((n + 1) * width);
     for (let i = n - 1; i >= 0; i--) {
       for (let j = m - 1; j >= 0; j--) {
-        table[i * width + j] = x[start + i] === y[start + j]
-          ? table[(i + 1) * width + j + 1] + 1
-          : Math.max(table[(i + 1) * width + j], table[i * width + j + 1]);
+        table[i * width + j] =
+          x[start + i] === y[start + j]
+            ? table[(i + 1) * width + j + 1] + 1
+            : Math.max(table[(i + 1) * width + j], table[i * width + j + 1]);
       }
     }
     let i = 0;
@@ -69,8 +70,9 @@ function diffView(a, b) {
   ops.forEach(([op, words], index) => {
     if (index > 0) node.appendChild(document.createTextNode(' '));
     const text = words.join(' ');
-    node.appendChild(op === '=' ? document.createTextNode(text)
-      : el(op === '-' ? 'del' : 'ins', { text: text }));
+    node.appendChild(
+      op === '=' ? document.createTextNode(text) : el(op === '-' ? 'del' : 'ins', { text: text }),
+    );
   });
   return node;
 }

@@ -40,7 +40,8 @@ function grouped(v, decimals) {
   let format = NUMBER_FORMATS.get(decimals);
   if (format === undefined) {
     format = new Intl.NumberFormat('en-US', {
-      minimumFractionDigits: decimals, maximumFractionDigits: decimals,
+      minimumFractionDigits: decimals,
+      maximumFractionDigits: decimals,
     });
     NUMBER_FORMATS.set(decimals, format);
   }

@@ -8,32 +8,70 @@ function section(parent, title, id) {
 }
 
 function simpleTable(headers, rows, cellClass) {
-  return el('div', { class: 'scroll' }, [el('table', null, [
-    el('thead', null, [el('tr', null, headers.map((h, c) => el('th', { class: cellClass(c, null), text: h })))]),
-    el('tbody', null, rows.map((row) => el('tr', null, row.map((cell, c) => el('td', { class: cellClass(c, cell), text: cell }))))),
-  ])]);
+  return el('div', { class: 'scroll' }, [
+    el('table', null, [
+      el('thead', null, [
+        el(
+          'tr',
+          null,
+          headers.map((h, c) => el('th', { class: cellClass(c, null), text: h })),
+        ),
+      ]),
+      el(
+        'tbody',
+        null,
+        rows.map((row) =>
+          el(
+            'tr',
+            null,
+            row.map((cell, c) => el('td', { class: cellClass(c, cell), text: cell })),
+          ),
+        ),
+      ),
+    ]),
+  ]);
 }
 
 function header(app, data) {
   const run = data.run;
   const verdict = data.verdict;
-  app.appendChild(el('h1', null, [el('span', { class: 'badge v-' + verdict, text: verdict.toUpperCase() }), 'llmguard report']));
-  if (data.partial) app.appendChild(el('div', { class: 'banner', text: 'Partial run: interrupted before every case ran.' }));
+  app.appendChild(
+    el('h1', null, [
+      el('span', { class: 'badge v-' + verdict, text: verdict.toUpperCase() }),
+      'llmguard report',
+    ]),
+  );
+  if (data.partial)
+    app.appendChild(
+      el('div', { class: 'banner', text: 'Partial run: interrupted before every case ran.' }),
+    );
   if (data.compared) app.appendChild(el('div', { text: data.compared }));
-  const fact = (label, value) => (value === null || value === undefined || value === '' ? null : el('span', null, [label + ' ', el('b', { text: String(value) })]));
-  app.appendChild(el('div', { class: 'facts' }, [
-    fact('cases', grouped(data.cases.id.length, 0)),
-    fact('calls', grouped(run.observations, 0)),
-    run.cached ? fact('from cache', grouped(run.cached, 0)) : null,
-    fact('started', run.started_at),
-    fact('duration', run.duration_s === null ? null : run.duration_s.toFixed(1) + ' s'),
-    fact('commit', run.commit ? run.commit.slice(0, 12) : null),
-    fact('branch', run.branch),
-    fact('config', run.config_path ? run.config_path.split(/[\\/]/).pop() : null),
-    fact('pytest-llmguard', data.version),
-  ]));
+  const fact = (label, value) =>
+    value === null || value === undefined || value === ''
+      ? null
+      : el('span', null, [label + ' ', el('b', { text: String(value) })]);
+  app.appendChild(
+    el('div', { class: 'facts' }, [
+      fact('cases', grouped(data.cases.id.length, 0)),
+      fact('calls', grouped(run.observations, 0)),
+      run.cached ? fact('from cache', grouped(run.cached, 0)) : null,
+      fact('started', run.started_at),
+      fact('duration', run.duration_s === null ? null : run.duration_s.toFixed(1) + ' s'),
+      fact('commit', run.commit ? run.commit.slice(0, 12) : null),
+      fact('branch', run.branch),
+      fact('config', run.config_path ? run.config_path.split(/[\\/]/).pop() : null),
+      fact('pytest-llmguard', data.version),
+    ]),
+  );
   const notes = data.notes.concat(data.judge ? [data.judge] : []);
-  if (notes.length) app.appendChild(el('ul', { class: 'notes' }, notes.map((note) => el('li', { text: note }))));
+  if (notes.length)
+    app.appendChild(
+      el(
+        'ul',
+        { class: 'notes' },
+        notes.map((note) => el('li', { text: note })),
+      ),
+    );
 }
 
 function budgetSection(app, data) {
@@ -42,14 +80,19 @@ function budgetSection(app, data) {
     body.appendChild(el('div', { class: 'empty', text: 'no budgets were judged' }));
     return;
   }
-  body.appendChild(simpleTable(data.budgets.headers, data.budgets.rows, (c, cell) =>
-    c === 0 && cell ? 'status t-' + cell.toLowerCase() : c >= 2 && c <= 4 ? 'num' : ''));
+  body.appendChild(
+    simpleTable(data.budgets.headers, data.budgets.rows, (c, cell) =>
+      c === 0 && cell ? 'status t-' + cell.toLowerCase() : c >= 2 && c <= 4 ? 'num' : '',
+    ),
+  );
 }
 
 function targetSection(app, data) {
   if (!data.targets.rows.length) return;
   const body = section(app, 'Per-target metrics', 'targets');
-  body.appendChild(simpleTable(data.targets.headers, data.targets.rows, (c) => (c > 0 ? 'num' : '')));
+  body.appendChild(
+    simpleTable(data.targets.headers, data.targets.rows, (c) => (c > 0 ? 'num' : '')),
+  );
 }
 
 function series(data, field) {
@@ -63,7 +106,9 @@ function series(data, field) {
 function histogramFigure(data, title, field, opts, caption) {
   const all = series(data, field);
   const drawn = histogram(Object.assign({ series: all }, opts));
-  const folded = drawn.clipped ? ' Values above ' + fmtUnit(drawn.hi, opts.unit) + ' are counted in the last bin.' : '';
+  const folded = drawn.clipped
+    ? ' Values above ' + fmtUnit(drawn.hi, opts.unit) + ' are counted in the last bin.'
+    : '';
   return figure(title, [legend(all), drawn.chart], caption + folded);
 }
 
@@ -76,22 +121,40 @@ function scatterFigure(report, pick) {
   ];
   const holder = el('div');
   const caption = el('figcaption');
-  const choose = el('select', { 'aria-label': 'scatter metric' }, metrics.map((m, k) => el('option', { value: String(k), text: m[0] })));
+  const choose = el(
+    'select',
+    { 'aria-label': 'scatter metric' },
+    metrics.map((m, k) => el('option', { value: String(k), text: m[0] })),
+  );
   const highlight = status.map((s) => s === 'regressed');
   function draw() {
     const [label, field, unit, range] = metrics[Number(choose.value)];
     const drawn = scatter({
-      xs: sides[0][field], ys: sides[1][field], unit: unit, range: range, highlight: highlight,
-      color: COLORS[1], xlabel: 'baseline →', ylabel: '↑ candidate', onPick: pick,
+      xs: sides[0][field],
+      ys: sides[1][field],
+      unit: unit,
+      range: range,
+      highlight: highlight,
+      color: COLORS[1],
+      xlabel: 'baseline →',
+      ylabel: '↑ candidate',
+      onPick: pick,
     });
     clear(holder);
     holder.appendChild(drawn.chart);
-    caption.textContent = grouped(drawn.n, 0) + ' cases with a ' + label + ' on both sides (the shown repeat). ' +
+    caption.textContent =
+      grouped(drawn.n, 0) +
+      ' cases with a ' +
+      label +
+      ' on both sides (the shown repeat). ' +
       'On the dashed diagonal nothing changed; red: regressed cases. Click a point to open its case.';
   }
   choose.addEventListener('change', draw);
   draw();
-  const fig = figure('Per case: baseline vs candidate', [el('div', { class: 'controls' }, [choose]), holder]);
+  const fig = figure('Per case: baseline vs candidate', [
+    el('div', { class: 'controls' }, [choose]),
+    holder,
+  ]);
   fig.appendChild(caption);
   return fig;
 }
@@ -101,41 +164,112 @@ function chartSection(app, report, pick) {
   const body = section(app, 'Charts', 'charts');
   const grid = el('div', { class: 'charts' });
   body.appendChild(grid);
-  const marks = (metric) => data.sides.map((side, k) => ({ value: side.metrics[metric], color: COLORS[k % COLORS.length] }));
-  grid.appendChild(histogramFigure(data, 'Latency distribution', 'lat_all',
-    { unit: 'ms', bins: 30, marks: marks('latency_p95_ms'), xlabel: 'ms' },
-    'Every successful call, all repeats, as a share of each side\'s calls. Dashed: p95.'));
-  grid.appendChild(histogramFigure(data, 'Similarity to the reference', 'sim_all',
-    { unit: 'score', bins: 20, range: [0, 1], marks: marks('similarity_mean'), xlabel: 'similarity' },
-    'Cases with an expected answer. Dashed: mean similarity.'));
+  const marks = (metric) =>
+    data.sides.map((side, k) => ({
+      value: side.metrics[metric],
+      color: COLORS[k % COLORS.length],
+    }));
+  grid.appendChild(
+    histogramFigure(
+      data,
+      'Latency distribution',
+      'lat_all',
+      { unit: 'ms', bins: 30, marks: marks('latency_p95_ms'), xlabel: 'ms' },
+      "Every successful call, all repeats, as a share of each side's calls. Dashed: p95.",
+    ),
+  );
+  grid.appendChild(
+    histogramFigure(
+      data,
+      'Similarity to the reference',
+      'sim_all',
+      {
+        unit: 'score',
+        bins: 20,
+        range: [0, 1],
+        marks: marks('similarity_mean'),
+        xlabel: 'similarity',
+      },
+      'Cases with an expected answer. Dashed: mean similarity.',
+    ),
+  );
   if (data.sides.length === 2) grid.appendChild(scatterFigure(report, pick));
-  const sideSeries = data.sides.map((side, k) => ({ text: side.label, color: COLORS[k % COLORS.length] }));
-  const metric = (text, name, unit) => ({ text: text, unit: unit, values: data.sides.map((s) => s.metrics[name]) });
-  grid.appendChild(figure('Cost and tokens', [legend(sideSeries), bars([
-    metric('mean input tokens', 'input_tokens_mean', 'tokens'),
-    metric('mean output tokens', 'output_tokens_mean', 'tokens'),
-    metric('cost per response', 'cost_per_response_usd', 'usd'),
-    metric('total cost of the run', 'cost_total_usd', 'usd'),
-  ], sideSeries)], 'As the summary computed them (n/a: a price is unknown).'));
-  grid.appendChild(histogramFigure(data, 'Output tokens', 'out_all',
-    { unit: 'tokens', bins: 30, xlabel: 'tokens' }, 'Every successful call, all repeats.'));
+  const sideSeries = data.sides.map((side, k) => ({
+    text: side.label,
+    color: COLORS[k % COLORS.length],
+  }));
+  const metric = (text, name, unit) => ({
+    text: text,
+    unit: unit,
+    values: data.sides.map((s) => s.metrics[name]),
+  });
+  grid.appendChild(
+    figure(
+      'Cost and tokens',
+      [
+        legend(sideSeries),
+        bars(
+          [
+            metric('mean input tokens', 'input_tokens_mean', 'tokens'),
+            metric('mean output tokens', 'output_tokens_mean', 'tokens'),
+            metric('cost per response', 'cost_per_response_usd', 'usd'),
+            metric('total cost of the run', 'cost_total_usd', 'usd'),
+          ],
+          sideSeries,
+        ),
+      ],
+      'As the summary computed them (n/a: a price is unknown).',
+    ),
+  );
+  grid.appendChild(
+    histogramFigure(
+      data,
+      'Output tokens',
+      'out_all',
+      { unit: 'tokens', bins: 30, xlabel: 'tokens' },
+      'Every successful call, all repeats.',
+    ),
+  );
   const classes = [];
-  for (const side of data.sides) for (const name of Object.keys(side.errors)) if (!classes.includes(name)) classes.push(name);
-  grid.appendChild(figure('Errors by class', classes.length
-    ? [legend(sideSeries), bars(classes.map((name) => ({
-      text: name, unit: 'count', values: data.sides.map((s) => s.errors[name] || 0),
-    })), sideSeries)]
-    : [el('div', { class: 'empty', text: 'no call failed' })],
-  'Failed calls (after retries) per error class.'));
+  for (const side of data.sides)
+    for (const name of Object.keys(side.errors)) if (!classes.includes(name)) classes.push(name);
+  grid.appendChild(
+    figure(
+      'Errors by class',
+      classes.length
+        ? [
+            legend(sideSeries),
+            bars(
+              classes.map((name) => ({
+                text: name,
+                unit: 'count',
+                values: data.sides.map((s) => s.errors[name] || 0),
+              })),
+              sideSeries,
+            ),
+          ]
+        : [el('div', { class: 'empty', text: 'no call failed' })],
+      'Failed calls (after retries) per error class.',
+    ),
+  );
 }
 
 function regressionSection(app, report, pick) {
   const { data, S } = report;
   if (!data.regressions.length) return;
-  const body = section(app, 'Worst regressed cases (' + data.regressions.length + ')', 'regressions');
+  const body = section(
+    app,
+    'Worst regressed cases (' + data.regressions.length + ')',
+    'regressions',
+  );
   let index = null;
   for (const r of data.regressions) {
-    const open = el('button', { type: 'button', class: 'link', text: r.key, title: 'show this case in the table' });
+    const open = el('button', {
+      type: 'button',
+      class: 'link',
+      text: r.key,
+      title: 'show this case in the table',
+    });
     open.addEventListener('click', () => {
       if (index === null) {
         index = new Map();
@@ -143,11 +277,16 @@ function regressionSection(app, report, pick) {
       }
       if (index.has(r.key)) pick(index.get(r.key));
     });
-    body.appendChild(el('div', { class: 'regression' }, [
-      el('div', null, [open, el('span', { class: 'muted', text: '  output similarity ' + fmt(r.similarity, 'score') })]),
-      el('div', { class: 'reason', text: r.reason }),
-      diffView(S[r.before], S[r.after]),
-    ]));
+    body.appendChild(
+      el('div', { class: 'regression' }, [
+        el('div', null, [
+          open,
+          el('span', { class: 'muted', text: '  output similarity ' + fmt(r.similarity, 'score') }),
+        ]),
+        el('div', { class: 'reason', text: r.reason }),
+        diffView(S[r.before], S[r.after]),
+      ]),
+    );
   }
 }
 
@@ -170,7 +309,11 @@ function main(data) {
   const status = new Array(n);
   for (let i = 0; i < n; i++) status[i] = caseStatus(sides, i);
   const report = {
-    data: data, sides: sides, S: data.strings, status: status, n: n,
+    data: data,
+    sides: sides,
+    S: data.strings,
+    status: status,
+    n: n,
     key: (i) => cases.sets[cases.set[i]] + '::' + cases.id[i],
   };
   const app = document.getElementById('app');
@@ -186,11 +329,17 @@ function main(data) {
   targetSection(app, data);
   table = caseTable(report, section(app, 'Cases', 'cases-section'));
   performance.mark('llmguard:cases');
-  afterPaint(() => document.documentElement.setAttribute('data-render-ms', performance.now().toFixed(1)));
+  afterPaint(() =>
+    document.documentElement.setAttribute('data-render-ms', performance.now().toFixed(1)),
+  );
 }
 
-readData().then(main).catch((error) => {
-  const app = document.getElementById('app');
-  app.appendChild(el('div', { class: 'banner', text: 'This report could not be read: ' + error }));
-  throw error;
-});
+readData()
+  .then(main)
+  .catch((error) => {
+    const app = document.getElementById('app');
+    app.appendChild(
+      el('div', { class: 'banner', text: 'This report could not be read: ' + error }),
+    );
+    throw error;
+  });

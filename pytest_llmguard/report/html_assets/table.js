@@ -16,7 +16,9 @@ function caseStatus(sides, i) {
 
 function numberColumn(label, values, unit, title) {
   return {
-    label: label, title: title, num: true,
+    label: label,
+    title: title,
+    num: true,
     sortKey: (i) => (values[i] === null ? NaN : values[i]),
     cell: (i) => (values[i] === null ? '' : fmt(values[i], unit)),
   };
@@ -28,29 +30,49 @@ function buildColumns(report) {
   const two = sides.length === 2;
   const short = (k) => (two ? ['base', 'cand'][k] : sides.length === 1 ? '' : data.sides[k].name);
   const suffix = (k) => (short(k) ? ' ' + short(k) : '');
-  const columns = [{
-    label: 'case', title: 'golden set and case id',
-    sortKey: (i) => report.key(i),
-    cell: (i) => el('span', null, [
-      el('b', { text: cases.id[i] }),
-      el('div', { class: 'set', text: cases.sets[cases.set[i]] + (cases.tags[i] ? '  · ' + S[cases.tags[i]] : '') }),
-    ]),
-    cls: 'key',
-  }, {
-    label: 'status',
-    title: two ? 'regressed: baseline passed, candidate fails; fixed: the other way' : 'checks',
-    sortKey: (i) => STATUS_RANK[status[i]],
-    cell: (i) => el('span', { class: 'status s-' + status[i], text: status[i] }),
-  }];
-  const perSide = (label, field, unit, title) => sides.forEach((s, k) => {
-    columns.push(numberColumn(label + suffix(k), s[field], unit, title + ' (' + data.sides[k].label + ')'));
-  });
+  const errors = (i) =>
+    sides
+      .map((s, k) => (s.err[i] ? (short(k) ? short(k) + ': ' : '') + S[s.err[i]] : ''))
+      .filter(Boolean)
+      .join(', ');
+  const columns = [
+    {
+      label: 'case',
+      title: 'golden set and case id',
+      sortKey: (i) => report.key(i),
+      cell: (i) =>
+        el('span', null, [
+          el('b', { text: cases.id[i] }),
+          el('div', {
+            class: 'set',
+            text: cases.sets[cases.set[i]] + (cases.tags[i] ? '  · ' + S[cases.tags[i]] : ''),
+          }),
+        ]),
+      cls: 'key',
+    },
+    {
+      label: 'status',
+      title: two ? 'regressed: baseline passed, candidate fails; fixed: the other way' : 'checks',
+      sortKey: (i) => STATUS_RANK[status[i]],
+      cell: (i) => el('span', { class: 'status s-' + status[i], text: status[i] }),
+    },
+  ];
+  const perSide = (label, field, unit, title) =>
+    sides.forEach((s, k) => {
+      columns.push(
+        numberColumn(label + suffix(k), s[field], unit, title + ' (' + data.sides[k].label + ')'),
+      );
+    });
   perSide('sim', 'sim', 'score', 'similarity to the reference, 0..1');
   if (two) {
-    const d = sides[0].sim.map((b, i) => (b === null || sides[1].sim[i] === null ? null : sides[1].sim[i] - b));
-    columns.push(Object.assign(numberColumn('Δ sim', d, 'score', 'candidate minus baseline similarity'), {
-      cell: (i) => (d[i] === null ? '' : fmtDelta(d[i], 'score')),
-    }));
+    const d = sides[0].sim.map((b, i) =>
+      b === null || sides[1].sim[i] === null ? null : sides[1].sim[i] - b,
+    );
+    columns.push(
+      Object.assign(numberColumn('Δ sim', d, 'score', 'candidate minus baseline similarity'), {
+        cell: (i) => (d[i] === null ? '' : fmtDelta(d[i], 'score')),
+      }),
+    );
   }
   perSide('ms', 'lat', 'ms', 'latency of the shown repeat, ms');
   if (sides.length <= 2) perSide('out tok', 'out', 'tokens', 'output tokens');
@@ -59,10 +81,10 @@ function buildColumns(report) {
     columns.push(numberColumn('$' + suffix(k), sides[k].cost, 'usd', 'cost of the shown repeat'));
   }
   columns.push({
-    label: 'error', title: 'error class of the shown repeat',
-    sortKey: (i) => sides.map((s) => S[s.err[i]]).join(' '),
-    cell: (i) => sides.map((s, k) => (s.err[i] ? (short(k) ? short(k) + ': ' : '') + S[s.err[i]] : ''))
-      .filter(Boolean).join(', '),
+    label: 'error',
+    title: 'error class of the shown repeat',
+    sortKey: (i) => errors(i),
+    cell: (i) => errors(i),
   });
   return columns;
 }
@@ -71,7 +93,11 @@ function sideDetail(report, k, i) {
   const s = report.sides[k];
   const S = report.S;
   const info = report.data.sides[k];
-  if (!s.n[i]) return el('div', { class: 'side' }, [el('h4', { text: info.label }), el('div', { class: 'empty', text: 'not run for this case' })]);
+  if (!s.n[i])
+    return el('div', { class: 'side' }, [
+      el('h4', { text: info.label }),
+      el('div', { class: 'empty', text: 'not run for this case' }),
+    ]);
   const facts = [
     'passed ' + s.pass[i] + '/' + s.n[i],
     s.n[i] > 1 ? 'repeat ' + (s.rep[i] + 1) + ' shown' : null,
@@ -80,12 +106,16 @@ function sideDetail(report, k, i) {
     s.in[i] !== null ? s.in[i] + ' → ' + s.out[i] + ' tokens' : null,
     s.cost[i] !== null ? fmt(s.cost[i], 'usd') : null,
     s.sim[i] !== null ? 'similarity ' + fmt(s.sim[i], 'score') : null,
-  ].filter(Boolean).join(' · ');
+  ]
+    .filter(Boolean)
+    .join(' · ');
   return el('div', { class: 'side' }, [
     el('h4', { text: info.label }),
     el('div', { class: 'muted', text: facts }),
     s.why[i] ? el('div', { class: 'why', text: S[s.why[i]] }) : null,
-    s.text[i] ? el('pre', { class: 'out', text: S[s.text[i]] }) : el('div', { class: 'empty', text: '(no output)' }),
+    s.text[i]
+      ? el('pre', { class: 'out', text: S[s.text[i]] })
+      : el('div', { class: 'empty', text: '(no output)' }),
   ]);
 }
 
@@ -94,9 +124,12 @@ function caseDetail(report, i) {
   const cases = data.cases;
   const panels = sides.map((_, k) => sideDetail(report, k, i));
   if (cases.expected[i]) {
-    panels.push(el('div', { class: 'side' }, [
-      el('h4', { text: 'reference (expected)' }), el('pre', { class: 'out', text: S[cases.expected[i]] }),
-    ]));
+    panels.push(
+      el('div', { class: 'side' }, [
+        el('h4', { text: 'reference (expected)' }),
+        el('pre', { class: 'out', text: S[cases.expected[i]] }),
+      ]),
+    );
   }
   const grid = el('div', { class: 'sides' }, panels);
   grid.style.gridTemplateColumns = 'repeat(' + panels.length + ', minmax(0, 1fr))';
@@ -106,7 +139,12 @@ function caseDetail(report, i) {
     parts.push(diffView(S[sides[0].text[i]], S[sides[1].text[i]]));
   }
   if (cases.prompt[i]) {
-    parts.push(el('details', null, [el('summary', { text: 'prompt' }), el('pre', { class: 'out', text: S[cases.prompt[i]] })]));
+    parts.push(
+      el('details', null, [
+        el('summary', { text: 'prompt' }),
+        el('pre', { class: 'out', text: S[cases.prompt[i]] }),
+      ]),
+    );
   }
   return el('div', null, parts);
 }
@@ -114,21 +152,42 @@ function caseDetail(report, i) {
 function caseTable(report, root) {
   const { data, sides, S, status, n } = report;
   const columns = buildColumns(report);
-  const state = { text: '', status: 'all', set: -1, sort: -1, desc: false, page: 0, size: 50, only: -1 };
+  const state = {
+    text: '',
+    status: 'all',
+    set: -1,
+    sort: -1,
+    desc: false,
+    page: 0,
+    size: 50,
+    only: -1,
+  };
   const open = new Set();
   let haystack = null;
   let view = [];
 
-  const search = el('input', { type: 'search', placeholder: 'filter: case, tag, output, failure…', 'aria-label': 'filter cases' });
+  const search = el('input', {
+    type: 'search',
+    placeholder: 'filter: case, tag, output, failure…',
+    'aria-label': 'filter cases',
+  });
   const statusSelect = el('select', { 'aria-label': 'status' });
-  const statuses = sides.length === 2
-    ? ['all', 'regressed', 'failing', 'fixed', 'changed output', 'errors', 'missing', 'new']
-    : ['all', 'fail', 'errors'];
+  const statuses =
+    sides.length === 2
+      ? ['all', 'regressed', 'failing', 'fixed', 'changed output', 'errors', 'missing', 'new']
+      : ['all', 'fail', 'errors'];
   for (const s of statuses) statusSelect.appendChild(el('option', { value: s, text: s }));
-  const setSelect = el('select', { 'aria-label': 'golden set' }, [el('option', { value: '-1', text: 'every set' })]);
-  data.cases.sets.forEach((name, k) => setSelect.appendChild(el('option', { value: String(k), text: name })));
+  const setSelect = el('select', { 'aria-label': 'golden set' }, [
+    el('option', { value: '-1', text: 'every set' }),
+  ]);
+  data.cases.sets.forEach((name, k) =>
+    setSelect.appendChild(el('option', { value: String(k), text: name })),
+  );
   const sizeSelect = el('select', { 'aria-label': 'rows per page' });
-  for (const s of [50, 100, 500]) sizeSelect.appendChild(el('option', { value: String(s), text: s + ' rows', selected: s === 50 ? 'selected' : null }));
+  for (const s of [50, 100, 500])
+    sizeSelect.appendChild(
+      el('option', { value: String(s), text: s + ' rows', selected: s === 50 ? 'selected' : null }),
+    );
   const count = el('span', { class: 'muted' });
   const pinned = el('button', { type: 'button', class: 'link', hidden: 'hidden' });
   const thead = el('thead');
@@ -161,7 +220,8 @@ function caseTable(report, root) {
     const st = state.status;
     if (st === 'errors' && !sides.some((s) => s.err[i])) return false;
     if (st === 'changed output' && sides[0].text[i] === sides[1].text[i]) return false;
-    if (st !== 'all' && st !== 'errors' && st !== 'changed output' && status[i] !== st) return false;
+    if (st !== 'all' && st !== 'errors' && st !== 'changed output' && status[i] !== st)
+      return false;
     return !state.text || text(i).includes(state.text);
   }
 
@@ -177,13 +237,16 @@ function caseTable(report, root) {
         keys[i] = key;
         if (typeof key !== 'number') numeric = false;
       }
-      const missing = (k) => (numeric ? Number.isNaN(k) : k === '' || k === null || k === undefined);
+      const missing = (k) =>
+        numeric ? Number.isNaN(k) : k === '' || k === null || k === undefined;
       const present = [];
       const absent = [];
       for (let i = 0; i < n; i++) (missing(keys[i]) ? absent : present).push(i);
-      present.sort(numeric
-        ? (a, b) => keys[a] - keys[b] || a - b
-        : (a, b) => (keys[a] < keys[b] ? -1 : keys[a] > keys[b] ? 1 : a - b));
+      present.sort(
+        numeric
+          ? (a, b) => keys[a] - keys[b] || a - b
+          : (a, b) => (keys[a] < keys[b] ? -1 : keys[a] > keys[b] ? 1 : a - b),
+      );
       orders.set(c, { present: present, absent: absent });
     }
     return orders.get(c);
@@ -218,7 +281,15 @@ function caseTable(report, root) {
     const row = el('tr');
     columns.forEach((col, c) => {
       const arrow = state.sort === c ? (state.desc ? ' ▼' : ' ▲') : '';
-      const th = el('th', { class: 'sortable' + (col.num ? ' num' : ''), title: (col.title || col.label) + ' (click to sort)', 'data-col': c }, [col.label, el('span', { class: 'arrow', text: arrow })]);
+      const th = el(
+        'th',
+        {
+          class: 'sortable' + (col.num ? ' num' : ''),
+          title: (col.title || col.label) + ' (click to sort)',
+          'data-col': c,
+        },
+        [col.label, el('span', { class: 'arrow', text: arrow })],
+      );
       th.addEventListener('click', (event) => {
         state.desc = state.sort === c ? !state.desc : false;
         state.sort = c;
@@ -239,7 +310,11 @@ function caseTable(report, root) {
     for (const i of view.slice(first, first + state.size)) {
       const tr = el('tr', { class: 'case' + (open.has(i) ? ' open' : ''), 'data-case': i });
       for (const col of columns) {
-        tr.appendChild(el('td', { class: (col.num ? 'num' : '') + (col.cls ? ' ' + col.cls : '') }, [col.cell(i)]));
+        tr.appendChild(
+          el('td', { class: (col.num ? 'num' : '') + (col.cls ? ' ' + col.cls : '') }, [
+            col.cell(i),
+          ]),
+        );
       }
       tr.addEventListener('click', () => {
         if (open.has(i)) open.delete(i);
@@ -248,15 +323,32 @@ function caseTable(report, root) {
       });
       rows.appendChild(tr);
       if (open.has(i)) {
-        rows.appendChild(el('tr', { class: 'detail' }, [el('td', { colspan: columns.length }, [caseDetail(report, i)])]));
+        rows.appendChild(
+          el('tr', { class: 'detail' }, [
+            el('td', { colspan: columns.length }, [caseDetail(report, i)]),
+          ]),
+        );
       }
     }
-    if (!view.length) rows.appendChild(el('tr', null, [el('td', { colspan: columns.length, class: 'empty', text: 'no case matches' })]));
+    if (!view.length)
+      rows.appendChild(
+        el('tr', null, [
+          el('td', { colspan: columns.length, class: 'empty', text: 'no case matches' }),
+        ]),
+      );
     tbody.appendChild(rows);
     const last = Math.min(first + state.size, view.length);
     const shown = view.length ? grouped(first + 1, 0) + '–' + grouped(last, 0) : '0';
     count.textContent = grouped(view.length, 0) + ' of ' + grouped(n, 0) + ' cases';
-    pageInfo.textContent = 'showing ' + shown + ' of ' + grouped(view.length, 0) + ' · page ' + (state.page + 1) + ' of ' + pages;
+    pageInfo.textContent =
+      'showing ' +
+      shown +
+      ' of ' +
+      grouped(view.length, 0) +
+      ' · page ' +
+      (state.page + 1) +
+      ' of ' +
+      pages;
     prev.disabled = state.page === 0;
     next.disabled = state.page >= pages - 1;
   }
@@ -269,8 +361,14 @@ function caseTable(report, root) {
     const built = performance.now() - started;
     afterPaint(() => {
       document.documentElement.setAttribute('data-update-js-ms', built.toFixed(1));
-      document.documentElement.setAttribute('data-update-ms', (performance.now() - started).toFixed(1));
-      document.documentElement.setAttribute('data-updates', String(Number(document.documentElement.getAttribute('data-updates') || 0) + 1));
+      document.documentElement.setAttribute(
+        'data-update-ms',
+        (performance.now() - started).toFixed(1),
+      );
+      document.documentElement.setAttribute(
+        'data-updates',
+        String(Number(document.documentElement.getAttribute('data-updates') || 0) + 1),
+      );
     });
   }
 
