@@ -294,9 +294,15 @@ function regressionSection(app, report, pick) {
 async function readData() {
   const node = document.getElementById('llmguard-data');
   if (node.getAttribute('data-encoding') !== 'gzip+base64') return JSON.parse(node.textContent);
-  const binary = atob(node.textContent.trim());
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  const text = node.textContent.trim();
+  let bytes;
+  if (typeof Uint8Array.fromBase64 === 'function') {
+    bytes = Uint8Array.fromBase64(text);
+  } else {
+    const binary = atob(text);
+    bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  }
   const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
   return JSON.parse(await new Response(stream).text());
 }
