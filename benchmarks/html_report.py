@@ -2,15 +2,19 @@
 
     python benchmarks/html_report.py                    # 10,000 cases, 5 fresh page loads
     python benchmarks/html_report.py --words 150        # longer outputs (about 900 characters)
+    python benchmarks/html_report.py --nice -10         # the browser ahead of other work (root)
     python benchmarks/html_report.py --screenshot docs/html-report.png   # the README's picture
 
 The report is rendered from a judged synthetic run (``tests/report/outcomes.py``: a
-baseline and a candidate, outputs of about ``--words`` words, some rewritten, some failing,
-a few errors), exactly as ``--llmguard-report-html`` renders a real one. Measured:
+baseline and a candidate, outputs of about ``--words`` words drawn from this README's
+words with their frequencies, so they compress about as real prose does; some rewritten,
+some failing, a few errors), exactly as ``--llmguard-report-html`` renders a real one.
+Measured:
 
 - size of the file, and Python's time to render it (``render_html``);
 - first render: from navigation start until the first frame after the page is built (the
-  page's script records it), median of ``--loads`` fresh loads;
+  page's script records it), median of ``--loads`` fresh loads; and when the long texts
+  (outputs, references, prompts), read after that frame, are there;
 - sorting: a click on each column header, ascending then descending; filtering: a text
   filter (a rare and a common word), the status and the golden-set filters, and clearing
   them; each from the input event to the frame that shows the result (median and worst).
@@ -52,10 +56,12 @@ def wait_for(driver: Any, script: str, timeout: float = 60.0) -> Any:
     return value
 
 
-def load(driver: Any, page: Path) -> float:
+def load(driver: Any, page: Path) -> tuple[float, float]:
+    """First render, and when the long texts (outputs) were read after it, in ms."""
     driver.get(page.as_uri())
     rendered = "return document.documentElement.getAttribute('data-render-ms')"
-    return float(wait_for(driver, rendered))
+    texts = "return document.documentElement.getAttribute('data-texts-ms')"
+    return float(wait_for(driver, rendered)), float(wait_for(driver, texts))
 
 
 def timed(driver: Any, action: str, *args: Any) -> float:
@@ -78,11 +84,13 @@ STATUS = "#cases-section select[aria-label=status]"
 GOLDEN_SET = "#cases-section select[aria-label='golden set']"
 
 
-def measure(page: Path, loads: int) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {"render": [], "sort": [], "filter": []}
-    with chromium(1280, 900) as driver:
+def measure(page: Path, loads: int, nice: int | None) -> dict[str, list[float]]:
+    times: dict[str, list[float]] = {"render": [], "texts": [], "sort": [], "filter": []}
+    with chromium(1280, 900, nice=nice) as driver:
         for _ in range(loads):
-            times["render"].append(load(driver, page))
+            render, texts = load(driver, page)
+            times["render"].append(render)
+            times["texts"].append(texts)
         columns = driver.execute_script(
             "return document.querySelectorAll('#cases thead th').length"
         )
@@ -108,7 +116,12 @@ def measure(page: Path, loads: int) -> dict[str, list[float]]:
 
 def benchmark(args: argparse.Namespace) -> None:
     started = time.perf_counter()
-    outcome = synthetic_outcome(args.cases, words=args.words, repeat=args.repeat)
+    # Words of real prose, drawn with their frequencies: the outputs then compress about as
+    # real answers do (a small vocabulary would flatter the gzipped size).
+    vocabulary = (ROOT / "README.md").read_text(encoding="utf-8").split()
+    outcome = synthetic_outcome(
+        args.cases, words=args.words, repeat=args.repeat, vocabulary=vocabulary
+    )
     built = time.perf_counter() - started
     renders = []
     for _ in range(3):
@@ -119,27 +132,37 @@ def benchmark(args: argparse.Namespace) -> None:
         page = Path(tmp) / "report.html"
         page.write_text(page_text, encoding="utf-8")
         size = page.stat().st_size
-        times = measure(page, args.loads)
+        times = measure(page, args.loads, args.nice)
     chars = statistics.mean(len(s.observation.output or "") for s in outcome.scored)
     print(
         f"{args.cases:,} cases x 2 targets x {args.repeat} repeat(s), outputs of "
         f"{chars:.0f} characters on average (synthetic run built in {built:.1f} s)"
     )
     print(f"python render_html: {statistics.median(renders):.2f} s (median of 3)")
+    load_average = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    niceness = "" if args.nice is None else f"; browser at nice {args.nice}"
+    print(f"load average {load_average} on {os.cpu_count()} CPUs{niceness}")
     rows = [
         ("file size", f"{size / 1e6:.2f} MB", "< 5 MB", size < TARGETS["size"]),
         _row("first render", times["render"], TARGETS["render"], f"{args.loads} loads"),
+        _row("outputs readable", times["texts"], None, "after the first render"),
         _row("sort (click a header)", times["sort"], TARGETS["sort"], "every column, both ways"),
         _row("filter (text, status, set)", times["filter"], TARGETS["filter"], "8 changes"),
     ]
-    print(f"{'':28}  {'measured':36}  {'target':10}  met")
+    print(f"{'':28}  {'measured':52}  {'target':10}  met")
     for name, value, target, met in rows:
-        print(f"{name:28}  {value:36}  {target:10}  {'yes' if met else 'NO'}")
+        print(
+            f"{name:28}  {value:52}  {target:10}  {'-' if met is None else 'yes' if met else 'NO'}"
+        )
 
 
-def _row(name: str, values: list[float], target: float, what: str) -> tuple[str, str, str, bool]:
+def _row(
+    name: str, values: list[float], target: float | None, what: str
+) -> tuple[str, str, str, bool | None]:
     median, worst = statistics.median(values), max(values)
     text = f"median {median:.0f} ms, worst {worst:.0f} ms ({what})"
+    if target is None:
+        return name, text, "-", None
     return name, text, f"< {target:.0f} ms", median < target
 
 
@@ -178,6 +201,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--loads", type=int, default=5, help="fresh page loads (default 5)")
     parser.add_argument("--screenshot", type=Path, help="photograph the README example instead")
+    parser.add_argument(
+        "--nice",
+        type=int,
+        help="run the browser at this niceness (e.g. -10 as root: its share of a busy machine)",
+    )
     args = parser.parse_args()
     reason = missing_reason()
     if reason:

@@ -61,8 +61,12 @@ def missing_reason() -> str | None:
 
 
 @contextmanager
-def chromium(width: int = 1280, height: int = 900) -> Iterator[Any]:
-    """A headless Chromium WebDriver whose console log can be read (``get_log("browser")``)."""
+def chromium(width: int = 1280, height: int = 900, *, nice: int | None = None) -> Iterator[Any]:
+    """A headless Chromium WebDriver whose console log can be read (``get_log("browser")``).
+
+    ``nice`` runs the driver and the browser at that niceness (a negative one needs root):
+    the benchmark's way to give the browser its share of a machine busy with other work.
+    """
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -79,7 +83,11 @@ def chromium(width: int = 1280, height: int = 900) -> Iterator[Any]:
     options.add_argument(f"--window-size={width},{height}")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager: never download anything
-    driver = webdriver.Chrome(options=options, service=Service(driver_path))
+    popen: dict[str, Any] = {}
+    if nice is not None:
+        popen["preexec_fn"] = lambda: os.nice(nice)  # the browser inherits it
+    service = Service(driver_path, popen_kw=popen)
+    driver = webdriver.Chrome(options=options, service=service)
     try:
         yield driver
     finally:

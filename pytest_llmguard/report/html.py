@@ -7,9 +7,11 @@ untrusted is ever part of the markup: the script reads the data and builds the p
 their hashes, nothing from the network, and (in browsers that support Trusted Types) no
 HTML parsed from strings at all, so an output like ``</script><script>...`` stays text.
 
-Large data (thousands of cases) is embedded gzipped and base64-encoded instead, and the
-browser inflates it with its own ``DecompressionStream``: model outputs are text that
-compresses about threefold, which keeps 10,000 cases within a few megabytes.
+The data is two blocks: what the tables and charts need, and the long texts (outputs,
+references, prompts), which the page reads after its first render. A large block
+(thousands of cases) is embedded gzipped and base64-encoded, and the browser inflates it
+with its own ``DecompressionStream``: text compresses about threefold, which keeps 10,000
+cases within a few megabytes.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pytest_llmguard.report.html_data import build_data, script_json
 
 # The script is these files concatenated in this order, inside one function scope.
 SCRIPTS = ("format.js", "charts.js", "diff.js", "table.js", "report.js")
-_MARKS = ("@CSP@", "@STYLE@", "@DATA_ATTRS@", "@DATA@", "@SCRIPT@")
+_MARKS = ("@CSP@", "@STYLE@", "@DATA_ATTRS@", "@DATA@", "@TEXTS_ATTRS@", "@TEXTS@", "@SCRIPT@")
 COMPRESS_ABOVE = 1_000_000  # characters of JSON; below, the data stays readable in the file
 
 
@@ -72,8 +74,15 @@ def embed(data: str, compress_above: int = COMPRESS_ABOVE) -> tuple[str, str]:
 def render_html(outcome: Outcome, *, compress_above: int = COMPRESS_ABOVE) -> str:
     """The whole page for an Outcome."""
     parts, style, script = page_parts()
-    attrs, data = embed(script_json(build_data(outcome)), compress_above)
-    filled = (content_security_policy(style, script), style, attrs, data, script)
+    data = build_data(outcome)
+    texts = data.pop("texts")
+    filled = (
+        content_security_policy(style, script),
+        style,
+        *embed(script_json(data), compress_above),
+        *embed(script_json(texts), compress_above),
+        script,
+    )
     pieces = [parts[0]]
     for value, part in zip(filled, parts[1:], strict=True):
         pieces += (value, part)

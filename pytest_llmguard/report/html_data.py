@@ -2,10 +2,14 @@
 
 The page's script draws everything from this data and decides nothing. Cases are stored
 column-wise (one array per field, one entry per case) and every text once in a string
-table, so 10,000 cases stay a few megabytes. Untrusted text (model output, error
-messages, check details, names) is redacted as in the PR comment and its control and
-bidi characters are made visible here; the page puts it into the document with
-``textContent`` only, and :func:`script_json` makes the data safe inside ``<script>``.
+table, so 10,000 cases stay a few megabytes. The long texts (outputs, reference answers,
+prompts, failure details) are a table of their own, ``texts``, which the page reads after
+its first render: the tables and charts do not wait for the outputs.
+
+Untrusted text (model output, error messages, check details, names) is redacted as in the
+PR comment and its control and bidi characters are made visible here; the page puts it
+into the document with ``textContent`` only, and :func:`script_json` makes the data safe
+inside ``<script>``.
 """
 
 from __future__ import annotations
@@ -138,20 +142,31 @@ class _Strings:
         self.index: dict[str, int] = {"": 0}
         self.table: list[str] = [""]
 
-    def add(self, text: str | None, limit: int | None = None) -> int:
-        """The index of ``text`` as shown (redacted, controls visible, cut at ``limit``)."""
+    def add(self, text: str | None, limit: int | None = None, *, clean: bool = False) -> int:
+        """The index of ``text`` as shown (see ``shown``)."""
         if not text:
             return 0
         found = self.index.get(text)
         if found is None:
-            # Redacted before it is cut, so a cut never leaves half a card number behind.
-            shown = reveal_controls(redact(text))
-            if limit is not None and len(shown) > limit:
-                more = len(shown) - limit
-                shown = shown[:limit] + f"… ({more:,} more characters in the JSON report)"
             found = self.index[text] = len(self.table)
-            self.table.append(shown)
+            self.table.append(shown(text, limit, clean=clean))
         return found
+
+
+def shown(text: str, limit: int | None = None, *, clean: bool = False) -> str:
+    """Untrusted text as the page shows it: redacted, controls visible, cut at ``limit``.
+
+    ``clean``: nothing to redact. Either the scorer found no PII in this output (its
+    ``pii`` score is 0, from the same detector over every kind: scanning 20,000 outputs
+    again would be most of the time a large report takes), or it is the golden set's own
+    text (prompt, reference answer), committed and shown as written.
+    """
+    # Redacted before it is cut, so a cut never leaves half a card number behind.
+    text = reveal_controls(text if clean else redact(text))
+    if limit is not None and len(text) > limit:
+        more = len(text) - limit
+        text = text[:limit] + f"… ({more:,} more characters in the JSON report)"
+    return text
 
 
 def _why(s: ScoredObservation) -> str:
@@ -171,20 +186,25 @@ def _shown_first(s: ScoredObservation, than: ScoredObservation | None) -> bool:
     return s.observation.repeat_index < than.observation.repeat_index
 
 
+def _clean(s: ScoredObservation) -> bool:
+    """Whether the scorer looked for PII in this output and found none."""
+    return s.scores.get("pii") == 0.0
+
+
 def _side_columns(
-    side: Side, position: Mapping[str, int], strings: _Strings
+    side: Side, position: Mapping[str, int], strings: _Strings, texts: _Strings
 ) -> dict[str, list[Any]]:
     """The side's per-case columns: the shown repeat (the first failing one, else the first)."""
     count = [0] * len(position)
     passing = [0] * len(position)
-    shown: list[ScoredObservation | None] = [None] * len(position)
+    chosen: list[ScoredObservation | None] = [None] * len(position)
     for s in side.scored:
         i = position[s.observation.case_key]
         count[i] += 1
         passing[i] += s.passed
-        if _shown_first(s, shown[i]):
-            shown[i] = s
-    obs = [None if s is None else s.observation for s in shown]
+        if _shown_first(s, chosen[i]):
+            chosen[i] = s
+    obs = [None if s is None else s.observation for s in chosen]
     return {
         "n": count,
         "pass": passing,
@@ -194,10 +214,13 @@ def _side_columns(
         "in": [None if o is None else o.input_tokens for o in obs],
         "out": [None if o is None else o.output_tokens for o in obs],
         "cost": [None if o is None else _money(o.cost_usd) for o in obs],
-        "sim": [None if s is None else _num(s.scores.get("similarity"), 4) for s in shown],
+        "sim": [None if s is None else _num(s.scores.get("similarity"), 4) for s in chosen],
         "err": [strings.add(o.error.cls if o is not None and o.error else None) for o in obs],
-        "why": [0 if s is None else strings.add(_why(s), MAX_OUTPUT_CHARS) for s in shown],
-        "text": [0 if o is None else strings.add(o.output, MAX_OUTPUT_CHARS) for o in obs],
+        "why": [0 if s is None else texts.add(_why(s), MAX_OUTPUT_CHARS) for s in chosen],
+        "text": [
+            0 if s is None else texts.add(s.observation.output, MAX_OUTPUT_CHARS, clean=_clean(s))
+            for s in chosen
+        ],
     }
 
 
@@ -229,9 +252,14 @@ def _side_info(side: Side) -> dict[str, Any]:
     }
 
 
-def _case_columns(outcome: Outcome, sides: Sequence[Side], strings: _Strings) -> dict[str, Any]:
+def _case_columns(
+    outcome: Outcome, sides: Sequence[Side], strings: _Strings, texts: _Strings
+) -> dict[str, Any]:
     keys = sorted({s.observation.case_key for side in sides for s in side.scored})
     position = {key: i for i, key in enumerate(keys)}
+    # Outputs first: a reference answer equal to an output is then shown as that output is
+    # (redacted where the output had PII).
+    side_columns = [_side_columns(side, position, strings, texts) for side in sides]
     sets: dict[str, int] = {}
     set_col, id_col, tags_col, expected_col, prompt_col = [], [], [], [], []
     for key in keys:
@@ -240,11 +268,14 @@ def _case_columns(outcome: Outcome, sides: Sequence[Side], strings: _Strings) ->
         id_col.append(reveal_controls(case_id))
         case = outcome.cases.get(key)
         tags_col.append(strings.add(" ".join(case.tags) if case else None))
-        expected_col.append(strings.add(case.expected if case else None, MAX_OUTPUT_CHARS))
+        # The golden set's own text, committed and reviewed: shown as written.
+        expected_col.append(
+            texts.add(case.expected if case else None, MAX_OUTPUT_CHARS, clean=True)
+        )
         prompt = None
         if case is not None and case.messages:
             prompt = "\n\n".join(f"[{m.role}] {m.content}" for m in case.messages)
-        prompt_col.append(strings.add(prompt, MAX_PROMPT_CHARS))
+        prompt_col.append(texts.add(prompt, MAX_PROMPT_CHARS, clean=True))
     return {
         "sets": [reveal_controls(s) for s in sets],
         "set": set_col,
@@ -252,7 +283,7 @@ def _case_columns(outcome: Outcome, sides: Sequence[Side], strings: _Strings) ->
         "tags": tags_col,
         "expected": expected_col,
         "prompt": prompt_col,
-        "sides": [_side_columns(side, position, strings) for side in sides],
+        "sides": side_columns,
     }
 
 
@@ -261,10 +292,13 @@ def _safe_rows(rows: Iterable[Sequence[str]]) -> list[list[str]]:
 
 
 def build_data(outcome: Outcome) -> dict[str, Any]:
-    """Everything the page shows, as JSON-able data (see the module docstring)."""
+    """Everything the page shows, as JSON-able data (see the module docstring).
+
+    ``strings`` are short texts (error classes, tags); ``texts`` the long ones.
+    """
     sides = sides_of(outcome)
-    strings = _Strings()
-    cases = _case_columns(outcome, sides, strings)
+    strings, texts = _Strings(), _Strings()
+    cases = _case_columns(outcome, sides, strings, texts)
     summary_rows = target_rows(outcome)
     base = outcome.baseline
     if base is not None and base.source == "saved" and sides and sides[0].summary is not None:
@@ -274,8 +308,8 @@ def build_data(outcome: Outcome) -> dict[str, Any]:
             "key": reveal_controls(r.case_key),
             "reason": reveal_controls(redact(r.reason)),
             "similarity": _num(r.output_similarity, 4),
-            "before": strings.add(r.baseline_output, MAX_OUTPUT_CHARS),
-            "after": strings.add(r.candidate_output, MAX_OUTPUT_CHARS),
+            "before": shown(r.baseline_output, MAX_OUTPUT_CHARS),
+            "after": shown(r.candidate_output, MAX_OUTPUT_CHARS),
         }
         for r in outcome.regressions
     ]
@@ -308,6 +342,7 @@ def build_data(outcome: Outcome) -> dict[str, Any]:
         "regressions": regressions,
         "cases": cases,
         "strings": strings.table,
+        "texts": texts.table,  # embedded apart, read after the first render
     }
 
 

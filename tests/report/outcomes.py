@@ -15,6 +15,7 @@ from dataclasses import replace
 
 from pytest_llmguard.config import GateConfig
 from pytest_llmguard.config.budgets import parse_budgets
+from pytest_llmguard.metrics.pii import find_pii
 from pytest_llmguard.outcome import BaselineInfo, Outcome
 from pytest_llmguard.records import (
     Case,
@@ -55,15 +56,15 @@ HOSTILE = (
 )
 
 
-def _sentence(rng: random.Random, words: int) -> str:
-    return " ".join(rng.choice(WORDS) for _ in range(words)).capitalize() + "."
+def _sentence(rng: random.Random, words: int, vocabulary: Sequence[str]) -> str:
+    return " ".join(rng.choices(vocabulary, k=words)).capitalize() + "."
 
 
-def _rewrite(rng: random.Random, text: str, share: float) -> str:
+def _rewrite(rng: random.Random, text: str, share: float, vocabulary: Sequence[str]) -> str:
     words = text.split()
     for i in range(len(words)):
         if rng.random() < share:
-            words[i] = rng.choice(WORDS)
+            words[i] = rng.choice(vocabulary)
     return " ".join(words)
 
 
@@ -75,8 +76,15 @@ def synthetic_outcome(
     seed: int = 1,
     hostile: Sequence[str] = (),
     saved_baseline: bool = False,
+    vocabulary: Sequence[str] = WORDS,
+    budgets: bool = True,
 ) -> Outcome:
-    """A judged baseline-vs-candidate outcome (see the module docstring)."""
+    """A judged baseline-vs-candidate outcome (see the module docstring).
+
+    ``vocabulary``: the words outputs are drawn from (with repetition: a list of real
+    text's words keeps their frequencies, so outputs compress about as real text does).
+    ``budgets=False`` judges no budget (quicker at 10,000 cases; the regressed cases stay).
+    """
     rng = random.Random(seed)
     cases: dict[str, Case] = {}
     scored: list[ScoredObservation] = []
@@ -85,13 +93,13 @@ def synthetic_outcome(
         case_id = f"case-{i:05d}"
         if hostile and i < len(hostile):
             case_id = f"{case_id}-{hostile[i]}"
-        expected = _sentence(rng, words)
+        expected = _sentence(rng, words, vocabulary)
         anchor = expected.split()[0]
         case = Case(
             set_name=set_path.rsplit("/", 1)[1].split(".")[0],
             set_path=set_path,
             id=case_id,
-            messages=(Message("user", f"Question {i}: {_sentence(rng, 12)}"),),
+            messages=(Message("user", f"Question {i}: {_sentence(rng, 12, vocabulary)}"),),
             expected=expected,
             tags=("billing",) if i % 4 == 0 else ("shipping", "faq"),
         )
@@ -102,7 +110,7 @@ def synthetic_outcome(
                 output = expected
                 similarity = 1.0
                 if target == "candidate" and regressed:
-                    output = _rewrite(rng, expected, 0.3)
+                    output = _rewrite(rng, expected, 0.3, vocabulary)
                     similarity = round(0.6 + 0.3 * rng.random(), 4)
                 if hostile and i < len(hostile):
                     output = f"{hostile[i]} {target} says: {output}"
@@ -143,7 +151,11 @@ def synthetic_outcome(
                             error=error,
                         ),
                         checks,
-                        {"similarity": None if error else similarity},
+                        # as the scorer gives them (scoring.py)
+                        {
+                            "similarity": None if error else similarity,
+                            "pii": None if error else float(bool(find_pii(output))),
+                        },
                     )
                 )
     base_scored = tuple(s for s in scored if s.observation.target == "baseline")
@@ -163,7 +175,7 @@ def synthetic_outcome(
     judgement = assess(
         run_summaries,
         run_scored,
-        budgets=parse_budgets(BUDGETS),
+        budgets=parse_budgets(BUDGETS if budgets else {}),
         gate=GateConfig(min_cases=min(20, n_cases)),
         candidate="candidate",
         baseline=Baseline(info, summaries["baseline"], base_scored),

@@ -21,7 +21,9 @@ from pytest_llmguard.report.html_data import MAX_OUTPUT_CHARS, build_data, scrip
 from pytest_llmguard.report.rows import budget_rows
 from tests.report.outcomes import HOSTILE, synthetic_outcome, without_baseline_side
 
-DATA_BLOCK = re.compile(r'<script id="llmguard-data" ([^>]*)>(.*?)</script>', re.S)
+DATA_BLOCKS = re.compile(
+    r'<script id="(llmguard-data|llmguard-texts)" ([^>]*)>(.*?)</script>', re.S
+)
 
 
 @pytest.fixture(scope="module")
@@ -35,19 +37,20 @@ def hostile() -> Outcome:
 
 
 def page_data(page: str) -> Any:
-    """The data block of a rendered page, decoded as the page's script decodes it."""
-    found = DATA_BLOCK.search(page)
-    assert found is not None
-    attrs, body = found.groups()
-    if 'data-encoding="gzip+base64"' in attrs:
-        body = gzip.decompress(base64.b64decode(body)).decode("utf-8")
-    return json.loads(body)
+    """The data of a rendered page, decoded as its script decodes it (``texts`` included)."""
+    blocks = {}
+    for name, attrs, body in DATA_BLOCKS.findall(page):
+        if 'data-encoding="gzip+base64"' in attrs:
+            body = gzip.decompress(base64.b64decode(body)).decode("utf-8")
+        blocks[name] = json.loads(body)
+    assert set(blocks) == {"llmguard-data", "llmguard-texts"}
+    return {**blocks["llmguard-data"], "texts": blocks["llmguard-texts"]}
 
 
 def markup(page: str) -> str:
-    """The page without its data block and script: the markup a browser parses as HTML."""
+    """The page without its data blocks and script: the markup a browser parses as HTML."""
     _, style, script = page_parts()
-    return DATA_BLOCK.sub("", page).replace(script, "").replace(style, "")
+    return DATA_BLOCKS.sub("", page).replace(script, "").replace(style, "")
 
 
 def test_page_is_self_contained_and_allows_only_its_own_script_and_style(
@@ -87,12 +90,13 @@ def test_data_is_read_from_the_outcome_not_recomputed(outcome: Outcome) -> None:
     assert len(cases["id"]) == 60
     keys = [cases["sets"][s] + "::" + i for s, i in zip(cases["set"], cases["id"], strict=True)]
     assert keys == sorted(outcome.cases)
-    strings = data["strings"]
+    texts = data["texts"]
     first = next(s for s in outcome.scored if s.observation.case_key == keys[0])
     side = cases["sides"][roles.index(first.observation.target)]
-    assert strings[side["text"][0]] == first.observation.output
+    assert texts[side["text"][0]] == first.observation.output
     assert side["lat"][0] == round(first.observation.latency_ms or 0, 1)
-    assert strings[cases["expected"][0]] == outcome.cases[keys[0]].expected
+    assert texts[cases["expected"][0]] == outcome.cases[keys[0]].expected
+    assert data["strings"][cases["tags"][0]] == " ".join(outcome.cases[keys[0]].tags)
     assert [r["key"] for r in data["regressions"]] == [r.case_key for r in outcome.regressions]
 
 
@@ -150,18 +154,22 @@ def test_without_a_comparison_each_target_is_a_side(outcome: Outcome) -> None:
 def test_hostile_text_cannot_leave_the_data_block(hostile: Outcome) -> None:
     page = render_html(hostile)
     page.encode("utf-8")  # lone surrogates are escaped, not written as invalid UTF-8
-    assert len(re.findall(r"<script", page, re.I)) == 2
-    assert len(re.findall(r"</script", page, re.I)) == 2
-    body = DATA_BLOCK.search(page)
-    assert body is not None
-    for raw in ("<", ">", "&", "\u2028", "\u2029"):
-        assert raw not in body.group(2)
+    assert len(re.findall(r"<script", page, re.I)) == 3
+    assert len(re.findall(r"</script", page, re.I)) == 3
+    blocks = DATA_BLOCKS.findall(page)
+    assert len(blocks) == 2
+    for _, _, body in blocks:
+        for raw in ("<", ">", "&", "\u2028", "\u2029"):
+            assert raw not in body
     html = markup(page)
     for needle in ("<img", "<svg", "<a ", "onerror", "javascript:", "<!--"):
         assert needle not in html.lower()
     # the text itself is kept (as text), bidi controls shown, surrogates carried through
     data = page_data(page)
-    shown = "\n".join(data["strings"]) + "\n".join(data["cases"]["id"]) + "\n".join(data["notes"])
+    regressions = [r[k] for r in data["regressions"] for k in ("key", "reason", "before", "after")]
+    shown = "\n".join(
+        [*data["strings"], *data["texts"], *data["cases"]["id"], *data["notes"], *regressions]
+    )
     assert "</script><script>window.__pwned = 'script'</script>" in shown
     assert "<img src=x onerror=\"window.__pwned = 'img'\">" in shown
     assert "abc⟦U+202E⟧dcba⟦U+2066⟧ reversed⟦U+2069⟧ text" in shown
@@ -172,9 +180,9 @@ def test_hostile_text_cannot_leave_the_data_block(hostile: Outcome) -> None:
 def test_large_data_is_gzipped_base64_and_reads_back(hostile: Outcome) -> None:
     plain = page_data(render_html(hostile))
     packed_page = render_html(hostile, compress_above=0)
-    attrs = DATA_BLOCK.search(packed_page)
-    assert attrs is not None and 'type="application/gzip"' in attrs.group(1)
-    assert re.fullmatch(r"[A-Za-z0-9+/=]+", attrs.group(2))
+    for _, attrs, body in DATA_BLOCKS.findall(packed_page):
+        assert 'type="application/gzip"' in attrs
+        assert re.fullmatch(r"[A-Za-z0-9+/=]+", body)
     assert page_data(packed_page) == plain
     assert embed("{}", 10) == ('type="application/json"', "{}")
 
@@ -194,13 +202,17 @@ def test_outputs_are_redacted_and_long_ones_cut(outcome: Outcome) -> None:
         (i, s) for i, s in enumerate(outcome.scored) if s.observation.target == "candidate"
     )
     secret = "mail jane.doe@example.com or call +1 415 555 0132 " + "x" * (MAX_OUTPUT_CHARS + 500)
-    changed = replace(first, observation=replace(first.observation, output=secret))
-    scored = (*outcome.scored[:at], changed, *outcome.scored[at + 1 :])
-    data = page_data(render_html(replace(outcome, scored=scored)))
-    shown = next(s for s in data["strings"] if s.startswith("mail "))
-    assert "jane.doe@example.com" not in shown and "[REDACTED:email]" in shown
-    assert shown.endswith("more characters in the JSON report)")
-    assert len(shown) < MAX_OUTPUT_CHARS + 80
+    # flagged by the scorer, or never scored for PII: either way it is redacted
+    for scores in ({"pii": 1.0}, {}):
+        changed = replace(
+            first, observation=replace(first.observation, output=secret), scores=scores
+        )
+        scored = (*outcome.scored[:at], changed, *outcome.scored[at + 1 :])
+        data = page_data(render_html(replace(outcome, scored=scored)))
+        shown = next(s for s in data["texts"] if s.startswith("mail "))
+        assert "jane.doe@example.com" not in shown and "[REDACTED:email]" in shown
+        assert shown.endswith("more characters in the JSON report)")
+        assert len(shown) < MAX_OUTPUT_CHARS + 80
 
 
 def test_reveal_controls_shows_what_would_reorder_or_hide_text() -> None:
@@ -209,7 +221,7 @@ def test_reveal_controls_shows_what_would_reorder_or_hide_text() -> None:
 
 
 def test_ten_thousand_cases_stay_under_five_megabytes() -> None:
-    page = render_html(synthetic_outcome(10_000))
+    page = render_html(synthetic_outcome(10_000, budgets=False))
     assert len(page.encode("utf-8")) < 5_000_000
     assert len(page_data(page)["cases"]["id"]) == 10_000
 

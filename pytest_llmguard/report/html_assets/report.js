@@ -255,7 +255,7 @@ function chartSection(app, report, pick) {
 }
 
 function regressionSection(app, report, pick) {
-  const { data, S } = report;
+  const data = report.data;
   if (!data.regressions.length) return;
   const body = section(
     app,
@@ -284,15 +284,15 @@ function regressionSection(app, report, pick) {
           el('span', { class: 'muted', text: '  output similarity ' + fmt(r.similarity, 'score') }),
         ]),
         el('div', { class: 'reason', text: r.reason }),
-        diffView(S[r.before], S[r.after]),
+        diffView(r.before, r.after),
       ]),
     );
   }
 }
 
-// The data block: JSON, or for a large report gzip+base64 (inflated by the browser).
-async function readData() {
-  const node = document.getElementById('llmguard-data');
+// A data block: JSON, or for a large report gzip+base64 (inflated by the browser).
+async function readBlock(id) {
+  const node = document.getElementById(id);
   if (node.getAttribute('data-encoding') !== 'gzip+base64') return JSON.parse(node.textContent);
   const text = node.textContent.trim();
   let bytes;
@@ -314,10 +314,13 @@ function main(data) {
   const n = cases.id.length;
   const status = new Array(n);
   for (let i = 0; i < n; i++) status[i] = caseStatus(sides, i);
+  let textsRead;
   const report = {
     data: data,
     sides: sides,
     S: data.strings,
+    texts: null, // the long texts: outputs, references, prompts, why a case failed
+    textsReady: new Promise((resolve) => (textsRead = resolve)),
     status: status,
     n: n,
     key: (i) => cases.sets[cases.set[i]] + '::' + cases.id[i],
@@ -335,17 +338,23 @@ function main(data) {
   targetSection(app, data);
   table = caseTable(report, section(app, 'Cases', 'cases-section'));
   performance.mark('llmguard:cases');
-  afterPaint(() =>
-    document.documentElement.setAttribute('data-render-ms', performance.now().toFixed(1)),
-  );
+  afterPaint(() => {
+    document.documentElement.setAttribute('data-render-ms', performance.now().toFixed(1));
+    // Only now the long texts: the first render does not wait for them.
+    readBlock('llmguard-texts')
+      .then((texts) => {
+        report.texts = texts;
+        textsRead(texts);
+        document.documentElement.setAttribute('data-texts-ms', performance.now().toFixed(1));
+      })
+      .catch(unreadable);
+  });
 }
 
-readData()
-  .then(main)
-  .catch((error) => {
-    const app = document.getElementById('app');
-    app.appendChild(
-      el('div', { class: 'banner', text: 'This report could not be read: ' + error }),
-    );
-    throw error;
-  });
+function unreadable(error) {
+  const app = document.getElementById('app');
+  app.appendChild(el('div', { class: 'banner', text: 'This report could not be read: ' + error }));
+  throw error;
+}
+
+readBlock('llmguard-data').then(main).catch(unreadable);

@@ -89,9 +89,15 @@ function buildColumns(report) {
   return columns;
 }
 
+// The long texts arrive after the first render (report.texts); until then, a placeholder.
+const LOADING = '(loading…)';
+
+function longText(report, index) {
+  return report.texts ? report.texts[index] : LOADING;
+}
+
 function sideDetail(report, k, i) {
   const s = report.sides[k];
-  const S = report.S;
   const info = report.data.sides[k];
   if (!s.n[i])
     return el('div', { class: 'side' }, [
@@ -112,37 +118,37 @@ function sideDetail(report, k, i) {
   return el('div', { class: 'side' }, [
     el('h4', { text: info.label }),
     el('div', { class: 'muted', text: facts }),
-    s.why[i] ? el('div', { class: 'why', text: S[s.why[i]] }) : null,
+    s.why[i] ? el('div', { class: 'why', text: longText(report, s.why[i]) }) : null,
     s.text[i]
-      ? el('pre', { class: 'out', text: S[s.text[i]] })
+      ? el('pre', { class: 'out', text: longText(report, s.text[i]) })
       : el('div', { class: 'empty', text: '(no output)' }),
   ]);
 }
 
 function caseDetail(report, i) {
-  const { sides, S, data } = report;
+  const { sides, data } = report;
   const cases = data.cases;
   const panels = sides.map((_, k) => sideDetail(report, k, i));
   if (cases.expected[i]) {
     panels.push(
       el('div', { class: 'side' }, [
         el('h4', { text: 'reference (expected)' }),
-        el('pre', { class: 'out', text: S[cases.expected[i]] }),
+        el('pre', { class: 'out', text: longText(report, cases.expected[i]) }),
       ]),
     );
   }
   const grid = el('div', { class: 'sides' }, panels);
   grid.style.gridTemplateColumns = 'repeat(' + panels.length + ', minmax(0, 1fr))';
   const parts = [el('div', { class: 'muted', text: report.key(i) }), grid];
-  if (sides.length === 2 && sides[0].n[i] && sides[1].n[i]) {
+  if (sides.length === 2 && sides[0].n[i] && sides[1].n[i] && report.texts) {
     parts.push(el('h4', { text: 'word diff (baseline → candidate)' }));
-    parts.push(diffView(S[sides[0].text[i]], S[sides[1].text[i]]));
+    parts.push(diffView(report.texts[sides[0].text[i]], report.texts[sides[1].text[i]]));
   }
   if (cases.prompt[i]) {
     parts.push(
       el('details', null, [
         el('summary', { text: 'prompt' }),
-        el('pre', { class: 'out', text: S[cases.prompt[i]] }),
+        el('pre', { class: 'out', text: longText(report, cases.prompt[i]) }),
       ]),
     );
   }
@@ -204,10 +210,11 @@ function caseTable(report, root) {
 
   function text(i) {
     if (haystack === null) {
+      const T = report.texts;
       haystack = new Array(n);
       for (let j = 0; j < n; j++) {
         const parts = [report.key(j), S[data.cases.tags[j]]];
-        for (const s of sides) parts.push(S[s.text[j]], S[s.why[j]], S[s.err[j]]);
+        for (const s of sides) parts.push(T[s.text[j]], T[s.why[j]], S[s.err[j]]);
         haystack[j] = parts.join('\n').toLowerCase();
       }
     }
@@ -355,6 +362,11 @@ function caseTable(report, root) {
 
   function update(event) {
     const started = event && event.timeStamp ? event.timeStamp : performance.now();
+    if (state.text && !report.texts) {
+      // a text filter searches the outputs: wait for them (the time counts)
+      report.textsReady.then(() => update({ timeStamp: started }));
+      return;
+    }
     compute();
     renderHead();
     renderBody();
@@ -404,6 +416,11 @@ function caseTable(report, root) {
     state.only = -1;
     pinned.hidden = true;
     update(event);
+  });
+
+  // Open rows show their outputs once the long texts are read.
+  report.textsReady.then(() => {
+    if (open.size) renderBody();
   });
 
   // Default order: the cases that need a look first, then by key.
