@@ -5,7 +5,7 @@
     python benchmarks/html_report.py --nice -10         # the browser ahead of other work (root)
     python benchmarks/html_report.py --screenshot docs/html-report.png   # the README's picture
 
-The report is rendered from a judged synthetic run (``tests/report/outcomes.py``: a
+The report is rendered from a judged synthetic run (``tests/report/html_outcomes.py``: a
 baseline and a candidate, outputs of about ``--words`` words drawn from this README's
 words with their frequencies, so they compress about as real prose does; some rewritten,
 some failing, a few errors), exactly as ``--llmguard-report-html`` renders a real one.
@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from pytest_llmguard.report.html import render_html  # noqa: E402
 from tests.browser import chromium, missing_reason  # noqa: E402
-from tests.report.outcomes import synthetic_outcome  # noqa: E402
+from tests.report.html_outcomes import synthetic_outcome  # noqa: E402
 
 TARGETS = {"size": 5_000_000, "render": 1000.0, "sort": 200.0, "filter": 200.0}
 UPDATES = "return Number(document.documentElement.getAttribute('data-updates') || 0)"

@@ -19,7 +19,7 @@ from pytest_llmguard.report.escape import reveal_controls
 from pytest_llmguard.report.html import csp_hash, embed, page_parts, render_html
 from pytest_llmguard.report.html_data import MAX_OUTPUT_CHARS, build_data, script_json, sides_of
 from pytest_llmguard.report.rows import budget_rows
-from tests.report.outcomes import HOSTILE, synthetic_outcome, without_baseline_side
+from tests.report.html_outcomes import HOSTILE, synthetic_outcome, without_baseline_side
 
 DATA_BLOCKS = re.compile(
     r'<script id="(llmguard-data|llmguard-texts)" ([^>]*)>(.*?)</script>', re.S

@@ -17,7 +17,7 @@ import pytest
 
 from pytest_llmguard.report.html import render_html
 from tests.browser import chromium, missing_reason
-from tests.report.outcomes import HOSTILE, synthetic_outcome
+from tests.report.html_outcomes import HOSTILE, synthetic_outcome
 from tests.report.test_html import page_data
 
 _MISSING = missing_reason()
