@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -310,4 +311,40 @@ def test_a_large_compressed_report_renders_and_sorts(browser: Any, tmp_path: Pat
     set_control(browser, "#cases-section input[type=search]", "case-0001", "input")
     assert "10 of 3,000 cases" in browser.execute_script(
         "return document.querySelector('#cases-section .controls').textContent"
+    )
+
+
+def test_a_single_target_and_an_empty_run_render_too(browser: Any, tmp_path: Path) -> None:
+    full = synthetic_outcome(30)
+    single = replace(
+        full,
+        baseline=None,
+        candidate=None,
+        comparisons=(),
+        regressions=(),
+        summaries={"candidate": full.summaries["candidate"]},
+        scored=tuple(s for s in full.scored if s.observation.target == "candidate"),
+        baseline_summary=None,
+        baseline_scored=(),
+    )
+    empty = replace(single, summaries={}, scored=(), cases={}, verdict="pass")
+    for name, outcome, cases in (("single", single, 30), ("empty", empty, 0)):
+        page = tmp_path / f"{name}.html"
+        page.write_text(render_html(outcome), encoding="utf-8")
+        open_report(browser, page)
+        assert console_problems(browser) == [], name
+        titles = browser.execute_script(
+            "return [...document.querySelectorAll('figure h3')].map((h) => h.textContent)"
+        )
+        assert "Per case: baseline vs candidate" not in titles  # nothing to pair
+        assert f"{cases} of {cases} cases" in browser.execute_script(
+            "return document.querySelector('#cases-section .controls').textContent"
+        )
+    statuses = browser.execute_script(
+        "return [...document.querySelectorAll('#cases-section select[aria-label=status] option')]"
+        ".map((o) => o.value)"
+    )
+    assert statuses == ["all", "fail", "errors"]
+    assert "no case matches" in browser.execute_script(
+        "return document.querySelector('#cases tbody').textContent"
     )
