@@ -26,7 +26,7 @@ from pytest_llmguard.outcome import Outcome
 from pytest_llmguard.report.html_data import build_data, script_json
 
 # The script is these files concatenated in this order, inside one function scope.
-SCRIPTS = ("format.js", "charts.js", "diff.js", "table.js", "report.js")
+SCRIPTS = ("format.js", "charts.js", "diff.js", "detail.js", "table.js", "report.js")
 _MARKS = ("@CSP@", "@STYLE@", "@DATA_ATTRS@", "@DATA@", "@TEXTS_ATTRS@", "@TEXTS@", "@SCRIPT@")
 COMPRESS_ABOVE = 1_000_000  # characters of JSON; below, the data stays readable in the file
 

@@ -10,13 +10,15 @@ import gzip
 import json
 import re
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pytest_llmguard.outcome import Outcome
+from pytest_llmguard.report import html
 from pytest_llmguard.report.escape import reveal_controls
-from pytest_llmguard.report.html import csp_hash, embed, page_parts, render_html
+from pytest_llmguard.report.html import SCRIPTS, csp_hash, embed, page_parts, render_html
 from pytest_llmguard.report.html_data import MAX_OUTPUT_CHARS, build_data, script_json, sides_of
 from pytest_llmguard.report.rows import budget_rows
 from tests.report.html_outcomes import HOSTILE, synthetic_outcome, without_baseline_side
@@ -73,6 +75,15 @@ def test_page_is_self_contained_and_allows_only_its_own_script_and_style(
     assert not re.search(r"\b(fetch|XMLHttpRequest|WebSocket|EventSource|import\()", script)
     assert "innerHTML" not in script and "insertAdjacentHTML" not in script
     assert "eval(" not in script and "new Function" not in script
+
+
+def test_every_script_asset_is_part_of_the_page() -> None:
+    # a script file left out of SCRIPTS would only show as a ReferenceError in a browser
+    assets = Path(html.__file__).parent / "html_assets"
+    assert sorted(SCRIPTS) == sorted(p.name for p in assets.glob("*.js"))
+    _, _, script = page_parts()
+    for name in SCRIPTS:
+        assert (assets / name).read_text(encoding="utf-8") in script
 
 
 def test_data_is_read_from_the_outcome_not_recomputed(outcome: Outcome) -> None:
