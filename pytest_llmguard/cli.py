@@ -26,10 +26,17 @@ def _cmd_sim(argv: Sequence[str]) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    """Re-render a saved JSON report for the terminal or as Markdown."""
+    """Re-render a saved JSON report for the terminal, as Markdown or as HTML."""
     from pytest_llmguard.store import load_run, outcome_of
 
     outcome = outcome_of(load_run(args.run, allow_partial=True))
+    if args.html:
+        from pytest_llmguard.report.html import render_html
+
+        write_atomic(args.html, render_html(outcome))
+        print(f"wrote {args.html}")
+        if args.markdown is None:
+            return 0
     _show(outcome, args.markdown)
     return 0
 
@@ -128,6 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
         "run", help="a JSON report written by --llmguard-report-json or --llmguard-save"
     )
     report.add_argument("--markdown", **MARKDOWN)
+    report.add_argument(
+        "--html",
+        metavar="PATH",
+        help="write the self-contained HTML report here instead of printing",
+    )
     diff = sub.add_parser("diff", help="compare two saved runs against the configured budgets")
     diff.add_argument("run_a", help="baseline run (JSON)")
     diff.add_argument("run_b", help="candidate run (JSON)")

@@ -120,6 +120,12 @@ OPTIONS: tuple[Option, ...] = (
         "PATH",
     ),
     Option(
+        "report-html",
+        "write the self-contained HTML report (charts, case table) here "
+        "(default: report.html from config)",
+        "PATH",
+    ),
+    Option(
         "comment",
         "post the Markdown report as the pull request's sticky comment, updated in place "
         "(GitHub Actions; a failure is reported, not fatal) (default: off)",

@@ -200,6 +200,10 @@ class Judgement:
     verdict: Verdict = "pass"
     baseline: BaselineInfo | None = None
     candidate: str | None = None
+    # The baseline side itself, for reports that chart it: its summary and observations
+    # (a target of this run: the same objects as in ``summaries``/``scored``).
+    baseline_summary: RunSummary | None = None
+    baseline_scored: tuple[ScoredObservation, ...] = ()
 
 
 def unjudged(verdict: Verdict, incomplete: Sequence[str]) -> Verdict:
@@ -247,6 +251,10 @@ class Outcome:
     config_digest: str | None = None  # of the config file alone (merge judges with it)
     incomplete: tuple[str, ...] = ()
     unwritten: tuple[str, ...] = ()
+    # What ``baseline`` describes, when known (see Judgement); a saved run re-rendered
+    # from its JSON has the baseline's summary and observations only if it was a target.
+    baseline_summary: RunSummary | None = None
+    baseline_scored: tuple[ScoredObservation, ...] = ()
 
     @property
     def complete(self) -> bool:

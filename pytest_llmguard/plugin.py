@@ -135,6 +135,7 @@ def _create_session(config: pytest.Config) -> GuardSession:
         cache_mode=get_option(config, "cache"),
         report_json=get_option(config, "report-json"),
         report_markdown=get_option(config, "report-md"),
+        report_html=get_option(config, "report-html"),
         repeat=get_option(config, "repeat"),
         concurrency=get_option(config, "concurrency"),
         shard=get_option(config, "shard"),

@@ -47,4 +47,6 @@ def diff_runs(path_a: str, path_b: str, *, config_path: str | None, rootdir: str
         regressions=judgement.regressions,
         baseline=judgement.baseline,
         candidate=judgement.candidate,
+        baseline_summary=judgement.baseline_summary,
+        baseline_scored=judgement.baseline_scored,
     )

@@ -55,8 +55,7 @@ PUBLISH_WAIT_S = 15.0  # how long an interrupted controller waits for the worker
 
 def reserved_key_notes(config: Config) -> list[str]:
     """Say so when a config uses a key this version accepts but does not act on yet."""
-    reserved = {"report.html": config.report.html, "logs": config.logs, "drift": config.drift}
-    reserved["alerts"] = config.alerts
+    reserved = {"logs": config.logs, "drift": config.drift, "alerts": config.alerts}
     return [
         f"{key} is set but not implemented in this version; it has no effect"
         for key, value in reserved.items()
@@ -398,6 +397,8 @@ class GuardSession:
             inputs_digest=inputs_digest(self.config, self.golden_sets),
             config_digest=config_digest(self.config),
             incomplete=tuple(reasons),
+            baseline_summary=judgement.baseline_summary,
+            baseline_scored=judgement.baseline_scored,
         )
         return self.outputs.write(outcome, amend)
 

@@ -137,4 +137,6 @@ def assess(
         verdict=overall_verdict(comparisons) if comparisons or not budgets else "skip",
         baseline=baseline.info if baseline is not None else None,
         candidate=candidate if cand is not None else None,
+        baseline_summary=baseline.summary if baseline is not None else None,
+        baseline_scored=baseline.scored if baseline is not None else (),
     )

@@ -1,4 +1,4 @@
-"""Reports for people (terminal, Markdown) and machines (JSON), rendered from an Outcome.
+"""Reports for people (terminal, Markdown, HTML) and machines (JSON), rendered from an Outcome.
 
 Renderers import only records and outcomes; they never recompute a verdict. The JSON
 report is also what a saved run is (``store``): ``render_json`` builds it once, the
@@ -34,7 +34,7 @@ def write_reports(
     amend: Amend | None = None,
     failed: list[str] | None = None,
 ) -> list[str]:
-    """Write the configured report files (``json``, ``markdown``); returns the paths written.
+    """Write the configured reports (``json``, ``markdown``, ``html``); returns the paths written.
 
     ``document`` is the JSON report's text when the caller has built it already. With
     ``failed``, a report that cannot be written is noted there (``path: why``) and the
@@ -61,4 +61,8 @@ def write_reports(
         from pytest_llmguard.report.markdown import render_markdown
 
         one(paths["markdown"], lambda: render_markdown(outcome))
+    if "html" in paths:
+        from pytest_llmguard.report.html import render_html
+
+        one(paths["html"], lambda: render_html(outcome))
     return written

@@ -63,3 +63,18 @@ def escape_cell(text: str, limit: int = 200) -> str:
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = text.replace("|", "&#124;").replace("`", "&#96;").replace("\n", " ")
     return re.sub(r"([\\*_\[\]~])", r"\\\1", text)
+
+
+# Bidi embeddings, overrides and isolates make text read in another order than it is
+# stored ("Trojan Source"); C0/C1 controls are invisible. The plain direction marks
+# (U+200E, U+200F, U+061C) stay: right-to-left text uses them and they reorder nothing.
+HIDDEN_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def reveal_controls(text: str) -> str:
+    """Control and bidi characters shown as visible ``⟦U+202E⟧`` marks (for the HTML report).
+
+    The browser shows text with ``textContent``, so nothing here could run; but a bidi
+    override would make an output read differently from what the model returned.
+    """
+    return HIDDEN_CHARS.sub(lambda m: f"⟦U+{ord(m.group()):04X}⟧", text)

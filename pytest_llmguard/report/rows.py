@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pytest_llmguard.outcome import Comparison, Outcome
-from pytest_llmguard.summary import METRICS
+from pytest_llmguard.summary import METRICS, RunSummary
 from pytest_llmguard.units import (
     MISSING,
     format_change,
@@ -55,21 +55,26 @@ def target_rows(outcome: Outcome) -> list[list[str]]:
     Token and cost cells of a target with estimated token counts start with ``~``.
     """
     estimated = {s.observation.target for s in outcome.scored if s.observation.tokens_estimated}
-    rows = []
-    for name, s in outcome.summaries.items():
-        errors = ", ".join(f"{k}={v}" for k, v in sorted(s.errors_by_class.items()) if v) or "0"
-        row = [f"{name} ({s.model})"]
-        for _, metric, unit in TARGET_COLUMNS:
-            if metric == "n":
-                row.append(str(s.n))
-            elif metric == "":
-                row.append(errors)
-            else:
-                cell = format_number(s.metrics.get(metric), unit)
-                mark = name in estimated and metric in _FROM_TOKENS and cell != MISSING
-                row.append(ESTIMATED_MARK + cell if mark else cell)
-        rows.append(row)
-    return rows
+    return [
+        summary_row(name, s, estimated=name in estimated) for name, s in outcome.summaries.items()
+    ]
+
+
+def summary_row(name: str, s: RunSummary, *, estimated: bool = False) -> list[str]:
+    """``name (model)`` and the TARGET_COLUMNS cells of one summary (a target, a saved run);
+    ``estimated``: its token counts were estimated (those cells start with ``~``)."""
+    errors = ", ".join(f"{k}={v}" for k, v in sorted(s.errors_by_class.items()) if v) or "0"
+    row = [f"{name} ({s.model})"]
+    for _, metric, unit in TARGET_COLUMNS:
+        if metric == "n":
+            row.append(str(s.n))
+        elif metric == "":
+            row.append(errors)
+        else:
+            cell = format_number(s.metrics.get(metric), unit)
+            mark = estimated and metric in _FROM_TOKENS and cell != MISSING
+            row.append(ESTIMATED_MARK + cell if mark else cell)
+    return row
 
 
 def budget_label(c: Comparison, *, with_target: bool) -> str:
