@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 OUTCOME_KEY: pytest.StashKey[Outcome] = pytest.StashKey()
 RUN_DIR_KEY = pytest.StashKey[str]()
 RUN_DIR_INPUT = "llmguard_run_dir"
+NOW_INPUT = "llmguard_now"
 WORKER_OUTPUT = "llmguard"
 
 
@@ -116,12 +117,20 @@ def _create_session(config: pytest.Config) -> GuardSession:
         report_markdown=get_option(config, "report-md"),
         repeat=get_option(config, "repeat"),
         concurrency=get_option(config, "concurrency"),
+        logs=tuple(get_option(config, "logs") or ()),
+        sample=get_option(config, "sample"),
     )
-    return GuardSession(cfg, golden_sets, options, worker=_worker(config))
+    workerinput = getattr(config, "workerinput", {})
+    now = workerinput.get(NOW_INPUT)  # the controller's clock: one log sample for all
+    return GuardSession(cfg, golden_sets, options, worker=_worker(config), now=now)
 
 
-def pytest_report_header(config: pytest.Config) -> str | None:
-    return config.stash.get(collection.DECLINED_KEY, None)
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    lines = [config.stash.get(collection.DECLINED_KEY, "")]
+    guard = config.stash.get(SESSION_KEY, None)
+    if guard is not None and guard.log_cases is not None:
+        lines.extend(f"llmguard: {note}" for note in guard.log_cases.notes())
+    return [line for line in lines if line]
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -139,6 +148,9 @@ def pytest_configure_node(node: Any) -> None:
     run_dir = node.config.stash.get(RUN_DIR_KEY, None)
     if run_dir:
         node.workerinput[RUN_DIR_INPUT] = run_dir
+    guard = node.config.stash.get(SESSION_KEY, None)
+    if guard is not None:
+        node.workerinput[NOW_INPUT] = guard.started
 
 
 # ---- collection ---------------------------------------------------------------------------

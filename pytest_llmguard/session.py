@@ -16,9 +16,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pytest_llmguard import adaptive
-from pytest_llmguard.baseline import plan_baseline
+from pytest_llmguard.baseline import ProductionSide, plan_baseline
 from pytest_llmguard.budgets import Budget, scopes_of
 from pytest_llmguard.config import Config, TargetConfig
 from pytest_llmguard.config.overrides import Options, apply_options
@@ -43,12 +44,15 @@ from pytest_llmguard.summary import RunSummary, summarize
 from pytest_llmguard.targets.credentials import missing_key_message
 from pytest_llmguard.verdict import assess, by_target
 
+if TYPE_CHECKING:
+    from pytest_llmguard.sources.loading import LogCases
+
 __all__ = ["GuardSession", "Options"]
 
 
 def reserved_key_notes(config: Config) -> list[str]:
     """Say so when a config uses a key this version accepts but does not act on yet."""
-    reserved = {"report.html": config.report.html, "logs": config.logs, "drift": config.drift}
+    reserved: dict[str, object] = {"report.html": config.report.html, "drift": config.drift}
     reserved["alerts"] = config.alerts
     return [
         f"{key} is set but not implemented in this version; it has no effect"
@@ -67,15 +71,23 @@ class GuardSession:
         options: Options | None = None,
         *,
         worker: Worker | None = None,
+        now: float | None = None,
     ) -> None:
         self.options = options or Options()
         self.config, selected = apply_options(config, self.options)
+        self.started = time.time()
+        # Sampling windows ("since: 7d") count from the same moment in every xdist worker.
+        self.log_cases = _log_cases(self.config, golden_sets, self.started if now is None else now)
+        if self.log_cases is not None:
+            golden_sets = (*golden_sets, *self.log_cases.sets)
         self.golden_sets = tuple(golden_sets)
         self.worker = worker or Worker()
         self.cases: dict[str, Case] = {c.key: c for s in self.golden_sets for c in s.cases}
         self.store = open_store(self.config.history.dir, self.config.rootdir)
-        self.baseline = plan_baseline(self.config, self.options.baseline, self.store, selected)
-        self.notes: list[str] = []
+        self.baseline = plan_baseline(
+            self.config, self.options.baseline, self.store, selected, self._production
+        )
+        self.notes: list[str] = self.log_cases.notes() if self.log_cases is not None else []
         running = list(selected)
         compare = self.config.compare
         replaced = compare.baseline if compare and self.baseline.saved is not None else None
@@ -99,8 +111,13 @@ class GuardSession:
         self._judge_runs: list[dict[str, object]] = []
         self._whole_run: dict[int, Judgement] = {}
         self.rounds = 0  # adaptive rounds made after the first calls (same on every worker)
-        self.started = time.time()
         self.git = git_info(self.config.rootdir)
+
+    def _production(self) -> ProductionSide:
+        from pytest_llmguard.sources.production import production_side
+
+        assert self.log_cases is not None  # apply_options checked that logs are configured
+        return production_side(self.log_cases, self.config)
 
     @property
     def budgets(self) -> tuple[Budget, ...]:
@@ -322,6 +339,15 @@ class GuardSession:
         }
         root = Path(self.config.rootdir)
         return {k: os.fspath(root / v) for k, v in paths.items() if v}
+
+
+def _log_cases(config: Config, golden_sets: Sequence[GoldenSet], now: float) -> LogCases | None:
+    """The cases sampled from ``logs:`` (None without logs: nothing of sources is imported)."""
+    if not config.logs.enabled:
+        return None
+    from pytest_llmguard.sources.loading import load_log_cases
+
+    return load_log_cases(config, now=now, taken_names=[g.name for g in golden_sets])
 
 
 def _iso(ts: float) -> str:

@@ -28,6 +28,8 @@ class Baseline:
     info: BaselineInfo
     summary: RunSummary
     scored: tuple[ScoredObservation, ...]
+    # Only these cases are compared (the production baseline covers the log cases only).
+    cases: frozenset[str] | None = None
 
 
 def overall_verdict(comparisons: Sequence[Comparison]) -> Verdict:
@@ -77,8 +79,11 @@ def assess(
                 gate,
                 case_scopes=case_scopes,
                 baseline_label=baseline.info.label,
+                case_filter=baseline.cases.__contains__ if baseline.cases is not None else None,
             )
         )
+        if baseline.info.source == "production":
+            said.extend(_unpaired_note(comparisons))
     elif baseline is not None and candidate:
         said.append(f"no comparison: candidate target '{candidate}' did not run")
     compared = {candidate} if comparisons else set()
@@ -100,3 +105,16 @@ def assess(
         baseline=baseline.info if baseline is not None else None,
         candidate=candidate if cand is not None else None,
     )
+
+
+def _unpaired_note(comparisons: Sequence[Comparison]) -> list[str]:
+    """Which comparisons with the logs could not pair case by case (said, not hidden)."""
+    unpaired = sorted(
+        {c.metric for c in comparisons if c.baseline is not None and c.interval and not c.paired}
+    )
+    if not unpaired:
+        return []
+    return [
+        "compared unpaired with production (too few cases had the value on both sides): "
+        + ", ".join(unpaired)
+    ]

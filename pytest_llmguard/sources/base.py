@@ -1,0 +1,102 @@
+"""What a log format is: a name, a test that recognises its records, and a reader.
+
+A reader streams the files of one source and yields ``LogRecord``s, reporting bad,
+unusable and skipped records into the ``ReadContext``'s tally as it goes. Formats are
+registered in ``sources.registry``; one module per format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pytest_llmguard.config.records import FeedbackConfig
+from pytest_llmguard.records import Provenance
+from pytest_llmguard.sources.files import Item, LogFile, items
+from pytest_llmguard.sources.record import LogRecord
+from pytest_llmguard.sources.tally import Tally
+from pytest_llmguard.sources.window import iso_utc
+
+__all__ = ["LogFormat", "ReadContext", "dig", "first", "read_items", "where"]
+
+
+@dataclass(frozen=True)
+class ReadContext:
+    """What every reader needs: the feedback rules, field paths, strictness, the tally."""
+
+    tally: Tally
+    feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
+    fields: Mapping[str, str] = field(default_factory=dict)  # openai-jsonl only
+    strict: bool = False
+
+
+class LogFormat(Protocol):
+    """One log format (``openai-jsonl``, ``otel``...)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def prefixes(self) -> tuple[str, ...]:
+        """Where its items sit inside one JSON document (ijson prefixes)."""
+        ...
+
+    def detect(self, data: Mapping[str, Any]) -> bool:
+        """Whether a record (a JSONL line or a document item) is in this format."""
+        ...
+
+    def read(self, files: Sequence[LogFile], ctx: ReadContext) -> Iterator[LogRecord]:
+        """Every usable record of the files, in file order."""
+        ...
+
+
+def read_items(
+    files: Sequence[LogFile],
+    prefixes: Sequence[str],
+    ctx: ReadContext,
+    convert: Callable[[Item, LogFile, ReadContext], Iterable[LogRecord]],
+) -> Iterator[LogRecord]:
+    """Each file's items through ``convert``: the loop of every one-record-per-item format."""
+    for file in files:
+        for item in items(file, prefixes, ctx.tally, strict=ctx.strict):
+            for record in convert(item, file, ctx):
+                ctx.tally.record()
+                yield record
+
+
+_MISSING = object()
+
+
+def dig(data: Any, path: str) -> Any:
+    """The value at a dotted path (``response.choices.0.message``), or None."""
+    value = data
+    for part in path.split("."):
+        if isinstance(value, Mapping):
+            value = value.get(part, _MISSING)
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return None
+        if value is _MISSING:
+            return None
+    return value
+
+
+def first(data: Any, paths: Sequence[str]) -> Any:
+    """The value at the first of ``paths`` that holds one (not None)."""
+    for path in paths:
+        value = dig(data, path)
+        if value is not None:
+            return value
+    return None
+
+
+def where(
+    file: LogFile, line: int | None, fmt: str, started_at: float | None, **ids: str | None
+) -> Provenance:
+    """The provenance of a record read at ``file:line``."""
+    clean = {k: (str(v) if v not in (None, "") else None) for k, v in ids.items()}
+    return Provenance(
+        file=file.display, line=line, format=fmt, timestamp=iso_utc(started_at), **clean
+    )

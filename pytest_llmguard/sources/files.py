@@ -1,0 +1,160 @@
+"""Log files to JSON objects, streamed: JSONL/NDJSON line by line, or one JSON document.
+
+Which of the two a file is, is read from its first line (gzip recognised by its magic
+bytes, whatever the name): a line that is a JSON object on its own makes a JSONL file
+(``documents.stream.iter_json_lines``: bad lines counted with their line numbers); any
+other start (``[``, a pretty-printed ``{``) makes one JSON document, which is streamed
+with ijson's C parser: only the items at the reader's ``prefixes`` are built, one at a
+time, so an OTLP export of a few GB is read in constant memory. A document that breaks
+off counts as one bad record where it breaks, and reading stops there.
+"""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import os
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from pytest_llmguard.documents.reading import open_binary
+from pytest_llmguard.documents.stream import iter_json_lines
+from pytest_llmguard.exceptions import LogSourceError
+from pytest_llmguard.sources.tally import Tally
+
+__all__ = ["Item", "LogFile", "expand", "items"]
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_SNIFF_BYTES = 1 << 20
+DOCS = "replaying-production-logs"
+
+
+@dataclass(frozen=True, slots=True)
+class LogFile:
+    """One file of a source: its path and how reports name it (rootdir-relative)."""
+
+    path: str
+    display: str
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One JSON object from a log file: its line (None inside a document) and its prefix.
+
+    ``prefix`` is where a document item was found (``resourceSpans.item.scopeSpans.item.
+    spans.item``); ``""`` for a whole JSONL line.
+    """
+
+    line: int | None
+    prefix: str
+    data: dict[str, Any]
+
+
+def expand(pattern: str, rootdir: str) -> list[LogFile]:
+    """The files a ``logs.sources[].path`` names (a file or a glob), sorted; error if none."""
+    full = pattern if os.path.isabs(pattern) else os.path.join(rootdir, pattern)
+    if any(c in pattern for c in "*?["):
+        found = sorted(p for p in glob.glob(full, recursive=True) if os.path.isfile(p))
+    elif os.path.isdir(full):
+        found = sorted(
+            os.path.join(d, f)
+            for d, dirs, files in os.walk(full)
+            for f in files
+            if not f.startswith(".")
+        )
+    else:
+        found = [full] if os.path.isfile(full) else []
+    if not found:
+        raise LogSourceError(
+            f"log source {pattern!r} matches no file (paths are relative to the rootdir {rootdir})",
+            docs=DOCS,
+        )
+    return [LogFile(p, _display(p, rootdir)) for p in found]
+
+
+def _display(path: str, rootdir: str) -> str:
+    rel = os.path.relpath(os.path.abspath(path), rootdir)
+    return rel.replace(os.sep, "/")
+
+
+def is_json_lines(file: LogFile) -> bool:
+    """Whether the file is JSONL (its first non-blank line is a JSON object on its own)."""
+    with _open(file) as stream:
+        try:
+            for _ in range(100):
+                line = stream.readline(_SNIFF_BYTES)
+                if not line:
+                    return True  # empty: nothing to read either way
+                text = line.strip()
+                if text:
+                    return text.startswith(b"{") and _one_object(text)
+        except (EOFError, OSError, zlib.error):
+            return True  # a damaged file: the line reader counts what it can
+    return True
+
+
+def _one_object(text: bytes) -> bool:
+    import json
+
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
+
+
+def _open(file: LogFile) -> BinaryIO:
+    raw = open_binary(file.path, file.display, LogSourceError, buffering=1 << 20)
+    if raw.peek(2)[:2] == _GZIP_MAGIC:
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    return raw
+
+
+def items(file: LogFile, prefixes: Sequence[str], tally: Tally, *, strict: bool) -> Iterator[Item]:
+    """Every JSON object of the file: each JSONL line, or each document item at ``prefixes``."""
+    if is_json_lines(file):
+        lines = iter_json_lines(
+            file.path, strict=strict, display=file.display, error=LogSourceError
+        )
+        try:
+            for record in lines:
+                yield Item(record.line, "", record.data)
+        finally:
+            tally.file_read(lines.stats)
+        return
+    yield from _document_items(file, prefixes, tally, strict=strict)
+
+
+def _document_items(
+    file: LogFile, prefixes: Sequence[str], tally: Tally, *, strict: bool
+) -> Iterator[Item]:
+    import ijson
+
+    wanted = frozenset(prefixes)
+    count = 0
+    with _open(file) as stream:
+        builder: Any = None
+        building = ""
+        try:
+            for prefix, event, value in ijson.parse(stream, use_float=True):
+                if builder is None:
+                    if event in ("start_map", "start_array") and prefix in wanted:
+                        builder = ijson.ObjectBuilder()
+                        building = prefix
+                        builder.event(event, value)
+                    continue
+                builder.event(event, value)
+                if prefix == building and event in ("end_map", "end_array"):
+                    value_built = builder.value
+                    builder = None
+                    count += 1
+                    if isinstance(value_built, dict):
+                        yield Item(None, building, value_built)
+                    else:
+                        reason = f"item {count} is not a JSON object"
+                        tally.bad(file.display, None, reason, strict=strict)
+        except (ijson.JSONError, ijson.IncompleteJSONError, EOFError, zlib.error, OSError) as exc:
+            reason = f"the JSON document breaks off after {count} items ({exc}); reading stopped"
+            tally.bad(file.display, None, reason, strict=strict)
+    tally.document_read(file.display, count)
