@@ -1,4 +1,4 @@
-"""The ``llmguard`` command: sim, report, diff, init."""
+"""The ``llmguard`` command: sim, report, diff, init, sample."""
 
 from __future__ import annotations
 
@@ -60,6 +60,12 @@ def _cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from pytest_llmguard.sources.command import run
+
+    return run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llmguard", description="LLM regression gate")
     parser.add_argument("--version", action="version", version=f"llmguard {__version__}")
@@ -80,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
     init = sub.add_parser("init", help="scaffold llmguard.yaml, a golden set and CI workflows")
     init.add_argument("directory", nargs="?", default=".")
     init.add_argument("--force", action="store_true", help="overwrite existing files")
+    sample = sub.add_parser(
+        "sample", help="sample production logs into a golden set (redacted, for review)"
+    )
+    from pytest_llmguard.sources.command import add_arguments
+
+    add_arguments(sample)
     return parser
 
 
@@ -88,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] == "sim":
         return _cmd_sim(argv[1:])
     args = build_parser().parse_args(argv)
-    handlers = {"report": _cmd_report, "diff": _cmd_diff, "init": _cmd_init}
+    handlers = {"report": _cmd_report, "diff": _cmd_diff, "init": _cmd_init, "sample": _cmd_sample}
     try:
         return handlers[args.command](args)
     except LLMGuardError as exc:

@@ -27,6 +27,10 @@ from pytest_llmguard.sources.tally import Tally
 __all__ = ["Item", "LogFile", "expand", "items"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
+# What a folder source reads (a glob reads whatever it matches).
+LOG_EXTENSIONS = tuple(
+    e + z for e in (".jsonl", ".ndjson", ".json", ".log", ".txt") for z in ("", ".gz")
+)
 _SNIFF_BYTES = 1 << 20
 DOCS = "replaying-production-logs"
 
@@ -62,7 +66,7 @@ def expand(pattern: str, rootdir: str) -> list[LogFile]:
             os.path.join(d, f)
             for d, dirs, files in os.walk(full)
             for f in files
-            if not f.startswith(".")
+            if not f.startswith(".") and f.endswith(LOG_EXTENSIONS)
         )
     else:
         found = [full] if os.path.isfile(full) else []
@@ -80,7 +84,8 @@ def _display(path: str, rootdir: str) -> str:
 
 
 def is_json_lines(file: LogFile) -> bool:
-    """Whether the file is JSONL (its first non-blank line is a JSON object on its own)."""
+    """Whether the file is JSONL: its first non-blank line is a JSON object on its own,
+    of at most ``_SNIFF_BYTES`` (a longer first line is streamed as a document)."""
     with _open(file) as stream:
         try:
             for _ in range(100):
@@ -88,8 +93,10 @@ def is_json_lines(file: LogFile) -> bool:
                 if not line:
                     return True  # empty: nothing to read either way
                 text = line.strip()
-                if text:
-                    return text.startswith(b"{") and _one_object(text)
+                if not text:
+                    continue
+                whole = line.endswith(b"\n") or len(line) < _SNIFF_BYTES
+                return whole and text.startswith(b"{") and _one_object(text)
         except (EOFError, OSError, zlib.error):
             return True  # a damaged file: the line reader counts what it can
     return True
@@ -129,32 +136,50 @@ def items(file: LogFile, prefixes: Sequence[str], tally: Tally, *, strict: bool)
 def _document_items(
     file: LogFile, prefixes: Sequence[str], tally: Tally, *, strict: bool
 ) -> Iterator[Item]:
+    """The items at ``prefixes``, one ijson pass (C speed) per prefix the document has."""
     import ijson
 
-    wanted = frozenset(prefixes)
     count = 0
-    with _open(file) as stream:
-        builder: Any = None
-        building = ""
-        try:
-            for prefix, event, value in ijson.parse(stream, use_float=True):
-                if builder is None:
-                    if event in ("start_map", "start_array") and prefix in wanted:
-                        builder = ijson.ObjectBuilder()
-                        building = prefix
-                        builder.event(event, value)
-                    continue
-                builder.event(event, value)
-                if prefix == building and event in ("end_map", "end_array"):
-                    value_built = builder.value
-                    builder = None
+    for prefix in _present(file, prefixes):
+        with _open(file) as stream:
+            try:
+                for value in ijson.items(stream, prefix, use_float=True, multiple_values=True):
                     count += 1
-                    if isinstance(value_built, dict):
-                        yield Item(None, building, value_built)
+                    if isinstance(value, dict):
+                        yield Item(None, prefix, value)
                     else:
                         reason = f"item {count} is not a JSON object"
                         tally.bad(file.display, None, reason, strict=strict)
-        except (ijson.JSONError, ijson.IncompleteJSONError, EOFError, zlib.error, OSError) as exc:
-            reason = f"the JSON document breaks off after {count} items ({exc}); reading stopped"
-            tally.bad(file.display, None, reason, strict=strict)
+            except (ijson.JSONError, EOFError, zlib.error, OSError) as exc:
+                reason = (
+                    f"the JSON document breaks off after {count} items ({exc}); reading stopped"
+                )
+                tally.bad(file.display, None, reason, strict=strict)
+                break
     tally.document_read(file.display, count)
+
+
+def _present(file: LogFile, prefixes: Sequence[str]) -> list[str]:
+    """The prefixes this document can hold: ``item`` for a top-level array, else those
+    whose first key occurs in the file (a scan of the raw bytes, far cheaper than a parse;
+    a key that only occurs inside some text costs a pass that finds nothing)."""
+    with _open(file) as stream:
+        try:
+            head = stream.read(_SNIFF_BYTES).lstrip()
+        except (EOFError, OSError, zlib.error):
+            return list(prefixes[:1])
+        if head.startswith(b"["):
+            return [p for p in prefixes if p == "item"]
+        keys = {p: b'"' + p.split(".", 1)[0].encode() + b'"' for p in prefixes if p != "item"}
+        found: set[str] = set()
+        tail = b""
+        chunk = head
+        while chunk and len(found) < len(keys):
+            window = tail + chunk
+            found.update(p for p, key in keys.items() if key in window)
+            tail = window[-64:]
+            try:
+                chunk = stream.read(_SNIFF_BYTES)
+            except (EOFError, OSError, zlib.error):
+                break
+    return [p for p in prefixes if p in found]
