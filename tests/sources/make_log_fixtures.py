@@ -698,9 +698,7 @@ def write_litellm() -> None:
             "cache_hit": n == 4,
             "request_tags": ["support", route.rsplit("/", 1)[-1]],
             "model_parameters": {"temperature": 0.2, "max_tokens": 300},
-            "metadata": {
-                "user_api_key_hash": "88dc28d0f030c55ed4ab77ed8faf098196cb1c05df778539800c9f1243fe6b4b"
-            },
+            "metadata": {"user_api_key_hash": "88dc28d0f030c55ed4ab77ed8faf0981" * 2},
             "error_str": None,
             "error_information": None,
         }
