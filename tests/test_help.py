@@ -20,6 +20,8 @@ EXPECTED_OPTIONS = [
     "--llmguard-report-md",
     "--llmguard-repeat",
     "--llmguard-concurrency",
+    "--llmguard-logs",
+    "--llmguard-sample",
 ]
 EXPECTED_INI = [
     "llmguard",
@@ -32,6 +34,8 @@ EXPECTED_INI = [
     "llmguard_report_md",
     "llmguard_repeat",
     "llmguard_concurrency",
+    "llmguard_logs",
+    "llmguard_sample",
 ]
 
 

@@ -14,11 +14,19 @@ from typing import Any, Protocol
 from pytest_llmguard.config.records import FeedbackConfig
 from pytest_llmguard.records import Provenance
 from pytest_llmguard.sources.files import Item, LogFile, items
-from pytest_llmguard.sources.record import LogRecord
+from pytest_llmguard.sources.record import Candidate
 from pytest_llmguard.sources.tally import Tally
-from pytest_llmguard.sources.window import iso_utc
 
-__all__ = ["LogFormat", "ReadContext", "dig", "first", "read_items", "where"]
+__all__ = [
+    "LogFormat",
+    "Path",
+    "ReadContext",
+    "compile_path",
+    "dig",
+    "first",
+    "read_items",
+    "where",
+]
 
 
 @dataclass(frozen=True)
@@ -46,8 +54,9 @@ class LogFormat(Protocol):
         """Whether a record (a JSONL line or a document item) is in this format."""
         ...
 
-    def read(self, files: Sequence[LogFile], ctx: ReadContext) -> Iterator[LogRecord]:
-        """Every usable record of the files, in file order."""
+    def read(self, files: Sequence[LogFile], ctx: ReadContext) -> Iterator[Candidate]:
+        """Every usable record of the files, in file order (each a ``LogRecord``, or a
+        candidate that makes one when the sample keeps it)."""
         ...
 
 
@@ -55,8 +64,8 @@ def read_items(
     files: Sequence[LogFile],
     prefixes: Sequence[str],
     ctx: ReadContext,
-    convert: Callable[[Item, LogFile, ReadContext], Iterable[LogRecord]],
-) -> Iterator[LogRecord]:
+    convert: Callable[[Item, LogFile, ReadContext], Iterable[Candidate]],
+) -> Iterator[Candidate]:
     """Each file's items through ``convert``: the loop of every one-record-per-item format."""
     for file in files:
         for item in items(file, prefixes, ctx.tally, strict=ctx.strict):
@@ -65,38 +74,41 @@ def read_items(
                 yield record
 
 
-_MISSING = object()
+Path = tuple[str, ...]
 
 
-def dig(data: Any, path: str) -> Any:
-    """The value at a dotted path (``response.choices.0.message``), or None."""
+def compile_path(path: str) -> Path:
+    """A dotted path (``response.choices.0.message``) as its keys, split once."""
+    return tuple(path.split("."))
+
+
+def dig(data: Any, keys: Path) -> Any:
+    """The value at a compiled path, or None (JSON data: dicts and lists only)."""
     value = data
-    for part in path.split("."):
-        if isinstance(value, Mapping):
-            value = value.get(part, _MISSING)
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
+    for key in keys:
+        kind = type(value)
+        if kind is dict:
+            value = value.get(key)
+        elif kind is list and key.isdigit() and int(key) < len(value):
+            value = value[int(key)]
         else:
             return None
-        if value is _MISSING:
+        if value is None:
             return None
     return value
 
 
-def first(data: Any, paths: Sequence[str]) -> Any:
+def first(data: Any, paths: Sequence[Path]) -> Any:
     """The value at the first of ``paths`` that holds one (not None)."""
-    for path in paths:
-        value = dig(data, path)
+    for keys in paths:
+        value = dig(data, keys)
         if value is not None:
             return value
     return None
 
 
-def where(
-    file: LogFile, line: int | None, fmt: str, started_at: float | None, **ids: str | None
-) -> Provenance:
-    """The provenance of a record read at ``file:line``."""
+def where(file: LogFile, line: int | None, fmt: str, **ids: str | None) -> Provenance:
+    """The provenance of a record read at ``file:line`` (its time is added when it becomes
+    a case: formatting a date for every record read would cost more than reading it)."""
     clean = {k: (str(v) if v not in (None, "") else None) for k, v in ids.items()}
-    return Provenance(
-        file=file.display, line=line, format=fmt, timestamp=iso_utc(started_at), **clean
-    )
+    return Provenance(file=file.display, line=line, format=fmt, **clean)

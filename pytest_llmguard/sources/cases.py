@@ -10,7 +10,8 @@
 - A case id is a slug of the (redacted) question and a hash of the record's identity
   (``refund-window-policy-3f9a2c1b0e``): the same record sampled again keeps its id,
   whatever file it was in.
-- Each log file with sampled records is one pseudo golden set, named after the file.
+- Each log file with sampled records is one pseudo golden set, named after the file
+  (``app`` for ``logs/app.jsonl.gz``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pytest_llmguard.golden import GoldenSet
 from pytest_llmguard.metrics.pii import redact
 from pytest_llmguard.records import Case, Check, Message
 from pytest_llmguard.sources.record import LogRecord
+from pytest_llmguard.sources.window import iso_utc
 
 __all__ = ["LOG_TAG", "case_id", "log_sets", "to_case"]
 
@@ -63,6 +65,8 @@ def to_case(
         if expected is not None or kind != "similarity"
     ]
     provenance = record.provenance
+    if provenance.timestamp is None and record.started_at is not None:
+        provenance = replace(provenance, timestamp=iso_utc(record.started_at))
     return Case(
         set_name=set_name,
         set_path=provenance.file,
@@ -86,8 +90,8 @@ def log_sets(
 ) -> tuple[tuple[GoldenSet, ...], dict[str, LogRecord]]:
     """One pseudo golden set per log file, and the record behind each case key.
 
-    Set names are the files' names (``app.jsonl``), made unique against ``taken_names``
-    (the golden sets') and each other.
+    Set names are the files' names (``app`` for ``logs/app.jsonl``), made unique against
+    ``taken_names`` (the golden sets') and each other.
     """
     by_file: dict[str, list[LogRecord]] = {}
     for record in records:
@@ -118,10 +122,12 @@ def log_sets(
 
 
 def _set_name(file: str, taken: set[str]) -> str:
-    base = _NOT_NAME.sub("_", os.path.basename(file)) or "logs"
+    # The file's name without its extensions (app.jsonl.gz -> app): pytest shows a
+    # location's dots as "::", so a set name keeps none.
+    base = _NOT_NAME.sub("_", os.path.basename(file).split(".")[0]) or "logs"
     if base not in taken:
         return base
-    whole = _NOT_NAME.sub("_", file.replace("/", "-"))
+    whole = _NOT_NAME.sub("_", file.replace("/", "-").replace(".", "_"))
     name, number = whole, 2
     while name in taken:
         name = f"{whole}-{number}"

@@ -10,7 +10,7 @@ the same variations: content as a string, as a list of parts (``{"type": "text",
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from pytest_llmguard.config.records import FeedbackConfig
@@ -18,6 +18,7 @@ from pytest_llmguard.records import ErrorClass, Message
 from pytest_llmguard.sources.record import Feedback
 
 __all__ = [
+    "ROLES",
     "chat_messages",
     "count",
     "error_class",
@@ -32,7 +33,7 @@ __all__ = [
 ]
 
 # A logged role, as the golden-set schema knows it (system, user, assistant, tool).
-_ROLES = {
+ROLES = {
     "system": "system",
     "developer": "system",  # OpenAI's newer name for system instructions
     "instructions": "system",
@@ -66,20 +67,20 @@ def text(value: Any) -> str | None:
     """Text content: a string, or the text parts of a content list joined; else None."""
     if isinstance(value, str):
         return value
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         for key in ("text", "content", "value"):
             found = value.get(key)
             if isinstance(found, str):
                 return found
         return None
-    if isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
+    if isinstance(value, (list, tuple)):
         parts = [t for t in (text(part) for part in value) if t is not None]
         return "".join(parts) if parts else None
     return None
 
 
 def role_of(value: Any) -> str | None:
-    return _ROLES.get(value.strip().lower()) if isinstance(value, str) else None
+    return ROLES.get(value.strip().lower()) if isinstance(value, str) else None
 
 
 def chat_messages(value: Any) -> tuple[Message, ...] | None:
@@ -91,7 +92,7 @@ def chat_messages(value: Any) -> tuple[Message, ...] | None:
     """
     if isinstance(value, str):
         return (Message("user", value),) if value.strip() else None
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         inner = value.get("messages")
         if inner is not None:
             return chat_messages(inner)
@@ -100,10 +101,10 @@ def chat_messages(value: Any) -> tuple[Message, ...] | None:
             return (one,) if one is not None else None
         prompt = value.get("prompt") or value.get("input")
         return chat_messages(prompt) if isinstance(prompt, (str, list)) else None
-    if isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
+    if isinstance(value, (list, tuple)):
         out = []
         for item in value:
-            if not isinstance(item, Mapping):
+            if not isinstance(item, dict):
                 return None
             message = _message(item)
             if message is None:
@@ -114,10 +115,16 @@ def chat_messages(value: Any) -> tuple[Message, ...] | None:
 
 
 def _message(item: Mapping[str, Any]) -> Message | None:
-    role = role_of(item.get("role"))
+    raw = item.get("role")
+    role = ROLES.get(raw) if type(raw) is str else None
     if role is None:
-        return None
-    content = text(item.get("content"))
+        role = role_of(raw)
+        if role is None:
+            return None
+    content = item.get("content")
+    if type(content) is str:  # the common case, without the general walk below
+        return Message(role, content)
+    content = text(content)
     if content is None:
         content = text(item.get("parts")) or ""
     return Message(role, content)
@@ -128,12 +135,12 @@ def response_text(value: Any) -> str | None:
     assistant message, a list of messages (the last assistant one), or ``{"output": ...}``."""
     if isinstance(value, str):
         return value
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         choices = value.get("choices")
-        if isinstance(choices, Sequence) and choices and isinstance(choices[0], Mapping):
+        if isinstance(choices, list) and choices and isinstance(choices[0], dict):
             first = choices[0]
             message = first.get("message")
-            if isinstance(message, Mapping):
+            if isinstance(message, dict):
                 return text(message.get("content"))
             return text(first.get("text"))
         if "role" in value or "content" in value:
@@ -142,8 +149,8 @@ def response_text(value: Any) -> str | None:
             if key in value:
                 return response_text(value[key])
         return None
-    if isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
-        messages = [m for m in value if isinstance(m, Mapping) and "role" in m]
+    if isinstance(value, (list, tuple)):
+        messages = [m for m in value if isinstance(m, dict) and "role" in m]
         assistant = [m for m in messages if role_of(m.get("role")) == "assistant"]
         if assistant:
             return text(assistant[-1].get("content"))
@@ -153,7 +160,7 @@ def response_text(value: Any) -> str | None:
 
 def label(value: Any) -> str | None:
     """A scalar as text (an id, a model name, a version); None for None and containers."""
-    if value is None or isinstance(value, (Mapping, list, tuple)):
+    if value is None or isinstance(value, (dict, list, tuple)):
         return None
     return str(value)
 
@@ -253,7 +260,7 @@ def feedback_of(value: Any, settings: FeedbackConfig) -> Feedback | None:
         if not label:
             return None
         return "negative" if label in settings.negative_values else "positive"
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         for key in ("score", "value", "rating", "label", "thumbs", "stringValue"):
             if key in value:
                 return feedback_of(value[key], settings)

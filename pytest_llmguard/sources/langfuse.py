@@ -47,7 +47,7 @@ from pytest_llmguard.sources.content import (
     response_text,
 )
 from pytest_llmguard.sources.files import LogFile, items
-from pytest_llmguard.sources.record import Feedback, LogRecord
+from pytest_llmguard.sources.record import Candidate, Feedback, LogRecord
 from pytest_llmguard.sources.tally import Tally
 from pytest_llmguard.sources.window import parse_timestamp
 
@@ -70,7 +70,7 @@ class Langfuse:
             return True
         return data.get("type") in _TYPES and ("traceId" in data or "startTime" in data)
 
-    def read(self, files: Sequence[LogFile], ctx: ReadContext) -> Iterator[LogRecord]:
+    def read(self, files: Sequence[LogFile], ctx: ReadContext) -> Iterator[Candidate]:
         feedback = _Feedback(ctx)
         # First the scores (a throwaway tally: the lines are counted once, below), so
         # that every generation finds its feedback.
@@ -177,7 +177,7 @@ def _convert(
     return LogRecord(
         messages=messages,
         response=None if failed else answer,
-        provenance=where(file, line, NAME, started, trace_id=trace_id, observation_id=obs_id),
+        provenance=where(file, line, NAME, trace_id=trace_id, observation_id=obs_id),
         model=label(obs.get("model")),
         provider=label(metadata.get("provider") or metadata.get("ls_provider")),
         started_at=started,

@@ -37,7 +37,7 @@ from pytest_llmguard.sources.content import (
     response_text,
 )
 from pytest_llmguard.sources.files import Item, LogFile
-from pytest_llmguard.sources.record import LogRecord
+from pytest_llmguard.sources.record import Candidate, LogRecord
 from pytest_llmguard.sources.window import parse_timestamp
 
 NAME = "litellm"
@@ -56,7 +56,7 @@ class LiteLLM:
             and ("response_cost" in payload or "startTime" in payload)
         )
 
-    def read(self, files: Sequence[LogFile], ctx: ReadContext) -> Iterator[LogRecord]:
+    def read(self, files: Sequence[LogFile], ctx: ReadContext) -> Iterator[Candidate]:
         return read_items(files, self.prefixes, ctx, convert)
 
 
@@ -102,7 +102,6 @@ def convert(item: Item, file: LogFile, ctx: ReadContext) -> Iterable[LogRecord]:
             file,
             item.line,
             NAME,
-            started,
             trace_id=label(payload.get("trace_id")),
             request_id=label(payload.get("id")),
         ),

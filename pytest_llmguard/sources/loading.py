@@ -17,12 +17,12 @@ from pytest_llmguard.records import Case
 from pytest_llmguard.sources.base import LogFormat, ReadContext
 from pytest_llmguard.sources.cases import log_sets
 from pytest_llmguard.sources.files import LogFile, expand
-from pytest_llmguard.sources.record import LogRecord
+from pytest_llmguard.sources.record import Candidate, LogRecord
 from pytest_llmguard.sources.registry import detect, get_format
 from pytest_llmguard.sources.sampling import Sample, draw
 from pytest_llmguard.sources.tally import ReadReport, Tally
 
-__all__ = ["LogCases", "load_log_cases", "read_records"]
+__all__ = ["LogCases", "load_log_cases", "read_candidates", "read_records"]
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,13 @@ class LogCases:
 
 
 def read_records(logs: LogsConfig, rootdir: str, tally: Tally) -> Iterator[LogRecord]:
-    """Every usable record of every source, in source and file order."""
+    """Every usable record of every source, in source and file order, normalised."""
+    return (c.record() for c in read_candidates(logs, rootdir, tally))
+
+
+def read_candidates(logs: LogsConfig, rootdir: str, tally: Tally) -> Iterator[Candidate]:
+    """Every usable record of every source, normalised only when asked (sampling asks
+    for the records it keeps)."""
     for source in logs.sources:
         files = expand(source.path, rootdir)
         ctx = ReadContext(
@@ -75,7 +81,7 @@ def load_log_cases(config: Config, *, now: float, taken_names: Iterable[str] = (
     """Read the configured logs, draw the sample and make its pseudo golden sets."""
     tally = Tally()
     logs = config.logs
-    sample = draw(read_records(logs, config.rootdir, tally), logs.sample, now=now)
+    sample = draw(read_candidates(logs, config.rootdir, tally), logs.sample, now=now)
     sets, records = log_sets(
         sample.records,
         taken_names=taken_names,

@@ -21,11 +21,18 @@ points any field elsewhere with a dotted path::
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from pytest_llmguard.sources.base import ReadContext, first, read_items, where
+from pytest_llmguard.sources.base import (
+    ReadContext,
+    compile_path,
+    read_items,
+    where,
+)
 from pytest_llmguard.sources.content import (
+    ROLES,
     chat_messages,
     count,
     feedback_of,
@@ -35,7 +42,7 @@ from pytest_llmguard.sources.content import (
     response_text,
 )
 from pytest_llmguard.sources.files import Item, LogFile
-from pytest_llmguard.sources.record import LogRecord
+from pytest_llmguard.sources.record import Candidate, LogRecord
 from pytest_llmguard.sources.window import parse_timestamp
 
 NAME = "openai-jsonl"
@@ -76,6 +83,40 @@ _CACHED = (
     "response.usage.prompt_tokens_details.cached_tokens",
     "usage.prompt_tokens_details.cached_tokens",
 )
+_STATUS = ("response.status_code", "status_code", "status")
+# field -> ((first key, (further keys...)), ...): paths are split once per source, and a
+# path whose first key is absent costs one dict lookup.
+Plan = Mapping[str, tuple[tuple[str, tuple[str, ...]], ...]]
+
+
+@functools.lru_cache(maxsize=64)
+def _plan(fields: tuple[tuple[str, str], ...]) -> Plan:
+    """The lookups of one source: its ``fields`` over the defaults."""
+    chosen = {**DEFAULT_PATHS, **{name: (path,) for name, path in fields}}
+    chosen.update(cached_tokens=_CACHED, status=_STATUS)
+    return {
+        name: tuple((keys[0], tuple(keys[1:])) for keys in map(compile_path, paths))
+        for name, paths in chosen.items()
+    }
+
+
+def _get(data: dict[str, Any], paths: tuple[tuple[str, tuple[str, ...]], ...]) -> Any:
+    """The value at the first path that holds one, or None."""
+    for head, rest in paths:
+        value = data.get(head)
+        for key in rest:
+            if value is None:
+                break
+            kind = type(value)
+            if kind is dict:
+                value = value.get(key)
+            elif kind is list and key.isdigit() and int(key) < len(value):
+                value = value[int(key)]
+            else:
+                value = None
+        if value is not None:
+            return value
+    return None
 
 
 class OpenAIJsonl:
@@ -87,20 +128,16 @@ class OpenAIJsonl:
         has_answer = any(k in data for k in ("response", "error", "output", "completion"))
         return has_request and has_answer
 
-    def read(self, files: Sequence[LogFile], ctx: ReadContext) -> Iterator[LogRecord]:
-        return read_items(files, self.prefixes, ctx, convert)
+    def read(self, files: Sequence[LogFile], ctx: ReadContext) -> Iterator[Candidate]:
+        plan = _plan(tuple(sorted(ctx.fields.items())))
+        return read_items(files, self.prefixes, ctx, functools.partial(convert, plan=plan))
 
 
-def _get(data: Mapping[str, Any], name: str, ctx: ReadContext) -> Any:
-    path = ctx.fields.get(name)
-    return first(data, (path,) if path else DEFAULT_PATHS[name])
-
-
-def convert(item: Item, file: LogFile, ctx: ReadContext) -> Iterable[LogRecord]:
+def convert(item: Item, file: LogFile, ctx: ReadContext, *, plan: Plan) -> Iterable[Candidate]:
+    """The record as a candidate: checked now (so that bad and unusable records are
+    counted), normalised only if the sample keeps it (``_Pending.record``)."""
     data = item.data
-    started = parse_timestamp(_get(data, "timestamp", ctx))
-    messages = chat_messages(_get(data, "messages", ctx))
-    if messages is None:
+    if not _has_messages(_get(data, plan["messages"])):
         ctx.tally.bad(
             file.display,
             item.line,
@@ -109,57 +146,110 @@ def convert(item: Item, file: LogFile, ctx: ReadContext) -> Iterable[LogRecord]:
             strict=ctx.strict,
         )
         return ()
-    response = _get(data, "response", ctx)
-    output = _get(data, "output", ctx)
-    answer = response_text(output if output is not None else response)
-    error, message, status = _error(data, ctx)
-    if error is None and answer is None:
-        ctx.tally.unusable(file.display, item.line, "no response text and no error logged")
-        return ()
-    request = _get(data, "request", ctx)
-    usage_source = response if isinstance(response, Mapping) else {}
-    finish = None
-    choices = usage_source.get("choices")
-    if isinstance(choices, list) and choices and isinstance(choices[0], Mapping):
-        finish = choices[0].get("finish_reason")
-    tags = _get(data, "tags", ctx)
-    record = LogRecord(
-        messages=messages,
-        response=answer if error is None else None,
-        provenance=where(
-            file,
-            item.line,
-            NAME,
-            started,
-            request_id=label(_get(data, "id", ctx)),
-        ),
-        model=label(_get(data, "model", ctx)),
-        provider="openai",
-        started_at=started,
-        latency_ms=number(_get(data, "latency_ms", ctx)),
-        ttft_ms=number(_get(data, "ttft_ms", ctx)),
-        input_tokens=count(_get(data, "input_tokens", ctx)),
-        output_tokens=count(_get(data, "output_tokens", ctx)),
-        cached_tokens=count(first(data, _CACHED)),
-        cost_usd=number(_get(data, "cost_usd", ctx)),
-        error=error,
-        error_message=message,
-        error_status=status,
-        finish_reason=finish if isinstance(finish, str) else None,
-        feedback=feedback_of(_get(data, "feedback", ctx), ctx.feedback),
-        route=label(_get(data, "route", ctx)),
-        tags=tuple(str(t) for t in tags) if isinstance(tags, list) else (),
-        prompt_name=label(_get(data, "prompt_name", ctx)),
-        prompt_version=label(_get(data, "prompt_version", ctx)),
-        params=replay_params(request) if isinstance(request, Mapping) else {},
-    )
-    return (record,)
+    output = _get(data, plan["output"])
+    answer = response_text(output if output is not None else _get(data, plan["response"]))
+    raw_error = _get(data, plan["error"])
+    if answer is None and raw_error in (None, False):
+        status = count(_get(data, plan["status"]))  # a failed batch line: status alone
+        if status is None or status < 400:
+            ctx.tally.unusable(file.display, item.line, "no response text and no error logged")
+            return ()
+    return (_Pending(data, plan, answer, file, item.line, ctx),)
 
 
-def _error(data: Mapping[str, Any], ctx: ReadContext) -> tuple[str | None, str | None, int | None]:
+def _has_messages(value: Any) -> bool:
+    """Whether ``chat_messages`` reads a conversation here (the common shape decided
+    without building it)."""
+    if type(value) is list and value:
+        for message in value:
+            role = message.get("role") if type(message) is dict else None
+            if type(role) is not str or role not in ROLES:
+                break
+        else:
+            return True
+    return chat_messages(value) is not None
+
+
+class _Pending:
+    """An openai-jsonl record read and checked, its fields looked up, not yet normalised."""
+
+    __slots__ = ("_answer", "_ctx", "_data", "_file", "_line", "_plan", "_whole")
+
+    def __init__(
+        self,
+        data: dict[str, Any],
+        plan: Plan,
+        answer: str | None,
+        file: LogFile,
+        line: int | None,
+        ctx: ReadContext,
+    ) -> None:
+        self._data, self._plan, self._answer = data, plan, answer
+        self._file, self._line, self._ctx = file, line, ctx
+        self._whole: LogRecord | None = None
+
+    def _value(self, name: str) -> Any:
+        return _get(self._data, self._plan[name])
+
+    @property
+    def identity(self) -> str:
+        request_id = label(self._value("id"))
+        # the same string LogRecord.identity makes of a record with only a request id
+        return f"ids:{request_id}" if request_id else self.record().identity
+
+    @property
+    def started_at(self) -> float | None:
+        return parse_timestamp(self._value("timestamp"))
+
+    def field(self, name: str) -> str:
+        if name in ("model", "route", "prompt_name", "prompt_version"):
+            return label(self._value(name)) or "-"
+        return self.record().field(name)
+
+    def record(self) -> LogRecord:
+        if self._whole is None:
+            self._whole = self._build()
+        return self._whole
+
+    def _build(self) -> LogRecord:
+        ctx = self._ctx
+        v = {name: self._value(name) for name in self._plan}
+        messages = chat_messages(v["messages"])
+        assert messages is not None  # checked by convert
+        error, message, status = _error(v["error"], count(v["status"]))
+        response, request, tags = v["response"], v["request"], v["tags"]
+        finish = None
+        choices = response.get("choices") if type(response) is dict else None
+        if type(choices) is list and choices and type(choices[0]) is dict:
+            finish = choices[0].get("finish_reason")
+        return LogRecord(
+            messages=messages,
+            response=self._answer if error is None else None,
+            provenance=where(self._file, self._line, NAME, request_id=label(v["id"])),
+            model=label(v["model"]),
+            provider="openai",
+            started_at=self.started_at,
+            latency_ms=number(v["latency_ms"]),
+            ttft_ms=number(v["ttft_ms"]),
+            input_tokens=count(v["input_tokens"]),
+            output_tokens=count(v["output_tokens"]),
+            cached_tokens=count(v["cached_tokens"]),
+            cost_usd=number(v["cost_usd"]),
+            error=error,
+            error_message=message,
+            error_status=status,
+            finish_reason=finish if isinstance(finish, str) else None,
+            feedback=feedback_of(v["feedback"], ctx.feedback),
+            route=label(v["route"]),
+            tags=tuple(str(t) for t in tags) if isinstance(tags, list) else (),
+            prompt_name=label(v["prompt_name"]),
+            prompt_version=label(v["prompt_version"]),
+            params=replay_params(request) if isinstance(request, dict) else {},
+        )
+
+
+def _error(raw: Any, status: int | None) -> tuple[str | None, str | None, int | None]:
     """(type, message, HTTP status) of a logged failure, or (None, None, None)."""
-    raw = _get(data, "error", ctx)
-    status = count(first(data, ("response.status_code", "status_code", "status")))
     if raw is None or raw is False:
         if status is not None and status >= 400:
             return str(status), None, status

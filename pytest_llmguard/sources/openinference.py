@@ -78,9 +78,7 @@ def convert(span: Span, file: LogFile, line: int | None, ctx: ReadContext) -> Lo
     return LogRecord(
         messages=messages,
         response=outputs[0].content if outputs and error is None else None,
-        provenance=where(
-            file, line, NAME, span.start, trace_id=span.trace_id, span_id=span.span_id
-        ),
+        provenance=where(file, line, NAME, trace_id=span.trace_id, span_id=span.span_id),
         model=label(a.get("llm.response.model_name") or a.get("llm.model_name")),
         provider=label(a.get("llm.provider") or a.get("llm.system")),
         started_at=span.start,

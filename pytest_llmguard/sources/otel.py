@@ -147,7 +147,6 @@ def to_record(
             file,
             line,
             NAME,
-            span.start,
             trace_id=span.trace_id,
             span_id=span.span_id,
             request_id=label(a.get("gen_ai.response.id")),

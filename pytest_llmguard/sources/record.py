@@ -11,13 +11,29 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pytest_llmguard.records import Message, Provenance
 
-__all__ = ["Feedback", "LogRecord"]
+__all__ = ["Candidate", "Feedback", "LogRecord"]
 
 Feedback = Literal["positive", "negative", "neutral"]
+
+
+class Candidate(Protocol):
+    """What sampling needs of a record before it is chosen: its identity, its time and
+    its strata. A reader may yield these instead of whole records, so that a record is
+    normalised (``record()``) only if the sample keeps it: ``LogRecord`` is its own."""
+
+    @property
+    def identity(self) -> str: ...
+
+    @property
+    def started_at(self) -> float | None: ...
+
+    def field(self, name: str) -> str: ...
+
+    def record(self) -> LogRecord: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +75,10 @@ class LogRecord:
     @property
     def failed(self) -> bool:
         return self.error is not None
+
+    def record(self) -> LogRecord:
+        """Itself: a LogRecord is a sampling candidate that is already whole."""
+        return self
 
     @property
     def latency(self) -> float | None:

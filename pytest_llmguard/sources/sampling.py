@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from pytest_llmguard.config.records import SampleConfig
-from pytest_llmguard.sources.record import LogRecord
+from pytest_llmguard.sources.record import Candidate, LogRecord
 from pytest_llmguard.sources.window import parse_bound
 
 __all__ = ["OVERSAMPLE", "Sample", "allocate", "draw"]
@@ -59,8 +59,8 @@ class Sample:
         return out
 
 
-def _key(seed: int, record: LogRecord) -> int:
-    digest = hashlib.blake2b(f"{seed}\0{record.identity}".encode(), digest_size=8).digest()
+def _key(seed: int, identity: str) -> int:
+    digest = hashlib.blake2b(f"{seed}\0{identity}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big")
 
 
@@ -70,11 +70,10 @@ class _Heap:
     def __init__(self, size: int) -> None:
         self.size = size
         self.count = 0
-        self._heap: list[tuple[int, str, LogRecord]] = []  # negated keys: a max-heap
+        self._heap: list[tuple[int, str, Candidate]] = []  # negated keys: a max-heap
         self._identities: set[str] = set()
 
-    def offer(self, key: int, record: LogRecord) -> None:
-        identity = record.identity
+    def offer(self, key: int, identity: str, record: Candidate) -> None:
         if identity in self._identities:
             return  # the same record twice (a duplicated export): counted once
         self.count += 1
@@ -88,11 +87,12 @@ class _Heap:
             self._identities.add(identity)
 
     def in_order(self) -> list[tuple[int, LogRecord]]:
-        return sorted((-k, r) for k, _, r in self._heap)
+        """The kept records, normalised, by key."""
+        return [(-k, r.record()) for k, _, r in sorted(self._heap, key=lambda e: -e[0])]
 
 
 def draw(
-    records: Iterable[LogRecord],
+    records: Iterable[Candidate],
     settings: SampleConfig,
     *,
     now: float,
@@ -103,22 +103,25 @@ def draw(
     need = settings.n * (OVERSAMPLE if settings.dedupe is not None else 1)
     heaps: dict[str, _Heap] = {}
     seen = outside = 0
+    windowed = since is not None or until is not None
+    by = settings.by
+    seed = settings.seed
     for record in records:
         seen += 1
-        if since is not None or until is not None:
-            at = record.started_at
-            if (
-                at is None
-                or (since is not None and at < since)
-                or (until is not None and at > until)
-            ):
-                outside += 1
-                continue
-        stratum = " / ".join(record.field(f) for f in settings.by) or "all"
+        if windowed and not _inside(record.started_at, since, until):
+            outside += 1
+            continue
+        if not by:
+            stratum = "all"
+        elif len(by) == 1:
+            stratum = record.field(by[0])
+        else:
+            stratum = " / ".join(record.field(f) for f in by)
         heap = heaps.get(stratum)
         if heap is None:
             heap = heaps[stratum] = _Heap(need)
-        heap.offer(_key(settings.seed, record), record)
+        identity = record.identity
+        heap.offer(_key(seed, identity), identity, record)
     distinct: dict[str, list[tuple[int, LogRecord]]] = {}
     duplicates = 0
     for stratum, heap in heaps.items():
@@ -146,9 +149,7 @@ def draw(
 
 
 def _inside(at: float | None, since: float | None, until: float | None) -> bool:
-    """Whether a record's time is in the window (without bounds, every record is)."""
-    if since is None and until is None:
-        return True
+    """Whether a record's time is in the window (a record without one is not)."""
     if at is None:
         return False
     return (since is None or at >= since) and (until is None or at <= until)

@@ -23,7 +23,7 @@ from pytest_llmguard.sources import openinference, otel
 from pytest_llmguard.sources.base import ReadContext
 from pytest_llmguard.sources.files import LogFile, items
 from pytest_llmguard.sources.otlp import PREFIXES, LogEvent, Span, decode
-from pytest_llmguard.sources.record import LogRecord
+from pytest_llmguard.sources.record import Candidate, LogRecord
 
 __all__ = ["Traces"]
 
@@ -54,7 +54,7 @@ class Traces:
             return "openinference" in self.conventions
         return False
 
-    def read(self, files: Sequence[LogFile], ctx: ReadContext) -> Iterator[LogRecord]:
+    def read(self, files: Sequence[LogFile], ctx: ReadContext) -> Iterator[Candidate]:
         join = _Join(ctx)
         for file in files:
             for item in items(file, self.prefixes, ctx.tally, strict=ctx.strict):

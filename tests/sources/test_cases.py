@@ -71,8 +71,8 @@ def test_ids_are_stable_and_sets_are_per_file() -> None:
         Provenance(file="other/x.jsonl", line=99, request_id="chatcmpl-7"),
     )
     assert to_case(moved, "x").id == to_case(record, "a").id  # same record, other file
-    sets, behind = log_sets([record, moved], taken_names=["app.jsonl"])
-    assert [s.name for s in sets] == ["logs-app.jsonl", "x.jsonl"]
+    sets, behind = log_sets([record, moved], taken_names=["app"])
+    assert [s.name for s in sets] == ["logs-app_jsonl", "x"]
     assert [s.path for s in sets] == ["logs/app.jsonl", "other/x.jsonl"]
     assert set(behind) == {c.key for s in sets for c in s.cases}
 
