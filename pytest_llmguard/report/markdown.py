@@ -24,6 +24,14 @@ def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
     return out
 
 
+def _case_cell(outcome: Outcome, key: str) -> str:
+    """The case, and for a case sampled from production logs the record it replays."""
+    case = outcome.cases.get(key)
+    if case is None or case.provenance is None:
+        return key
+    return f"{key} (from {case.provenance.describe()})"
+
+
 def render_markdown(outcome: Outcome) -> str:
     """The whole comment, starting with the hidden marker used to find it again."""
     icon = _ICONS.get(outcome.verdict, "")
@@ -43,7 +51,7 @@ def render_markdown(outcome: Outcome) -> str:
     if outcome.regressions:
         lines.append(f"\n### Worst regressed cases ({len(outcome.regressions)})\n")
         rows = [
-            [r.case_key, r.reason, f"{r.output_similarity:.2f}", r.diff]
+            [_case_cell(outcome, r.case_key), r.reason, f"{r.output_similarity:.2f}", r.diff]
             for r in outcome.regressions
         ]
         # diffs are model output too: redacted, then escaped by _table
