@@ -22,8 +22,6 @@ __all__ = [
     "Path",
     "ReadContext",
     "compile_path",
-    "dig",
-    "first",
     "read_items",
     "where",
 ]
@@ -80,31 +78,6 @@ Path = tuple[str, ...]
 def compile_path(path: str) -> Path:
     """A dotted path (``response.choices.0.message``) as its keys, split once."""
     return tuple(path.split("."))
-
-
-def dig(data: Any, keys: Path) -> Any:
-    """The value at a compiled path, or None (JSON data: dicts and lists only)."""
-    value = data
-    for key in keys:
-        kind = type(value)
-        if kind is dict:
-            value = value.get(key)
-        elif kind is list and key.isdigit() and int(key) < len(value):
-            value = value[int(key)]
-        else:
-            return None
-        if value is None:
-            return None
-    return value
-
-
-def first(data: Any, paths: Sequence[Path]) -> Any:
-    """The value at the first of ``paths`` that holds one (not None)."""
-    for keys in paths:
-        value = dig(data, keys)
-        if value is not None:
-            return value
-    return None
 
 
 def where(file: LogFile, line: int | None, fmt: str, **ids: str | None) -> Provenance:

@@ -9,6 +9,7 @@ the same variations: content as a string, as a list of parts (``{"type": "text",
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -24,6 +25,7 @@ __all__ = [
     "error_class",
     "feedback_of",
     "is_feedback",
+    "json_value",
     "label",
     "ms_between",
     "number",
@@ -156,6 +158,17 @@ def response_text(value: Any) -> str | None:
             return text(assistant[-1].get("content"))
         return text(value)
     return None
+
+
+def json_value(value: Any) -> Any:
+    """A structured value, whether recorded as such or as a JSON string (None if neither
+    parses): span attributes hold JSON strings where events hold the structure."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return None
+    return value
 
 
 def label(value: Any) -> str | None:

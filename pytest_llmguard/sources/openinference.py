@@ -27,7 +27,6 @@ counted::
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -37,6 +36,7 @@ from pytest_llmguard.sources.content import (
     count,
     feedback_of,
     is_feedback,
+    json_value,
     label,
     number,
     replay_params,
@@ -70,8 +70,8 @@ def convert(span: Span, file: LogFile, line: int | None, ctx: ReadContext) -> Lo
     if not outputs and error is None:
         ctx.tally.unusable(file.display, line, "LLM span without output messages")
         return None
-    params = _json(a.get("llm.invocation_parameters"))
-    metadata = _json(a.get("metadata"))
+    params = json_value(a.get("llm.invocation_parameters"))
+    metadata = json_value(a.get("metadata"))
     metadata = metadata if isinstance(metadata, Mapping) else {}
     tags = a.get("tag.tags")
     feedback, detail = _feedback(a, ctx)
@@ -151,12 +151,3 @@ def _feedback(attrs: Mapping[str, Any], ctx: ReadContext) -> tuple[Feedback | No
         if verdict is not None and found[0] != "negative":
             found = (verdict, f"{name} = {value}")
     return found
-
-
-def _json(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return None
-    return value

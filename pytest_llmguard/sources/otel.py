@@ -47,6 +47,7 @@ from pytest_llmguard.sources.content import (
     count,
     feedback_of,
     is_feedback,
+    json_value,
     label,
     number,
     response_text,
@@ -194,16 +195,6 @@ def _failure(span: Span) -> tuple[str | None, str | None, int | None]:
     return kind, message, status
 
 
-def _json(value: Any) -> Any:
-    """A structured attribute, whether recorded structured or as a JSON string."""
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return None
-    return value
-
-
 def _parts_text(parts: Any) -> str:
     """The text of a message's parts: text parts, and tool results as their JSON."""
     if not isinstance(parts, list):
@@ -223,18 +214,18 @@ def _parts_text(parts: Any) -> str:
 
 def _structured(attrs: Mapping[str, Any]) -> Content | None:
     """1.37+: gen_ai.system_instructions / input.messages / output.messages."""
-    inputs = _json(attrs.get("gen_ai.input.messages"))
+    inputs = json_value(attrs.get("gen_ai.input.messages"))
     if not isinstance(inputs, list):
         return None
     messages: list[Message] = []
-    system = _json(attrs.get("gen_ai.system_instructions"))
+    system = json_value(attrs.get("gen_ai.system_instructions"))
     if system:
         messages.append(Message("system", _parts_text(system)))
     for m in inputs:
         role = role_of(m.get("role")) if isinstance(m, Mapping) else None
         if role is not None:
             messages.append(Message(role, _parts_text(m.get("parts"))))
-    outputs = _json(attrs.get("gen_ai.output.messages"))
+    outputs = json_value(attrs.get("gen_ai.output.messages"))
     answer = finish = None
     if isinstance(outputs, list) and outputs and isinstance(outputs[0], Mapping):
         answer = _parts_text(outputs[0].get("parts"))
@@ -245,7 +236,7 @@ def _structured(attrs: Mapping[str, Any]) -> Content | None:
 def _event_body(event: Event) -> Any:
     """A span event's body: its JSON in gen_ai.event.content, else its attributes."""
     raw = event.attributes.get("gen_ai.event.content")
-    body = _json(raw) if raw is not None else None
+    body = json_value(raw) if raw is not None else None
     return body if isinstance(body, Mapping) else event.attributes
 
 
@@ -277,9 +268,9 @@ def _content_events(events: Sequence[Event]) -> Content | None:
     prompt = completion = None
     for e in events:
         if e.name == "gen_ai.content.prompt":
-            prompt = _json(e.attributes.get("gen_ai.prompt"))
+            prompt = json_value(e.attributes.get("gen_ai.prompt"))
         elif e.name == "gen_ai.content.completion":
-            completion = _json(e.attributes.get("gen_ai.completion"))
+            completion = json_value(e.attributes.get("gen_ai.completion"))
     messages = chat_messages(prompt) if prompt is not None else None
     if messages is None:
         return None
