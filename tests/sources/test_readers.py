@@ -275,3 +275,23 @@ def test_a_broken_document_counts_one_bad_record(tmp_path: Path) -> None:
     records, report = read("cut.json.gz", "otel", root=tmp_path)
     assert 0 < len(records) < 8
     assert report.bad == 1 and "breaks off" in report.examples[0].reason
+
+
+def test_otel_log_records_wait_for_their_span_in_a_bounded_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pytest_llmguard.sources import otel
+
+    path = f"{DATA}/otel/collector-1.28.jsonl"  # the log records come before their spans
+    monkeypatch.setattr(otel, "MAX_PENDING", 2)
+    records, report = read(path, "otel")
+    joined = {r.provenance.span_id for r in records if not r.messages[0].role == "system"}
+    assert joined == {"eee19b7ec3c1b195", "eee19b7ec3c1b196"}  # decided as they leave
+    assert report.unusable == 1  # the span without content
+    monkeypatch.setattr(otel, "MAX_PENDING", 1)  # the first span's events are pushed out
+    records, report = read(path, "otel")
+    assert "eee19b7ec3c1b195" not in {r.provenance.span_id for r in records}
+    assert dict(report.unusable_by_reason) == {
+        "GenAI content events whose span is not in the source": 1,
+        "LLM span without its content (content capture off?)": 2,
+    }
