@@ -89,6 +89,11 @@ def assess(
     compared = {candidate} if comparisons else set()
     if comparisons and baseline is not None and baseline.info.source == "target":
         compared.add(baseline.info.target)
+    if baseline is not None and baseline.info.source == "production":
+        # What the logs recorded is reported next to the targets (its feedback_negative_rate
+        # is only known there) and, like a baseline target, never gated itself.
+        summaries = {**summaries, baseline.info.target: baseline.summary}
+        compared.add(baseline.info.target)
     for name, summary in summaries.items():
         if name not in compared:
             comparisons.extend(check_absolute(summary, budgets, gate, case_scopes=case_scopes))

@@ -202,3 +202,8 @@ def test_production_baseline_judges_a_candidate(tmp_path: Path) -> None:
     ttft = next(c for c in judgement.comparisons if c.metric == "ttft_p95_ms")
     assert ttft.verdict == "skip"  # the candidate has no ttft; the logs have it for a few
     assert json.dumps(judgement.baseline.to_dict())
+    # the production side is reported beside the targets, with its feedback, ungated
+    assert judgement.summaries["production"].metrics["feedback_negative_rate"] == pytest.approx(
+        negative / rated
+    )
+    assert {c.candidate for c in judgement.comparisons} == {"candidate"}

@@ -87,6 +87,9 @@ def test_production_baseline_in_a_run(pytester: pytest.Pytester, sim_url: str) -
     # the production side covers the log cases only: the golden cases are not compared
     assert latency["n_candidate"] <= 10
     assert latency["verdict"] == "pass"  # the simulator answers far faster than the logs
+    production = report["targets"]["production"]  # beside the targets, with its feedback
+    assert production["provider"] == "logs" and production["n"] == 10
+    assert production["metrics"]["feedback_negative_rate"] is not None
 
 
 def test_options_replace_the_configured_logs(pytester: pytest.Pytester, sim_url: str) -> None:
