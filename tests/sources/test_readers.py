@@ -285,7 +285,7 @@ def test_otel_log_records_wait_for_their_span_in_a_bounded_window(
     path = f"{DATA}/otel/collector-1.28.jsonl"  # the log records come before their spans
     monkeypatch.setattr(otel, "MAX_PENDING", 2)
     records, report = read(path, "otel")
-    joined = {r.provenance.span_id for r in records if not r.messages[0].role == "system"}
+    joined = {r.provenance.span_id for r in records if r.messages[0].role != "system"}
     assert joined == {"eee19b7ec3c1b195", "eee19b7ec3c1b196"}  # decided as they leave
     assert report.unusable == 1  # the span without content
     monkeypatch.setattr(otel, "MAX_PENDING", 1)  # the first span's events are pushed out
