@@ -58,6 +58,13 @@ def parse_logs(raw: Mapping[str, Any]) -> LogsConfig:
     by = sample.get("by") or ()
     default = SampleConfig()
     dedupe = sample.get("dedupe", default.dedupe)
+    if dedupe is True:
+        raise ConfigError(
+            "dedupe: true is not a similarity; use a number between 0 and 1 (0.95 drops "
+            "prompts 95% alike), or false to keep near-duplicates",
+            key_path="logs.sample.dedupe",
+            docs=DOCS,
+        )
     feedback = raw.get("feedback") or {}
     default_feedback = FeedbackConfig()
     return LogsConfig(

@@ -86,8 +86,13 @@ def _config(args: argparse.Namespace) -> Config:
     }
     sample = replace(sample, **{k: v for k, v in changes.items() if v is not None})
     if args.dedupe is not None:
-        off = args.dedupe.strip().lower() in ("off", "false", "no", "0")
-        sample = replace(sample, dedupe=None if off else float(args.dedupe))
+        off = args.dedupe.strip().lower() in ("off", "false", "no")
+        try:
+            sample = replace(sample, dedupe=None if off else float(args.dedupe))
+        except ValueError:
+            raise LogSourceError(
+                f"--dedupe {args.dedupe}: expected a similarity between 0 and 1, or off"
+            ) from None
     logs = replace(logs, sample=sample, strict=logs.strict or args.strict)
     return replace(config, logs=logs)
 

@@ -7,7 +7,6 @@ unmistakable), OpenAI-style request/response pairs last (the loosest shape).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -61,8 +60,7 @@ def detect(file: LogFile) -> LogFormat:
     raise LogSourceError(
         f"cannot tell the log format from the first record (keys: {keys})",
         file=file.display,
-        hint=f"name it with logs.sources[].format: one of {', '.join(FORMATS)}; "
-        f"first record: {json.dumps(first)[:160]}",
+        hint=f"name it with logs.sources[].format: one of {', '.join(FORMATS)}",
         docs=DOCS,
     )
 
