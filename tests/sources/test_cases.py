@@ -141,6 +141,8 @@ def test_llmguard_sample_errors_are_exit_4(
     assert main(["sample", "--from", "a.jsonl", "--by", "colour", "-o", "x.yaml"]) == 4
     assert "--by colour: not a field" in capsys.readouterr().err
     assert main(["sample", "--from", "a.jsonl", "--since", "yesterday", "-o", "x.yaml"]) == 4
+    assert main(["sample", "--from", "a.jsonl", "--dedupe", "lots", "-o", "x.yaml"]) == 4
+    assert "--dedupe lots: expected a similarity" in capsys.readouterr().err
     assert not (tmp_path / "x.yaml").exists()
 
 
