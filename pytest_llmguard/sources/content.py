@@ -15,14 +15,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from pytest_llmguard.config.records import FeedbackConfig
-from pytest_llmguard.records import ErrorClass, Message
+from pytest_llmguard.records import Message
 from pytest_llmguard.sources.record import Feedback
 
 __all__ = [
     "ROLES",
     "chat_messages",
     "count",
-    "error_class",
     "feedback_of",
     "is_feedback",
     "json_value",
@@ -202,32 +201,6 @@ def count(value: Any) -> int | None:
 def replay_params(request: Mapping[str, Any]) -> dict[str, Any]:
     """The request parameters a replay sends again (``REPLAYED_PARAMS``)."""
     return {k: request[k] for k in REPLAYED_PARAMS if request.get(k) is not None}
-
-
-def error_class(error: str | None, status: int | None, message: str | None) -> ErrorClass:
-    """The error class of a logged failure, read from its status, type and message."""
-    if status == 429:
-        return "rate_limit"
-    if status is not None and status >= 500:
-        return "server_error"
-    if status == 408:
-        return "timeout"
-    if status is not None and status >= 400:
-        return "client_error"
-    words = f"{error or ''} {message or ''}".lower().replace("_", " ")
-    if ("rate" in words and "limit" in words) or "429" in words or "quota" in words:
-        return "rate_limit"
-    if "timeout" in words or "timed out" in words or "deadline" in words:
-        return "timeout"
-    if "connect" in words or "network" in words or "reset" in words:
-        return "connection"
-    client = ("bad request", "invalid", "auth", "permission", "not found", "content filter")
-    if any(w in words for w in client):
-        return "client_error"
-    if "pars" in words or "json" in words or "decode" in words:
-        return "invalid_response"
-    # An unclassified provider failure: the server side is the likelier cause.
-    return "server_error"
 
 
 # Without logs.feedback.names, a score or annotation counts as user feedback when its

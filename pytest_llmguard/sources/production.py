@@ -25,7 +25,6 @@ from pytest_llmguard.metrics.pii import redact
 from pytest_llmguard.outcome import BaselineInfo
 from pytest_llmguard.pricing import cost_usd, find_price
 from pytest_llmguard.records import Case, ErrorRecord, Observation, ScoredObservation
-from pytest_llmguard.sources.content import error_class
 from pytest_llmguard.sources.loading import LogCases
 from pytest_llmguard.sources.record import LogRecord
 
@@ -45,7 +44,7 @@ def observations(
             if record.error_message:
                 detail += f": {record.error_message}"
             error = ErrorRecord(
-                error_class(record.error, record.error_status, record.error_message),
+                record.error_class or "server_error",
                 redact(detail)[:500],
                 record.error_status,
             )

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from pytest_llmguard.records import Message, Provenance
+from pytest_llmguard.records import ErrorClass, Message, Provenance
 
-__all__ = ["Candidate", "Feedback", "LogRecord"]
+__all__ = ["Candidate", "Feedback", "LogRecord", "error_class"]
 
 Feedback = Literal["positive", "negative", "neutral"]
 
@@ -76,6 +76,13 @@ class LogRecord:
     def failed(self) -> bool:
         return self.error is not None
 
+    @property
+    def error_class(self) -> ErrorClass | None:
+        """The logged failure's class (``rate_limit``, ``timeout``...), None for a success."""
+        if self.error is None:
+            return None
+        return error_class(self.error, self.error_status, self.error_message)
+
     def record(self) -> LogRecord:
         """Itself: a LogRecord is a sampling candidate that is already whole."""
         return self
@@ -104,6 +111,8 @@ class LogRecord:
             value = self.provenance.file
         elif name == "feedback":
             value = self.feedback
+        elif name == "error":
+            value = self.error_class
         else:
             value = getattr(self, name)
         return "-" if value is None else str(value)
@@ -129,3 +138,29 @@ class LogRecord:
     def prompt_text(self) -> str:
         """The conversation as one text, for near-duplicate detection."""
         return "\n".join(m.content for m in self.messages)
+
+
+def error_class(error: str | None, status: int | None, message: str | None) -> ErrorClass:
+    """The error class of a logged failure, read from its status, type and message."""
+    if status == 429:
+        return "rate_limit"
+    if status is not None and status >= 500:
+        return "server_error"
+    if status == 408:
+        return "timeout"
+    if status is not None and status >= 400:
+        return "client_error"
+    words = f"{error or ''} {message or ''}".lower().replace("_", " ")
+    if ("rate" in words and "limit" in words) or "429" in words or "quota" in words:
+        return "rate_limit"
+    if "timeout" in words or "timed out" in words or "deadline" in words:
+        return "timeout"
+    if "connect" in words or "network" in words or "reset" in words:
+        return "connection"
+    client = ("bad request", "invalid", "auth", "permission", "not found", "content filter")
+    if any(w in words for w in client):
+        return "client_error"
+    if "pars" in words or "json" in words or "decode" in words:
+        return "invalid_response"
+    # An unclassified provider failure: the server side is the likelier cause.
+    return "server_error"

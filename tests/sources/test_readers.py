@@ -295,3 +295,19 @@ def test_otel_log_records_wait_for_their_span_in_a_bounded_window(
         "GenAI content events whose span is not in the source": 1,
         "LLM span without its content (content capture off?)": 2,
     }
+
+
+def test_logged_failures_are_classified_in_every_format() -> None:
+    records, _ = read(DATA)
+    classes = {
+        (r.provenance.format, r.error, r.error_class) for r in records if r.error is not None
+    }
+    assert classes == {
+        ("openai-jsonl", "rate_limit_error", "rate_limit"),
+        ("openai-jsonl", "timeout", "timeout"),
+        ("otel", "500", "server_error"),
+        ("openinference", "openai.APITimeoutError", "timeout"),
+        ("langfuse", "ERROR", "rate_limit"),  # from its statusMessage
+        ("litellm", "Timeout", "timeout"),
+    }
+    assert {r.field("error") for r in records} == {"-", "rate_limit", "timeout", "server_error"}
