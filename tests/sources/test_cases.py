@@ -209,3 +209,48 @@ def test_production_baseline_judges_a_candidate(tmp_path: Path) -> None:
         negative / rated
     )
     assert {c.candidate for c in judgement.comparisons} == {"candidate"}
+
+
+def test_a_metric_the_logs_lack_on_the_same_cases_is_compared_unpaired_and_said(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "logs").mkdir()
+    shutil.copy(DATA / "openai" / "app.jsonl", tmp_path / "logs" / "app.jsonl")
+    config = _config(tmp_path, n=30, dedupe=None)
+    side = production_side(load_log_cases(config, now=NOW), config)
+    timed = {s.observation.case_key for s in side.scored if s.observation.ttft_ms is not None}
+    assert len(timed) == 6  # the logs have a first-token time for 6 of 24 records
+    # the candidate streams the other 18: no case has ttft on both sides
+    candidate = [
+        ScoredObservation(
+            Observation(
+                case_key=s.observation.case_key,
+                target="candidate",
+                repeat_index=0,
+                model="sim",
+                output="ok",
+                latency_ms=s.observation.latency_ms or 1000.0,
+                ttft_ms=None if s.observation.case_key in timed else 200.0,
+            ),
+            scores={},
+        )
+        for s in side.scored
+    ]
+    baseline, _ = BaselinePlan("candidate", production=side).resolve({}, {})
+    judgement = assess(
+        {"candidate": summarize("candidate", "sim", "sim", candidate)},
+        candidate,
+        budgets=parse_budgets(
+            {"latency_p50_ms": {"max_increase": "10%"}, "ttft_p95_ms": {"max_increase": "10%"}}
+        ),
+        gate=GateConfig(min_cases=5),
+        candidate="candidate",
+        baseline=baseline,
+    )
+    by_metric = {c.metric: c for c in judgement.comparisons}
+    assert by_metric["latency_p50_ms"].paired and not by_metric["ttft_p95_ms"].paired
+    assert by_metric["ttft_p95_ms"].verdict != "skip"
+    assert (
+        "compared unpaired with production (too few cases had the value on both sides): "
+        "ttft_p95_ms" in judgement.notes
+    )
