@@ -123,3 +123,23 @@ def test_near_duplicates_are_dropped_at_the_threshold() -> None:
     assert len(loose.records) == 10
     strict = draw(records, SampleConfig(n=10, dedupe=0.999), now=NOW)
     assert len(strict.records) == 3  # the plural question differs by one letter
+
+
+def test_every_extracted_field_stratifies_the_fixture_logs() -> None:
+    from pathlib import Path
+
+    from pytest_llmguard.config import LogsConfig, LogSourceConfig
+    from pytest_llmguard.config.records import STRATA_FIELDS
+    from pytest_llmguard.sources.loading import read_records
+    from pytest_llmguard.sources.tally import Tally
+
+    root = Path(__file__).resolve().parents[2]
+    logs = LogsConfig(sources=(LogSourceConfig(path="tests/data/logs"),))
+    records = list(read_records(logs, str(root), Tally()))
+    for name in STRATA_FIELDS:
+        strata = Counter(r.field(name) for r in records)
+        assert len(strata) >= 2, name  # the fixtures vary in every field
+        config = SampleConfig(n=len(strata) + 2, by=(name,), min_per_stratum=1, dedupe=None)
+        sample = draw(records, config, now=NOW)
+        assert {r.field(name) for r in sample.records} == set(strata), name
+        assert {s for s, _, _ in sample.strata} == set(strata), name
