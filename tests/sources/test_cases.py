@@ -7,6 +7,8 @@ import json
 import os
 import random
 import shutil
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,9 +19,10 @@ from pytest_llmguard.config import Config, GateConfig, LogsConfig, LogSourceConf
 from pytest_llmguard.config.budgets import parse_budgets
 from pytest_llmguard.golden import load_golden_set
 from pytest_llmguard.metrics.pii import find_pii
+from pytest_llmguard.outcome import Judgement
 from pytest_llmguard.records import Message, Observation, Provenance, ScoredObservation
 from pytest_llmguard.sources.cases import log_sets, to_case
-from pytest_llmguard.sources.loading import load_log_cases
+from pytest_llmguard.sources.loading import LogCases, load_log_cases
 from pytest_llmguard.sources.production import production_side
 from pytest_llmguard.sources.record import LogRecord
 from pytest_llmguard.summary import summarize
@@ -146,12 +149,57 @@ def test_llmguard_sample_errors_are_exit_4(
     assert not (tmp_path / "x.yaml").exists()
 
 
-def test_production_baseline_judges_a_candidate(tmp_path: Path) -> None:
-    (tmp_path / "logs").mkdir()
-    shutil.copy(DATA / "openai" / "app.jsonl", tmp_path / "logs" / "app.jsonl")
-    config = _config(tmp_path, n=30, dedupe=None)
+def _production(tmp: Path) -> tuple[LogCases, ProductionSide]:
+    """Every record of the openai fixture, sampled, and the production side it makes."""
+    (tmp / "logs").mkdir()
+    shutil.copy(DATA / "openai" / "app.jsonl", tmp / "logs" / "app.jsonl")
+    config = _config(tmp, n=30, dedupe=None)
     cases = load_log_cases(config, now=NOW)
-    side = production_side(cases, config)
+    return cases, production_side(cases, config)
+
+
+def _judge(
+    side: ProductionSide,
+    change: Callable[[Observation], Observation],
+    scores: dict[str, float | None],
+) -> Judgement:
+    """A candidate that answered every logged case as ``change`` says, judged on latency
+    and ttft against the production side."""
+    candidate = [
+        ScoredObservation(
+            change(
+                Observation(
+                    case_key=s.observation.case_key,
+                    target="candidate",
+                    repeat_index=0,
+                    model="sim",
+                    output="ok",
+                    latency_ms=s.observation.latency_ms or 1000.0,
+                    ttft_ms=s.observation.ttft_ms,
+                    input_tokens=s.observation.input_tokens,
+                    output_tokens=s.observation.output_tokens,
+                )
+            ),
+            scores=scores,
+        )
+        for s in side.scored
+    ]
+    budgets = parse_budgets(
+        {"latency_p50_ms": {"max_increase": "10%"}, "ttft_p95_ms": {"max_increase": "10%"}}
+    )
+    baseline, _ = BaselinePlan("candidate", production=side).resolve({}, {})
+    return assess(
+        {"candidate": summarize("candidate", "sim", "sim", candidate)},
+        candidate,
+        budgets=budgets,
+        gate=GateConfig(min_cases=5),
+        candidate="candidate",
+        baseline=baseline,
+    )
+
+
+def test_production_baseline_judges_a_candidate(tmp_path: Path) -> None:
+    cases, side = _production(tmp_path)
     assert isinstance(side, ProductionSide)
     assert side.info.source == "production" and "logs/app.jsonl: 24 sampled" in side.info.label
     by_key = {s.observation.case_key: s for s in side.scored}
@@ -170,33 +218,10 @@ def test_production_baseline_judges_a_candidate(tmp_path: Path) -> None:
     assert summary.metrics["feedback_negative_rate"] == pytest.approx(negative / rated)
 
     # a candidate 50% slower on every case: the latency budget fails, paired by case
-    candidate = [
-        ScoredObservation(
-            Observation(
-                case_key=s.observation.case_key,
-                target="candidate",
-                repeat_index=0,
-                model="sim",
-                output="ok",
-                latency_ms=(s.observation.latency_ms or 1000.0) * 1.5,
-                input_tokens=s.observation.input_tokens,
-                output_tokens=s.observation.output_tokens,
-            ),
-            scores={"feedback_negative": None},
-        )
-        for s in side.scored
-    ]
-    budgets = parse_budgets(
-        {"latency_p50_ms": {"max_increase": "10%"}, "ttft_p95_ms": {"max_increase": "10%"}}
-    )
-    baseline, _ = BaselinePlan("candidate", production=side).resolve({}, {})
-    judgement = assess(
-        {"candidate": summarize("candidate", "sim", "sim", candidate)},
-        candidate,
-        budgets=budgets,
-        gate=GateConfig(min_cases=5),
-        candidate="candidate",
-        baseline=baseline,
+    judgement = _judge(
+        side,
+        lambda o: replace(o, latency_ms=(o.latency_ms or 1000.0) * 1.5, ttft_ms=None),
+        {"feedback_negative": None},
     )
     latency = next(c for c in judgement.comparisons if c.metric == "latency_p50_ms")
     assert latency.verdict == "fail" and latency.paired
@@ -214,38 +239,12 @@ def test_production_baseline_judges_a_candidate(tmp_path: Path) -> None:
 def test_a_metric_the_logs_lack_on_the_same_cases_is_compared_unpaired_and_said(
     tmp_path: Path,
 ) -> None:
-    (tmp_path / "logs").mkdir()
-    shutil.copy(DATA / "openai" / "app.jsonl", tmp_path / "logs" / "app.jsonl")
-    config = _config(tmp_path, n=30, dedupe=None)
-    side = production_side(load_log_cases(config, now=NOW), config)
+    _, side = _production(tmp_path)
     timed = {s.observation.case_key for s in side.scored if s.observation.ttft_ms is not None}
     assert len(timed) == 6  # the logs have a first-token time for 6 of 24 records
     # the candidate streams the other 18: no case has ttft on both sides
-    candidate = [
-        ScoredObservation(
-            Observation(
-                case_key=s.observation.case_key,
-                target="candidate",
-                repeat_index=0,
-                model="sim",
-                output="ok",
-                latency_ms=s.observation.latency_ms or 1000.0,
-                ttft_ms=None if s.observation.case_key in timed else 200.0,
-            ),
-            scores={},
-        )
-        for s in side.scored
-    ]
-    baseline, _ = BaselinePlan("candidate", production=side).resolve({}, {})
-    judgement = assess(
-        {"candidate": summarize("candidate", "sim", "sim", candidate)},
-        candidate,
-        budgets=parse_budgets(
-            {"latency_p50_ms": {"max_increase": "10%"}, "ttft_p95_ms": {"max_increase": "10%"}}
-        ),
-        gate=GateConfig(min_cases=5),
-        candidate="candidate",
-        baseline=baseline,
+    judgement = _judge(
+        side, lambda o: replace(o, ttft_ms=None if o.case_key in timed else 200.0), {}
     )
     by_metric = {c.metric: c for c in judgement.comparisons}
     assert by_metric["latency_p50_ms"].paired and not by_metric["ttft_p95_ms"].paired
