@@ -19,6 +19,10 @@ _PUBLIC = {
     "ScoredObservation": "pytest_llmguard.records",
     "CheckResult": "pytest_llmguard.records",
     "ErrorRecord": "pytest_llmguard.records",
+    "Provenance": "pytest_llmguard.records",
+    "LogRecord": "pytest_llmguard.sources.record",
+    "load_log_cases": "pytest_llmguard.sources.loading",
+    "read_records": "pytest_llmguard.sources.loading",
     "Config": "pytest_llmguard.config",
     "load_config": "pytest_llmguard.config",
     "load_golden_sets": "pytest_llmguard.golden",
@@ -39,6 +43,7 @@ _PUBLIC = {
     "UsageError": "pytest_llmguard.exceptions",
     "ConfigError": "pytest_llmguard.exceptions",
     "GoldenSetError": "pytest_llmguard.exceptions",
+    "LogSourceError": "pytest_llmguard.exceptions",
 }
 
 __all__ = ["__version__", *_PUBLIC]

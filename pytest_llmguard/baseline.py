@@ -8,17 +8,30 @@ one is a usage error that costs nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pytest_llmguard.config import Config
 from pytest_llmguard.config.overrides import as_set
+from pytest_llmguard.config.records import PRODUCTION
 from pytest_llmguard.exceptions import SavedRunError
 from pytest_llmguard.outcome import BaselineInfo
 from pytest_llmguard.records import ScoredObservation
 from pytest_llmguard.store import RunStore, SavedRun, load_saved
-from pytest_llmguard.summary import RunSummary
+from pytest_llmguard.summary import RunSummary, summarize
 from pytest_llmguard.verdict import Baseline
+
+
+@dataclass(frozen=True)
+class ProductionSide:
+    """``compare.baseline: production``: the sampled log records, scored as observations."""
+
+    info: BaselineInfo
+    scored: tuple[ScoredObservation, ...]
+
+    @property
+    def cases(self) -> frozenset[str]:
+        return frozenset(s.observation.case_key for s in self.scored)
 
 
 @dataclass(frozen=True)
@@ -29,6 +42,7 @@ class BaselinePlan:
     target: str | None = None  # a baseline target replayed in this run
     saved: SavedRun | None = None  # or a saved run
     note: str | None = None  # said in the report (e.g. an empty store)
+    production: ProductionSide | None = None  # or what the logs recorded
 
     def resolve(
         self,
@@ -37,6 +51,10 @@ class BaselinePlan:
     ) -> tuple[Baseline | None, list[str]]:
         """The baseline side for this run's results, and notes on what is missing."""
         notes = [self.note] if self.note else []
+        if self.production is not None:
+            side = self.production
+            summary = summarize(PRODUCTION, "logs", side.info.model, list(side.scored))
+            return Baseline(side.info, summary, side.scored, cases=side.cases), notes
         if self.saved is not None:
             summary = self.saved.pick(self.candidate)
             scored = tuple(s for s in self.saved.scored if s.observation.target == summary.target)
@@ -79,8 +97,10 @@ def plan_baseline(
     store: RunStore,
     selected: Sequence[str],
     label: str = "--llmguard-baseline",
+    production: Callable[[], ProductionSide] | None = None,
 ) -> BaselinePlan:
-    """Read the saved baseline now (before any call), or name the baseline target.
+    """Read the saved baseline now (before any call), or name the baseline target, or
+    (``compare.baseline: production``) score what the logs recorded, via ``production``.
 
     ``label`` is how the user set ``option`` (the flag or its ini key), for errors.
     """
@@ -88,6 +108,10 @@ def plan_baseline(
     candidate = compare.candidate if compare is not None else None
     if candidate is None and len(selected) == 1:
         candidate = selected[0]
+    if option is None and compare is not None and compare.production_baseline(config.targets):
+        if production is None:
+            raise ValueError("compare.baseline is production, but no log cases were loaded")
+        return BaselinePlan(candidate, production=production())
     ref = option
     if ref is None and compare is not None and compare.saved_baseline:
         ref = compare.baseline

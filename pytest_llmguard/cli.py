@@ -1,4 +1,4 @@
-"""The ``llmguard`` command: sim, report, diff, init, comment, merge."""
+"""The ``llmguard`` command: sim, report, diff, init, comment, merge, sample."""
 
 from __future__ import annotations
 
@@ -125,6 +125,12 @@ MARKDOWN: dict[str, Any] = {
 }
 
 
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from pytest_llmguard.sources.command import run
+
+    return run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llmguard", description="LLM regression gate")
     parser.add_argument("--version", action="version", version=f"llmguard {__version__}")
@@ -170,6 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
     init = sub.add_parser("init", help="scaffold llmguard.yaml, a golden set and CI workflows")
     init.add_argument("directory", nargs="?", default=".")
     init.add_argument("--force", action="store_true", help="overwrite existing files")
+    sample = sub.add_parser(
+        "sample", help="sample production logs into a golden set (redacted, for review)"
+    )
+    from pytest_llmguard.sources.command import add_arguments
+
+    add_arguments(sample)
     return parser
 
 
@@ -184,6 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "init": _cmd_init,
         "comment": _cmd_comment,
         "merge": _cmd_merge,
+        "sample": _cmd_sample,
     }
     try:
         return handlers[args.command](args)

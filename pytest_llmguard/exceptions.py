@@ -6,6 +6,9 @@
     │   ├── GoldenSetError        a golden set file
     │   ├── JsonLinesError        a JSONL/NDJSON log that cannot be read at all, or
     │   │                         its first bad line when read strictly
+    │   ├── LogSourceError        a production log source that cannot be read (a
+    │   │                         missing file, an unknown format), or its first bad
+    │   │                         record when read with strict: true
     │   ├── CheckSpecError        one check inside a golden set (no location yet;
     │   │                         the golden-set loader wraps it with file:line)
     │   ├── SavedRunError         a saved run or baseline that cannot be read or used
@@ -87,3 +90,7 @@ class EngineError(LLMGuardError):
 
 class OutputError(UsageError):
     """A report, saved run or cache folder the run must write cannot be written."""
+
+
+class LogSourceError(UsageError):
+    """A production log that cannot be read, or its first bad record under ``strict``."""

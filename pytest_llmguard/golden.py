@@ -29,7 +29,7 @@ from pytest_llmguard.config import Config
 from pytest_llmguard.config.build import check_budget_scopes
 from pytest_llmguard.documents import Document, JsonPath, load_document, load_jsonl, validate
 from pytest_llmguard.exceptions import CheckSpecError, GoldenSetError
-from pytest_llmguard.records import Case, Check, Message
+from pytest_llmguard.records import Case, Check, Message, Provenance
 from pytest_llmguard.suggest import did_you_mean_hint
 
 __all__ = [
@@ -281,6 +281,7 @@ def _render_cases(doc: Document, set_name: str, set_path: str) -> tuple[Case, ..
                 ),
                 repeat=int(raw.get("repeat", 1)),
                 line=doc.line_of(at),
+                provenance=Provenance.from_dict(raw["provenance"]) if "provenance" in raw else None,
             )
         )
     return tuple(cases)

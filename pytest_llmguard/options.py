@@ -18,6 +18,7 @@ from pytest_llmguard.config.records import CACHE_MODES
 from pytest_llmguard.exceptions import ConfigError
 
 MAX_REPEAT = 100  # as the config schema's run.repeat
+MAX_SAMPLE = 100_000  # as the config schema's logs.sample.n
 SAVE_TO_STORE = "@store"  # --llmguard-save without a path: into the run store
 
 
@@ -161,6 +162,19 @@ OPTIONS: tuple[Option, ...] = (
         "calls in flight at once per process (default: run.concurrency, 16)",
         "N",
         parse=_whole_number(1, None),
+    ),
+    Option(
+        "logs",
+        "replay a sample of these production logs (a file or glob, format detected; "
+        "repeatable) instead of logs.sources (default: logs.sources from config)",
+        "GLOB",
+        repeatable=True,
+    ),
+    Option(
+        "sample",
+        f"how many log records to replay, 1 to {MAX_SAMPLE} (default: logs.sample.n, 200)",
+        "N",
+        parse=_whole_number(1, MAX_SAMPLE),
     ),
 )
 BY_SUFFIX = {o.suffix: o for o in OPTIONS}

@@ -146,11 +146,12 @@ class CaseRegression:
 class BaselineInfo:
     """What the candidate was compared with, said plainly in every report.
 
-    ``source`` is ``target`` (a target replayed in this run) or ``saved`` (a saved run:
-    ``label`` is its path or run id, ``target`` the target inside it).
+    ``source`` is ``target`` (a target replayed in this run), ``saved`` (a saved run:
+    ``label`` is its path or run id, ``target`` the target inside it) or ``production``
+    (what the logs recorded for the sampled cases: ``label`` names the log files).
     """
 
-    source: Literal["target", "saved"]
+    source: Literal["target", "saved", "production"]
     label: str
     target: str
     model: str
@@ -160,6 +161,8 @@ class BaselineInfo:
     def describe(self) -> str:
         if self.source == "target":
             return f"target {self.target} ({self.model})"
+        if self.source == "production":
+            return f"production logs {self.label} (as logged by {self.model})"
         origin = f", commit {self.commit[:12]}" if self.commit else ""
         when = f", {self.started_at}" if self.started_at else ""
         return f"saved run {self.label}: target {self.target} ({self.model}{origin}{when})"
@@ -177,7 +180,7 @@ class BaselineInfo:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> BaselineInfo:
         source = d.get("source")
-        if source not in ("target", "saved"):
+        if source not in ("target", "saved", "production"):
             raise ValueError(f"unknown baseline source {source!r}")
         return cls(
             source=source,

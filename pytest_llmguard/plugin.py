@@ -51,6 +51,7 @@ RUN_DIR_KEY = pytest.StashKey[str]()
 SIGTERM_KEY = pytest.StashKey[object]()  # the SIGTERM handler to put back
 HEADER_KEY = pytest.StashKey[list[str]]()
 RUN_DIR_INPUT = "llmguard_run_dir"
+NOW_INPUT = "llmguard_now"
 WORKER_OUTPUT = "llmguard"
 
 
@@ -140,13 +141,21 @@ def _create_session(config: pytest.Config) -> GuardSession:
         concurrency=get_option(config, "concurrency"),
         shard=get_option(config, "shard"),
         labels=labels,
+        logs=tuple(get_option(config, "logs") or ()),
+        sample=get_option(config, "sample"),
     )
-    return GuardSession(cfg, golden_sets, options, worker=_worker(config))
+    workerinput = getattr(config, "workerinput", {})
+    now = workerinput.get(NOW_INPUT)  # the controller's clock: one log sample for all
+    return GuardSession(cfg, golden_sets, options, worker=_worker(config), now=now)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     declined = config.stash.get(collection.DECLINED_KEY, None)
-    return [*([declined] if declined else []), *config.stash.get(HEADER_KEY, [])]
+    lines = [*([declined] if declined else []), *config.stash.get(HEADER_KEY, [])]
+    guard = config.stash.get(SESSION_KEY, None)
+    if guard is not None and guard.log_cases is not None:
+        lines.extend(f"llmguard: {note}" for note in guard.log_cases.notes())
+    return lines
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -166,6 +175,9 @@ def pytest_configure_node(node: Any) -> None:
     run_dir = node.config.stash.get(RUN_DIR_KEY, None)
     if run_dir:
         node.workerinput[RUN_DIR_INPUT] = run_dir
+    guard = node.config.stash.get(SESSION_KEY, None)
+    if guard is not None:
+        node.workerinput[NOW_INPUT] = guard.started
 
 
 # ---- collection ---------------------------------------------------------------------------

@@ -56,6 +56,65 @@ class Check:
 
 
 @dataclass(frozen=True, slots=True)
+class Provenance:
+    """Where a case sampled from production logs came from, so a report links back to it.
+
+    ``file`` is rootdir-relative, ``line`` 1-based (None inside one JSON document);
+    the ids are those the log carried (OpenTelemetry trace and span, Langfuse trace and
+    observation, a request or response id), and ``format`` the reader that read it.
+    """
+
+    file: str
+    line: int | None = None
+    format: str | None = None
+    trace_id: str | None = None
+    span_id: str | None = None
+    observation_id: str | None = None
+    request_id: str | None = None
+    timestamp: str | None = None  # ISO 8601, UTC
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields that are set (a golden set keeps only those)."""
+        return {k: getattr(self, k) for k in _PROVENANCE_KEYS if getattr(self, k) is not None}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Provenance:
+        file = d.get("file")
+        if not isinstance(file, str):
+            raise ValueError("provenance.file is not text")
+        line = d.get("line")
+        if line is not None and (isinstance(line, bool) or not isinstance(line, int)):
+            raise ValueError(f"provenance.line is not a number: {line!r}")
+        return cls(file, line, **{k: _text(d, k, None) for k in _PROVENANCE_KEYS[2:]})
+
+    def describe(self) -> str:
+        """``logs/app.jsonl:17 (span 5fb3…)``: where to find the record."""
+        where = self.file + (f":{self.line}" if self.line is not None else "")
+        ids = [
+            f"{label} {value}"
+            for label, value in (
+                ("observation", self.observation_id),
+                ("span", self.span_id),
+                ("request", self.request_id),
+            )
+            if value
+        ]
+        return where + (f" ({ids[0]})" if ids else "")
+
+
+_PROVENANCE_KEYS = (
+    "file",
+    "line",
+    "format",
+    "trace_id",
+    "span_id",
+    "observation_id",
+    "request_id",
+    "timestamp",
+)
+
+
+@dataclass(frozen=True, slots=True)
 class Case:
     """One prompt of a golden set (or one sampled production record), fully rendered.
 
@@ -74,6 +133,7 @@ class Case:
     tags: tuple[str, ...] = ()
     repeat: int = 1
     line: int | None = None  # line of the case in its file, for messages
+    provenance: Provenance | None = None  # a case sampled from production logs
 
     @property
     def key(self) -> str:
@@ -93,6 +153,7 @@ class Case:
             "tags": list(self.tags),
             "repeat": self.repeat,
             "line": self.line,
+            "provenance": self.provenance.to_dict() if self.provenance else None,
         }
 
     @classmethod
@@ -113,6 +174,7 @@ class Case:
             tags=tuple(d.get("tags", ())),
             repeat=int(d.get("repeat", 1)),
             line=d.get("line"),
+            provenance=Provenance.from_dict(d["provenance"]) if d.get("provenance") else None,
         )
 
 

@@ -14,9 +14,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from pytest_llmguard import adaptive
-from pytest_llmguard.baseline import plan_baseline
+from pytest_llmguard.baseline import ProductionSide, plan_baseline
 from pytest_llmguard.budgets import Budget, scopes_of
 from pytest_llmguard.config import Config, TargetConfig
 from pytest_llmguard.config.overrides import Options, apply_options
@@ -47,6 +48,9 @@ from pytest_llmguard.summary import RunSummary, summarize
 from pytest_llmguard.targets.credentials import key_warning, missing_key_message
 from pytest_llmguard.verdict import assess, by_target
 
+if TYPE_CHECKING:
+    from pytest_llmguard.sources.loading import LogCases
+
 __all__ = ["GuardSession", "Options"]
 
 INTERRUPTED = "interrupted (Ctrl-C or SIGTERM) before every case ran"
@@ -55,7 +59,7 @@ PUBLISH_WAIT_S = 15.0  # how long an interrupted controller waits for the worker
 
 def reserved_key_notes(config: Config) -> list[str]:
     """Say so when a config uses a key this version accepts but does not act on yet."""
-    reserved = {"logs": config.logs, "drift": config.drift, "alerts": config.alerts}
+    reserved: dict[str, object] = {"drift": config.drift, "alerts": config.alerts}
     return [
         f"{key} is set but not implemented in this version; it has no effect"
         for key, value in reserved.items()
@@ -73,9 +77,15 @@ class GuardSession:
         options: Options | None = None,
         *,
         worker: Worker | None = None,
+        now: float | None = None,
     ) -> None:
         self.options = options or Options()
         self.config, selected = apply_options(config, self.options)
+        self.started = time.time()
+        # Sampling windows ("since: 7d") count from the same moment in every xdist worker.
+        self.log_cases = _log_cases(self.config, golden_sets, self.started if now is None else now)
+        if self.log_cases is not None:
+            golden_sets = (*golden_sets, *self.log_cases.sets)
         self.golden_sets = tuple(golden_sets)
         self.worker = worker or Worker()
         self.cases: dict[str, Case] = {c.key: c for s in self.golden_sets for c in s.cases}
@@ -86,8 +96,9 @@ class GuardSession:
             self.store,
             selected,
             self.options.label("baseline"),
+            self._production,
         )
-        self.notes: list[str] = []
+        self.notes: list[str] = self.log_cases.notes() if self.log_cases is not None else []
         running = list(selected)
         compare = self.config.compare
         replaced = compare.baseline if compare and self.baseline.saved is not None else None
@@ -129,6 +140,12 @@ class GuardSession:
         self._whole_run: dict[int, Judgement] = {}
         self.rounds = 0  # adaptive rounds made after the first calls (same on every worker)
         self.unjudged: list[str] = []  # what the selection left unjudged (said in every report)
+
+    def _production(self) -> ProductionSide:
+        from pytest_llmguard.sources.production import production_side
+
+        assert self.log_cases is not None  # apply_options checked that logs are configured
+        return production_side(self.log_cases, self.config)
 
     @property
     def budgets(self) -> tuple[Budget, ...]:
@@ -405,6 +422,15 @@ class GuardSession:
 
 def _redacted(url: str | None) -> str | None:
     return None if url is None else redact_url(url)
+
+
+def _log_cases(config: Config, golden_sets: Sequence[GoldenSet], now: float) -> LogCases | None:
+    """The cases sampled from ``logs:`` (None without logs: nothing of sources is imported)."""
+    if not config.logs.enabled:
+        return None
+    from pytest_llmguard.sources.loading import load_log_cases
+
+    return load_log_cases(config, now=now, taken_names=[g.name for g in golden_sets])
 
 
 def _iso(ts: float) -> str:

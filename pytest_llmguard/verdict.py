@@ -28,6 +28,8 @@ class Baseline:
     info: BaselineInfo
     summary: RunSummary
     scored: tuple[ScoredObservation, ...]
+    # Only these cases are compared (the production baseline covers the log cases only).
+    cases: frozenset[str] | None = None
 
 
 def overall_verdict(comparisons: Sequence[Comparison]) -> Verdict:
@@ -100,12 +102,22 @@ def assess(
                 gate,
                 case_scopes=case_scopes,
                 baseline_label=baseline.info.label,
+                case_filter=baseline.cases.__contains__ if baseline.cases is not None else None,
             )
         )
+        if baseline.info.source == "production":
+            said.extend(_unpaired_note(comparisons))
     elif baseline is not None and candidate:
         said.append(f"no comparison: candidate target '{candidate}' did not run")
     compared = {candidate} if comparisons else set()
     exploratory = []
+    if comparisons and baseline is not None and baseline.info.source == "target":
+        compared.add(baseline.info.target)
+    if baseline is not None and baseline.info.source == "production":
+        # What the logs recorded is reported next to the targets (its feedback_negative_rate
+        # is only known there) and, like a baseline target, never gated itself.
+        summaries = {**summaries, baseline.info.target: baseline.summary}
+        compared.add(baseline.info.target)
     for name, summary in summaries.items():
         subject = candidate is None or name == candidate
         if name in compared or not (subject or name in gate.targets):
@@ -140,3 +152,16 @@ def assess(
         baseline_summary=baseline.summary if baseline is not None else None,
         baseline_scored=baseline.scored if baseline is not None else (),
     )
+
+
+def _unpaired_note(comparisons: Sequence[Comparison]) -> list[str]:
+    """Which comparisons with the logs could not pair case by case (said, not hidden)."""
+    unpaired = sorted(
+        {c.metric for c in comparisons if c.baseline is not None and c.interval and not c.paired}
+    )
+    if not unpaired:
+        return []
+    return [
+        "compared unpaired with production (too few cases had the value on both sides): "
+        + ", ".join(unpaired)
+    ]

@@ -25,6 +25,8 @@ EXPECTED_OPTIONS = [
     "--llmguard-shard",
     "--llmguard-repeat",
     "--llmguard-concurrency",
+    "--llmguard-logs",
+    "--llmguard-sample",
 ]
 EXPECTED_INI = [
     "llmguard",
@@ -42,6 +44,8 @@ EXPECTED_INI = [
     "llmguard_shard",
     "llmguard_repeat",
     "llmguard_concurrency",
+    "llmguard_logs",
+    "llmguard_sample",
 ]
 
 

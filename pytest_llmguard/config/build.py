@@ -11,13 +11,16 @@ from typing import Any
 from pytest_llmguard.budgets import Budget
 from pytest_llmguard.config.budgets import parse_budgets
 from pytest_llmguard.config.discovery import DOCS
+from pytest_llmguard.config.logs import parse_logs
 from pytest_llmguard.config.quality import validate_quality
 from pytest_llmguard.config.records import (
+    PRODUCTION,
     CacheConfig,
     CompareConfig,
     Config,
     GateConfig,
     HistoryConfig,
+    LogsConfig,
     Price,
     QualitySettings,
     ReportConfig,
@@ -51,6 +54,7 @@ def build_config(doc: Document, rootdir: str, path: str) -> Config:
         for name, raw in (data.get("targets") or {}).items()
     }
     quality = _quality(doc, targets)
+    logs = _logs(doc)
     return Config(
         rootdir=rootdir,
         path=path,
@@ -92,7 +96,7 @@ def build_config(doc: Document, rootdir: str, path: str) -> Config:
         quality=quality,
         history=_history(data.get("history") or {}),
         sections=sections,
-        logs=dict(data.get("logs") or {}),
+        logs=logs,
         drift=dict(data.get("drift") or {}),
         alerts=dict(data.get("alerts") or {}),
         redact=tuple(data.get("redact") or ()),
@@ -185,7 +189,9 @@ def _check_url_credentials(
 
 
 def _build_compare(
-    doc: Document, raw: Mapping[str, Any] | None, targets: Mapping[str, TargetConfig]
+    doc: Document,
+    raw: Mapping[str, Any] | None,
+    targets: Mapping[str, TargetConfig],
 ) -> CompareConfig | None:
     if raw is None:
         return None
@@ -194,6 +200,8 @@ def _build_compare(
     for role, name in (("candidate", candidate), ("baseline", baseline)):
         if name in targets or (role == "baseline" and name.endswith(".json")):
             continue
+        if role == "baseline" and name == PRODUCTION:
+            continue  # the logs; options may add them, so apply_options checks they exist
         saved = " or a saved run (a path ending in .json)" if role == "baseline" else ""
         raise doc.error(
             ConfigError,
@@ -234,6 +242,13 @@ def _gate(doc: Document, targets: Mapping[str, TargetConfig]) -> GateConfig:
             targets=lambda names: tuple(str(n) for n in names),
         )
     )
+
+
+def _logs(doc: Document) -> LogsConfig:
+    try:
+        return parse_logs(doc.data.get("logs") or {})
+    except ConfigError as exc:
+        raise _located(doc, exc) from None
 
 
 def _history(raw: Mapping[str, Any]) -> HistoryConfig:
@@ -277,7 +292,7 @@ def _quality(doc: Document, targets: Mapping[str, TargetConfig]) -> QualitySetti
 
 def _located(doc: Document, exc: ConfigError) -> ConfigError:
     """``exc`` (raised with a dotted key path only) with the document's file and line."""
-    json_path = tuple(exc.key_path.split(".")) if exc.key_path else ()
+    json_path = _json_path(exc.key_path) if exc.key_path else ()
     return ConfigError(
         exc.message,
         file=doc.path,
@@ -308,3 +323,16 @@ def check_budget_scopes(config: Config, sets: Collection[str], tags: Collection[
             hint=f"the {what} of the loaded cases: {listed}",
             docs=DOCS,
         )
+
+
+def _json_path(key_path: str) -> tuple[str | int, ...]:
+    """``logs.sources[0].fields`` → ``("logs", "sources", 0, "fields")``."""
+    path: list[str | int] = []
+    for part in key_path.split("."):
+        name, _, rest = part.partition("[")
+        if name:
+            path.append(name)
+        for index in rest.rstrip("]").split("]["):
+            if index.isdigit():
+                path.append(int(index))
+    return tuple(path)

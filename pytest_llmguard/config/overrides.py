@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from pytest_llmguard.config.records import CACHE_MODES, Config
+from pytest_llmguard.config.records import CACHE_MODES, Config, LogSourceConfig
 from pytest_llmguard.exceptions import ConfigError
 from pytest_llmguard.suggest import did_you_mean_hint
 
@@ -31,6 +31,8 @@ class Options:
     repeat: int | None = None
     concurrency: int | None = None
     shard: tuple[int, int] | None = None  # (index, count): run only this shard's cases
+    logs: tuple[str, ...] = ()  # log files or globs, replacing logs.sources (format: auto)
+    sample: int | None = None  # logs.sample.n
     # How the user set each option (``--llmguard-target`` or ``ini option llmguard_target``),
     # so an error names what they wrote; by option suffix, the flag when absent.
     labels: Mapping[str, str] = field(default_factory=dict)
@@ -89,4 +91,17 @@ def apply_options(config: Config, options: Options) -> tuple[Config, tuple[str, 
             else:
                 keep.append(name)
     selected = tuple(n for n in targets if not keep or n in keep)
-    return replace(config, run=run, cache=cache, targets=targets), selected
+    logs = config.logs
+    if options.logs:
+        logs = replace(logs, sources=tuple(LogSourceConfig(path=g) for g in options.logs))
+    if options.sample:
+        logs = replace(logs, sample=replace(logs.sample, n=options.sample))
+    compare = config.compare
+    if compare is not None and compare.production_baseline(targets) and not logs.enabled:
+        raise ConfigError(
+            "compare.baseline is 'production' (what the logs recorded), but no logs are configured",
+            hint="add logs: {sources: [{path: logs/*.jsonl}]}, or pass --llmguard-logs GLOB",
+            docs="replaying-production-logs",
+        )
+    changed = replace(config, run=run, cache=cache, targets=targets, logs=logs)
+    return changed, selected

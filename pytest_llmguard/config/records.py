@@ -17,6 +17,7 @@ from pytest_llmguard.metrics.refusal import DEFAULT_THRESHOLD as DEFAULT_REFUSAL
 from pytest_llmguard.metrics.repetition import DEFAULT_THRESHOLD as DEFAULT_REPETITION_THRESHOLD
 
 CACHE_MODES = ("off", "replay", "record", "refresh")
+PRODUCTION = "production"  # compare.baseline: the logged responses and metrics
 DEFAULT_SCORER = "token_set_ratio"  # quality.similarity.scorer (metrics.similarity)
 DEFAULT_EMBEDDING_MODEL = "text-embedding-3-small"
 
@@ -85,6 +86,14 @@ class CompareConfig:
         """Whether the baseline is a saved run rather than a target of this run."""
         return self.baseline.endswith(".json")
 
+    def production_baseline(self, targets: Mapping[str, Any]) -> bool:
+        """Whether the baseline is what the logs recorded (``baseline: production``).
+
+        A target named ``production`` wins: the word means the logs only when no target
+        has that name.
+        """
+        return self.baseline == PRODUCTION and PRODUCTION not in targets
+
 
 @dataclass(frozen=True, slots=True)
 class GateConfig:
@@ -147,6 +156,87 @@ class HistoryConfig:
     max_age_days: float | None = None  # older runs are removed; None keeps them
 
 
+LOG_FORMATS = ("auto", "openai-jsonl", "otel", "openinference", "langfuse", "litellm")
+# Fields a log sample can be stratified by (sources.record.LogRecord.field).
+STRATA_FIELDS = (
+    "model",
+    "provider",
+    "route",
+    "tag",
+    "prompt_name",
+    "prompt_version",
+    "prompt",
+    "feedback",
+    "error",
+    "source",
+)
+DEFAULT_NEGATIVE_VALUES = (
+    "negative",
+    "bad",
+    "thumbs_down",
+    "thumbsdown",
+    "down",
+    "dislike",
+    "false",
+    "no",
+    "incorrect",
+    "wrong",
+    "fail",
+    "failed",
+    "not_relevant",
+    "irrelevant",
+    "-1",
+    "0",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LogSourceConfig:
+    """One ``logs.sources`` entry: files (a glob, rootdir-relative) in one format."""
+
+    path: str
+    format: str = "auto"  # one of LOG_FORMATS
+    fields: Mapping[str, str] = field(default_factory=dict)  # openai-jsonl field paths
+    strict: bool | None = None  # None: logs.strict
+
+
+@dataclass(frozen=True, slots=True)
+class SampleConfig:
+    """``logs.sample``: how many records to replay and how they are chosen."""
+
+    n: int = 200
+    by: tuple[str, ...] = ()  # STRATA_FIELDS
+    min_per_stratum: int = 1
+    since: str | None = None  # "7d", "12h", "2025-05-01", "2025-05-01T12:00:00Z"
+    until: str | None = None
+    seed: int = 0
+    dedupe: float | None = 0.95  # near-duplicate prompt similarity (0..1); None: off
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackConfig:
+    """``logs.feedback``: which logged feedback counts as negative."""
+
+    names: tuple[str, ...] = ()  # score names that are user feedback; () = any
+    negative_below: float = 0.5  # a numeric score in 0..1 below this is negative
+    negative_values: tuple[str, ...] = DEFAULT_NEGATIVE_VALUES  # labels, case-insensitive
+
+
+@dataclass(frozen=True, slots=True)
+class LogsConfig:
+    """The ``logs`` section: production-log sources, sampling and the log cases' checks."""
+
+    sources: tuple[LogSourceConfig, ...] = ()
+    sample: SampleConfig = field(default_factory=SampleConfig)
+    feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
+    strict: bool = False
+    checks: tuple[Mapping[str, Any], ...] = ()  # added to every case sampled from the logs
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.sources)
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     """The whole validated configuration. Paths are as written (relative to rootdir)."""
@@ -166,7 +256,7 @@ class Config:
     history: HistoryConfig = field(default_factory=HistoryConfig)
     # Provider sections (e.g. ``sim:``): checked by their provider, kept as written.
     sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    logs: Mapping[str, Any] = field(default_factory=dict)
+    logs: LogsConfig = field(default_factory=LogsConfig)
     drift: Mapping[str, Any] = field(default_factory=dict)
     alerts: Mapping[str, Any] = field(default_factory=dict)
     redact: tuple[str, ...] = ()

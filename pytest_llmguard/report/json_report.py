@@ -32,7 +32,7 @@ def build_report(outcome: Outcome) -> dict[str, Any]:
         }
     cases = []
     # Two targets (and repeats) share each case's own fields: look them up once.
-    case_fields: dict[str, tuple[str, str | None, str, tuple[str, ...]]] = {}
+    case_fields: dict[str, tuple[str, str | None, str, tuple[str, ...], Any]] = {}
     for s in outcome.scored:
         o = s.observation
         key = o.case_key
@@ -40,10 +40,11 @@ def build_report(outcome: Outcome) -> dict[str, Any]:
         if fields is None:
             case = outcome.cases.get(key)
             if case is not None:
-                fields = (case.id, case.set_name, case.set_path, case.tags)
+                origin = case.provenance.to_dict() if case.provenance else None
+                fields = (case.id, case.set_name, case.set_path, case.tags, origin)
             else:
                 set_path, _, case_id = key.rpartition("::")
-                fields = (case_id, None, set_path, ())
+                fields = (case_id, None, set_path, (), None)
             case_fields[key] = fields
         error = o.error
         cases.append(
@@ -73,6 +74,8 @@ def build_report(outcome: Outcome) -> dict[str, Any]:
                 "error": error.to_dict() if error else None,
                 "checks": [c.to_dict() for c in s.checks],
                 "scores": dict(s.scores),
+                # a case sampled from production logs: the record it came from
+                "provenance": fields[4],
             }
         )
     return {

@@ -152,9 +152,21 @@ def _budgets(rows: Sequence[Sequence[str]], shown: int | None) -> list[str]:
     return lines
 
 
+def _case_cell(outcome: Outcome, key: str) -> str:
+    """The case, and for a case sampled from production logs the record it replays."""
+    case = outcome.cases.get(key)
+    if case is None or case.provenance is None:
+        return key
+    return f"{key} (from {case.provenance.describe()})"
+
+
 def _regression_rows(outcome: Outcome) -> list[list[str]]:
     return [
-        [escape_cell(r.case_key), escape_cell(redact(r.reason), 300), diff_cell(r)]
+        [
+            escape_cell(_case_cell(outcome, r.case_key)),
+            escape_cell(redact(r.reason), 300),
+            diff_cell(r),
+        ]
         for r in outcome.regressions
     ]
 
