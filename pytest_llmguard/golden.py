@@ -276,6 +276,7 @@ def _render_cases(doc: Document, set_name: str, set_path: str) -> tuple[Case, ..
                 ),
                 repeat=int(raw.get("repeat", 1)),
                 line=doc.line_of(at),
+                vars=variables,
             )
         )
     return tuple(cases)

@@ -71,11 +71,23 @@ class Case:
     tags: tuple[str, ...] = ()
     repeat: int = 1
     line: int | None = None  # line of the case in its file, for messages
+    vars: Mapping[str, Any] = field(default_factory=dict)  # as substituted in the messages
 
     @property
     def key(self) -> str:
         """Stable identity of the case across runs: ``set_path::id``."""
         return f"{self.set_path}::{self.id}"
+
+    @property
+    def prompt(self) -> str:
+        """The last user message (the whole prompt of a one-message case)."""
+        return next((m.content for m in reversed(self.messages) if m.role == "user"), "")
+
+    @property
+    def system(self) -> str | None:
+        """The system message(s), joined by blank lines; None without one."""
+        parts = [m.content for m in self.messages if m.role in ("system", "developer")]
+        return "\n\n".join(parts) if parts else None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -90,6 +102,7 @@ class Case:
             "tags": list(self.tags),
             "repeat": self.repeat,
             "line": self.line,
+            "vars": dict(self.vars),
         }
 
     @classmethod
@@ -110,6 +123,7 @@ class Case:
             tags=tuple(d.get("tags", ())),
             repeat=int(d.get("repeat", 1)),
             line=d.get("line"),
+            vars=dict(d.get("vars") or {}),
         )
 
 
@@ -164,6 +178,7 @@ class Observation:
     error: ErrorRecord | None = None
     started_at: float = 0.0  # unix time of the (first) request
     finish_reason: str | None = None
+    cache_write_tokens: int | None = None  # prompt-cache writes, a share of input_tokens
 
     @property
     def ok(self) -> bool:
@@ -188,6 +203,7 @@ class Observation:
             "error": self.error.to_dict() if self.error else None,
             "started_at": self.started_at,
             "finish_reason": self.finish_reason,
+            "cache_write_tokens": self.cache_write_tokens,
         }
 
     @classmethod
@@ -219,6 +235,7 @@ class Observation:
             error=ErrorRecord.from_dict(err) if err else None,
             started_at=_number(d, "started_at", 0.0),
             finish_reason=_text(d, "finish_reason", None),
+            cache_write_tokens=_count(d, "cache_write_tokens"),
         )
 
 

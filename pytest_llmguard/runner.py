@@ -272,9 +272,18 @@ class Engine:
                 latency_ms = completion.latency_ms
                 if latency_ms is None:
                     latency_ms = (time.perf_counter() - t0) * 1000.0
-                price = find_price(client.config.model, self._pricing) or find_price(
-                    completion.model, self._pricing
-                )
+                cost = completion.cost_usd
+                if cost is None:
+                    price = find_price(client.config.model, self._pricing) or find_price(
+                        completion.model, self._pricing
+                    )
+                    cost = cost_usd(
+                        price,
+                        completion.input_tokens,
+                        completion.output_tokens,
+                        completion.cached_tokens,
+                        completion.cache_write_tokens,
+                    )
                 return Observation(
                     case_key=unit.case.key,
                     target=unit.target,
@@ -287,15 +296,11 @@ class Engine:
                     output_tokens=completion.output_tokens,
                     cached_tokens=completion.cached_tokens,
                     reasoning_tokens=completion.reasoning_tokens,
-                    cost_usd=cost_usd(
-                        price,
-                        completion.input_tokens,
-                        completion.output_tokens,
-                        completion.cached_tokens,
-                    ),
+                    cost_usd=cost,
                     attempts=attempts,
                     started_at=started_at,
                     finish_reason=completion.finish_reason,
+                    cache_write_tokens=completion.cache_write_tokens,
                 )
             finally:
                 if slot is not None:
