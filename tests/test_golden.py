@@ -87,6 +87,7 @@ def test_yaml_set_renders_exact_cases(tmp_path: Path) -> None:
                 tags=("support", "billing", "refunds"),
                 repeat=3,
                 line=8,
+                vars={"company": "Acme", "product": "Acme Mini"},
             ),
             Case(
                 set_name="support",
@@ -101,6 +102,7 @@ def test_yaml_set_renders_exact_cases(tmp_path: Path) -> None:
                 params={"temperature": 0, "max_tokens": 300},
                 tags=("support", "billing"),
                 line=20,
+                vars={"company": "Acme", "product": "Acme Pro"},
             ),
         ),
     )
@@ -169,6 +171,7 @@ def test_jsonl_set_with_header(tmp_path: Path) -> None:
                 expected="At 9.",
                 tags=("faq",),
                 line=2,
+                vars={"shop": "Acme"},
             ),
             Case(
                 set_name="faq",
@@ -179,6 +182,7 @@ def test_jsonl_set_with_header(tmp_path: Path) -> None:
                 checks=(Check("contains", "never"),),
                 tags=("faq",),
                 line=4,
+                vars={"shop": "Acme"},
             ),
         ),
     )
