@@ -14,17 +14,19 @@ from pytest_llmguard.faults import CallFault
 from pytest_llmguard.records import Case
 from pytest_llmguard.targets.base import Completion
 
-# ``${NAME}`` in a header or keyword-argument value: an environment variable.
-ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# ``${NAME}`` (or ``${NAME:-default}``) in a header or keyword-argument value: an
+# environment variable.
+ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 def expand_env(value: str) -> tuple[str, list[str]]:
-    """``value`` with each ``${NAME}`` replaced by that environment variable's value, and
-    the names of the referenced variables that are unset (replaced by nothing)."""
+    """``value`` with each ``${NAME}`` replaced by that environment variable's value (or
+    its ``:-default``), and the names of the referenced variables that are unset and
+    have no default (replaced by nothing)."""
     unset: list[str] = []
 
     def replace_one(match: re.Match[str]) -> str:
-        found = os.environ.get(match.group(1))
+        found = os.environ.get(match.group(1), match.group(2))
         if found is None:
             unset.append(match.group(1))
             return ""

@@ -93,7 +93,7 @@ class HttpClient(SessionClient):
         secrets = [self._api_key] if self._api_key else []
         for name, value in config.headers.items():
             self.headers[name], _ = expand_env(value)
-            secrets.extend(os.environ.get(n, "") for n in ENV_REFERENCE.findall(value))
+            secrets.extend(os.environ.get(n, "") for n, _ in ENV_REFERENCE.findall(value))
         self._secrets = tuple(s for s in secrets if s)
 
     @property
