@@ -522,3 +522,30 @@ def test_the_first_error_in_the_file_is_reported(tmp_path: Path) -> None:
     assert str(err).splitlines()[0] == (
         "golden_sets/two.yaml:4: cases[0].repeat: must be >= 1, found 0"
     )
+
+
+def test_a_case_keeps_its_vars_and_names_its_prompt_and_system(tmp_path: Path) -> None:
+    golden = load_one(
+        tmp_path,
+        "s.yaml",
+        """\
+        system: "You help with {{product}}."
+        vars: {product: Acme Pro, limit: 5}
+        cases:
+          - id: a
+            messages:
+              - {role: user, content: "First {{limit}}"}
+              - {role: assistant, content: "Yes"}
+              - {role: user, content: "Then?"}
+          - id: b
+            prompt: "Hi"
+        """,
+    )
+    a, b = golden.cases
+    assert a.vars == {"product": "Acme Pro", "limit": 5}
+    assert (a.prompt, a.system) == ("Then?", "You help with Acme Pro.")
+    assert Case.from_dict(a.to_dict()) == a
+    older = {k: v for k, v in b.to_dict().items() if k != "vars"}  # written before vars
+    assert Case.from_dict(older).vars == {}
+    bare = Case("s", "s.yaml", "c", (Message("assistant", "x"),))
+    assert (bare.prompt, bare.system) == ("", None)

@@ -395,3 +395,21 @@ def test_the_simulator_checks_the_key_and_the_version_header() -> None:
     assert bad_key.error is not None and bad_key.error.status == 401
     assert bad_key.error.message.startswith("HTTP 401: authentication_error:")
     assert no_version.error is not None and no_version.error.status == 400
+
+
+def test_usage_counts_follow_opentelemetry() -> None:
+    from pytest_llmguard.targets.anthropic import usage_counts
+
+    usage = {
+        "input_tokens": 20,
+        "cache_read_input_tokens": 1000,
+        "cache_creation_input_tokens": 300,
+        "output_tokens": 7,
+    }
+    assert usage_counts(usage) == {
+        "input_tokens": 1320,
+        "output_tokens": 7,
+        "cached_tokens": 1000,
+        "cache_write_tokens": 300,
+    }
+    assert usage_counts({})["input_tokens"] is None

@@ -490,3 +490,16 @@ def test_header_variables_are_sent_but_never_logged_or_cached(
     obs = observe_with(client, policy=RetryPolicy(max=0))
     assert obs.error is not None and obs.error.status == 401
     assert obs.error.message == "HTTP 401: bad auth Token [REDACTED]"
+
+
+def test_env_references_expand_with_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_llmguard.targets.credentials import expand_env
+
+    monkeypatch.setenv("TEST_SET_VAR", "v1")
+    monkeypatch.delenv("TEST_UNSET_VAR", raising=False)
+    assert expand_env("a ${TEST_SET_VAR} b") == ("a v1 b", [])
+    assert expand_env("${TEST_UNSET_VAR:-dflt}/${TEST_SET_VAR:-no}") == ("dflt/v1", [])
+    assert expand_env("x${TEST_UNSET_VAR}y $NOT {braces}") == (
+        "xy $NOT {braces}",
+        ["TEST_UNSET_VAR"],
+    )
