@@ -25,6 +25,14 @@ from pytest_llmguard.targets.anthropic import (
     split_messages,
 )
 from tests.conftest import SimLog
+from tests.single_calls import (
+    COMMON_FAULTS,
+    POLICY,
+    FaultRow,
+    assert_classified,
+    fault_ids,
+    observe_one,
+)
 
 KEY = "sk-ant-test-DistinctiveFakeKey0123456789"
 QUESTION = "How long do I have to ask for a refund?"
@@ -35,7 +43,6 @@ CASE = Case(
     (Message("system", "You are Acme's support assistant."), Message("user", QUESTION)),
     params={"max_tokens": 50},
 )
-POLICY = RetryPolicy(max=2, backoff_base_s=0.01, backoff_max_s=0.05)
 
 
 def client(
@@ -43,7 +50,7 @@ def client(
     headers: Mapping[str, str] = {},
     *,
     stream: bool = False,
-    timeout_s: float = 2.0,
+    timeout_s: float = 5.0,
     api_key: str | None = KEY,
     model: str = "sim-stable",
     **extra: Any,
@@ -61,15 +68,13 @@ def observe(
     headers: Mapping[str, str] = {},
     *,
     stream: bool = False,
-    timeout_s: float = 2.0,
+    timeout_s: float = 5.0,
     policy: RetryPolicy = POLICY,
     case: Case = CASE,
     **extra: Any,
 ) -> Observation:
     c = client(base_url, headers, stream=stream, timeout_s=timeout_s, **extra)
-    engine = Engine({"t": c}, RunConfig(concurrency=1, timeout_s=timeout_s, retries=policy))
-    (obs,) = asyncio.run(engine.run([CallUnit(case, "t")]))
-    return obs
+    return observe_one(c, case, timeout_s=timeout_s, policy=policy)
 
 
 # ---- the wire format -------------------------------------------------------------------
@@ -268,47 +273,23 @@ def test_a_bad_body_is_an_invalid_response(body: bytes) -> None:
 
 # ---- the fault matrix ------------------------------------------------------------------
 
-FAULTS = [
-    # header fault, extra headers, stream, class, status, retried?
-    ("rate_limit", {"x-sim-retry-after": "0"}, False, "rate_limit", 429, True),
-    ("rate_limit", {"x-sim-no-retry-after": "1"}, False, "rate_limit", 429, True),
-    ("server_error", {"x-sim-status": "500"}, False, "server_error", 500, True),
-    ("server_error", {"x-sim-status": "503"}, False, "server_error", 503, True),
+FAULTS: list[FaultRow] = [
+    *COMMON_FAULTS,
     ("server_error", {"x-sim-status": "504"}, False, "server_error", 504, True),
     ("overloaded", {}, False, "server_error", 529, True),
     ("overloaded", {}, True, "server_error", 529, True),
     ("stream_error", {}, True, "server_error", None, True),
     ("stream_error", {"x-sim-status": "429"}, True, "rate_limit", None, True),
     ("stream_error", {"x-sim-status": "400"}, True, "client_error", None, False),
-    ("client_error", {"x-sim-status": "400"}, False, "client_error", 400, False),
-    ("client_error", {"x-sim-status": "401"}, False, "client_error", 401, False),
     ("client_error", {"x-sim-status": "403"}, False, "client_error", 403, False),
     ("client_error", {"x-sim-status": "404"}, False, "client_error", 404, False),
     ("client_error", {"x-sim-status": "413"}, False, "client_error", 413, False),
-    ("malformed", {}, False, "invalid_response", None, False),
-    ("malformed", {}, True, "invalid_response", None, False),
-    ("wrong_shape", {}, False, "invalid_response", None, False),
     ("wrong_shape", {}, True, "invalid_response", None, False),
-    ("non_utf8", {}, False, "invalid_response", None, False),
-    ("non_utf8", {}, True, "invalid_response", None, False),
-    ("huge", {}, False, "invalid_response", None, False),
-    ("huge", {}, True, "invalid_response", None, False),
-    ("truncated", {}, False, "connection", None, True),
-    ("truncated", {}, True, "connection", None, True),
-    ("reset", {}, False, "connection", None, True),
-    ("reset", {}, True, "connection", None, True),
-    ("no_done", {}, True, "invalid_response", None, False),
 ]
 
 
 @pytest.mark.parametrize(
-    ("fault", "extra", "stream", "cls", "status", "retried"),
-    FAULTS,
-    ids=[
-        f"{f[0]}-{f[1].get('x-sim-status', '')}{'-stream' if f[2] else ''}"
-        + ("-no-retry-after" if "x-sim-no-retry-after" in f[1] else "")
-        for f in FAULTS
-    ],
+    ("fault", "extra", "stream", "cls", "status", "retried"), FAULTS, ids=fault_ids(FAULTS)
 )
 def test_fault_is_classified_and_retried_by_policy(
     sim_url: str,
@@ -321,13 +302,7 @@ def test_fault_is_classified_and_retried_by_policy(
     retried: bool,
 ) -> None:
     obs = observe(sim_url, {"x-sim-fault": fault, **extra}, stream=stream)
-    assert obs.error is not None, obs
-    assert obs.error.cls == cls, obs.error
-    assert obs.error.status == status
-    assert obs.output is None and obs.latency_ms is None
-    expected_attempts = POLICY.max + 1 if retried else 1
-    assert obs.attempts == expected_attempts
-    assert len(sim_log.requests()) == expected_attempts
+    assert_classified(obs, len(sim_log.requests()), cls, status, retried)
 
 
 def test_error_messages_name_the_anthropic_error_type(sim_url: str) -> None:

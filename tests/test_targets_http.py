@@ -4,7 +4,6 @@ small scripted loopback gateway; every fault classified as the OpenAI client's a
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
 import threading
@@ -18,7 +17,6 @@ import pytest
 from pytest_llmguard.config import RetryPolicy, RunConfig, TargetConfig
 from pytest_llmguard.faults import CallFault
 from pytest_llmguard.records import Case, Message, Observation
-from pytest_llmguard.runner import CallUnit, Engine
 from pytest_llmguard.targets.base import TargetClient
 from pytest_llmguard.targets.http import PROVIDER, HttpClient, make_client
 from pytest_llmguard.targets.http_template import (
@@ -29,6 +27,14 @@ from pytest_llmguard.targets.http_template import (
     select,
 )
 from tests.conftest import SimLog
+from tests.single_calls import (
+    COMMON_FAULTS,
+    POLICY,
+    FaultRow,
+    assert_classified,
+    fault_ids,
+    observe_one,
+)
 
 QUESTION = "How long do I have to ask for a refund?"
 CASE = Case(
@@ -39,7 +45,6 @@ CASE = Case(
     params={"max_tokens": 50},
     vars={"product": "Acme Pro"},
 )
-POLICY = RetryPolicy(max=2, backoff_base_s=0.01, backoff_max_s=0.05)
 CHAT = {
     "body": {
         "model": "{{model}}",
@@ -89,11 +94,9 @@ def target(
 
 
 def observe_with(
-    client: TargetClient, *, timeout_s: float = 2.0, policy: RetryPolicy = POLICY
+    client: TargetClient, *, timeout_s: float = 5.0, policy: RetryPolicy = POLICY
 ) -> Observation:
-    engine = Engine({"gw": client}, RunConfig(concurrency=1, timeout_s=timeout_s, retries=policy))
-    (obs,) = asyncio.run(engine.run([CallUnit(CASE, "gw")]))
-    return obs
+    return observe_one(client, CASE, timeout_s=timeout_s, policy=policy)
 
 
 def observe(
@@ -102,11 +105,12 @@ def observe(
     headers: Mapping[str, str] = {},
     *,
     stream: bool = False,
-    timeout_s: float = 2.0,
+    timeout_s: float = 5.0,
     policy: RetryPolicy = POLICY,
 ) -> Observation:
     t = target(url, extra, headers, stream=stream)
-    return observe_with(make_client(t, url, RunConfig(timeout_s=timeout_s)), policy=policy)
+    client = make_client(t, url, RunConfig(timeout_s=timeout_s))
+    return observe_with(client, timeout_s=timeout_s, policy=policy)
 
 
 # ---- templates and selectors -----------------------------------------------------------
@@ -302,39 +306,15 @@ def test_an_unset_header_variable_fails_the_target_clearly(
     assert "headers.x-api-key" in obs.error.message
 
 
-FAULTS = [
-    # header fault, extra headers, stream, class, status, retried?
-    ("rate_limit", {"x-sim-retry-after": "0"}, False, "rate_limit", 429, True),
-    ("rate_limit", {"x-sim-no-retry-after": "1"}, False, "rate_limit", 429, True),
-    ("server_error", {"x-sim-status": "500"}, False, "server_error", 500, True),
-    ("server_error", {"x-sim-status": "503"}, False, "server_error", 503, True),
-    ("client_error", {"x-sim-status": "400"}, False, "client_error", 400, False),
-    ("client_error", {"x-sim-status": "401"}, False, "client_error", 401, False),
+FAULTS: list[FaultRow] = [
+    *COMMON_FAULTS,
     ("client_error", {"x-sim-status": "422"}, False, "client_error", 422, False),
-    ("malformed", {}, False, "invalid_response", None, False),
-    ("malformed", {}, True, "invalid_response", None, False),
-    ("wrong_shape", {}, False, "invalid_response", None, False),
     ("empty_choices", {}, False, "invalid_response", None, False),
-    ("non_utf8", {}, False, "invalid_response", None, False),
-    ("non_utf8", {}, True, "invalid_response", None, False),
-    ("huge", {}, False, "invalid_response", None, False),
-    ("huge", {}, True, "invalid_response", None, False),
-    ("truncated", {}, False, "connection", None, True),
-    ("truncated", {}, True, "connection", None, True),
-    ("reset", {}, False, "connection", None, True),
-    ("reset", {}, True, "connection", None, True),
-    ("no_done", {}, True, "invalid_response", None, False),
 ]
 
 
 @pytest.mark.parametrize(
-    ("fault", "extra", "stream", "cls", "status", "retried"),
-    FAULTS,
-    ids=[
-        f"{f[0]}-{f[1].get('x-sim-status', '')}{'-stream' if f[2] else ''}"
-        + ("-no-retry-after" if "x-sim-no-retry-after" in f[1] else "")
-        for f in FAULTS
-    ],
+    ("fault", "extra", "stream", "cls", "status", "retried"), FAULTS, ids=fault_ids(FAULTS)
 )
 def test_fault_is_classified_and_retried_by_policy(
     sim_url: str,
@@ -352,13 +332,7 @@ def test_fault_is_classified_and_retried_by_policy(
         {"x-sim-fault": fault, **extra},
         stream=stream,
     )
-    assert obs.error is not None, obs
-    assert obs.error.cls == cls, obs.error
-    assert obs.error.status == status
-    assert obs.output is None and obs.latency_ms is None
-    expected_attempts = POLICY.max + 1 if retried else 1
-    assert obs.attempts == expected_attempts
-    assert len(sim_log.requests()) == expected_attempts
+    assert_classified(obs, len(sim_log.requests()), cls, status, retried)
 
 
 def test_a_non_2xx_message_is_read_at_error_path(sim_url: str) -> None:

@@ -29,10 +29,9 @@ its ``retry-after``, 500/529 (and the other 5xx) are ``server_error``, other 4xx
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pytest_llmguard.config import TargetConfig
@@ -42,15 +41,11 @@ from pytest_llmguard.targets.base import Completion
 from pytest_llmguard.targets.endpoints import HttpEndpoints, SessionClient
 from pytest_llmguard.targets.registry import Problem, ProviderContext
 from pytest_llmguard.targets.wire import (
-    MAX_BODY_BYTES,
-    SSEDecoder,
     SSEEvent,
     error_message,
-    http_fault,
+    feed_events,
     int_or_none,
     json_object,
-    read_bounded,
-    sent_at,
     valid_text,
     wire_ms,
 )
@@ -91,14 +86,14 @@ class AnthropicClient(SessionClient):
     def __init__(self, config: TargetConfig, **options: Any) -> None:
         super().__init__(config, **options)
         self._url = messages_url(self._base_url)
-        self.headers = {
+        self._headers = {
             "content-type": "application/json",
             "accept": "application/json",
             "anthropic-version": str(config.extra.get("anthropic_version") or API_VERSION),
         }
         if self._api_key:
-            self.headers["x-api-key"] = self._api_key
-        self.headers.update(config.headers)
+            self._headers["x-api-key"] = self._api_key
+        self._headers.update(config.headers)
 
     def request_body(self, case: Case) -> dict[str, Any]:
         """The JSON body: target params, overridden by the case's (set's) params."""
@@ -127,35 +122,24 @@ class AnthropicClient(SessionClient):
         return {
             "provider": self._config.provider,
             "url": self._url,
-            "version": self.headers["anthropic-version"],
+            "version": self._headers["anthropic-version"],
             "body": self.request_body(case),
         }
 
     async def complete(self, case: Case) -> Completion:
         payload = json.dumps(self.request_body(case), separators=(",", ":")).encode()
-        session = self.session()
-        t0 = time.perf_counter()
-        async with session.post(self._url, data=payload) as resp:
-            sent = sent_at(resp, t0)
-            if resp.status >= 400:
-                raise await http_fault(resp, self.secrets, describe=error_text)
-            if self._config.stream:
-                return await self._read_stream(resp, sent)
-            raw = await read_bounded(resp, MAX_BODY_BYTES)
-            latency_ms = wire_ms(resp, sent)
-        return replace(parse_message(raw, self._config.model), latency_ms=latency_ms)
+        return await self.exchange(
+            "POST",
+            self._url,
+            data=payload,
+            parse=lambda raw: parse_message(raw, self._config.model),
+            read_stream=self._read_stream,
+            describe=error_text,
+        )
 
     async def _read_stream(self, resp: aiohttp.ClientResponse, t0: float) -> Completion:
         stream = _Stream(self._config.model)
-        decoder = SSEDecoder(MAX_BODY_BYTES)
-        async for raw_line in resp.content:
-            event = decoder.feed(raw_line)
-            if event is not None and stream.take(event, resp, t0):
-                break
-        else:
-            last = decoder.end()
-            if last is not None:
-                stream.take(last, resp, t0)
+        await feed_events(resp, lambda event: stream.take(event, resp, t0))
         if not stream.done:
             raise CallFault("invalid_response", "stream ended before message_stop (truncated)")
         return Completion(

@@ -3,20 +3,29 @@
 A provider whose targets need nothing started (``openai``, ``anthropic``, ``http``)
 yields one from ``open`` as is; one that starts a server first (``sim``) yields one
 pointing at it. :class:`SessionClient` is the usual client's plumbing: one aiohttp
-session, opened on first use, with the run's timeout and concurrency.
+session, opened on first use, with the run's timeout and concurrency, and one timed
+request/response exchange.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from pytest_llmguard.config import RunConfig, TargetConfig
-from pytest_llmguard.targets.base import TargetClient
+from pytest_llmguard.targets.base import Completion, TargetClient
 from pytest_llmguard.targets.credentials import api_key_of
 from pytest_llmguard.targets.embeddings import EmbeddingClient
-from pytest_llmguard.targets.wire import open_session
+from pytest_llmguard.targets.wire import (
+    MAX_BODY_BYTES,
+    http_fault,
+    open_session,
+    read_bounded,
+    sent_at,
+    wire_ms,
+)
 
 if TYPE_CHECKING:
     from typing import Self
@@ -24,6 +33,7 @@ if TYPE_CHECKING:
     import aiohttp
 
 ClientFactory = Callable[[TargetConfig, str, RunConfig], TargetClient]
+StreamReader = Callable[["aiohttp.ClientResponse", float], Awaitable[Completion]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +56,9 @@ class HttpEndpoints:
 
 
 class SessionClient:
-    """A target client over one aiohttp session; subclasses send requests with it.
+    """A target client over one aiohttp session; subclasses build and read the requests.
 
-    ``headers`` (set by the subclass before the first call) go with every request.
+    ``_headers`` (set by the subclass before the first call) go with every request.
     """
 
     def __init__(
@@ -66,7 +76,7 @@ class SessionClient:
         self._timeout_s = timeout_s
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
-        self.headers: dict[str, str] = {}
+        self._headers: dict[str, str] = {}
 
     @classmethod
     def for_target(cls, target: TargetConfig, base_url: str, run: RunConfig, **extra: Any) -> Self:
@@ -85,20 +95,51 @@ class SessionClient:
         return self._config
 
     @property
+    def headers(self) -> Mapping[str, str]:
+        """What every request sends (credentials included: never log it)."""
+        return self._headers
+
+    @property
     def secrets(self) -> tuple[str, ...]:
         """What must never appear in an error message (servers echo what they were sent)."""
         return (self._api_key,) if self._api_key else ()
 
-    def session(self) -> aiohttp.ClientSession:
-        """The client's session (opened on first use: importing aiohttp costs ~0.3 s)."""
+    def _session_now(self) -> aiohttp.ClientSession:
+        # Opened on first use: importing aiohttp costs ~0.3 s, a cached replay never pays it.
         if self._session is None:
-            self._session = open_session(self._max_connections, self._timeout_s, self.headers)
+            self._session = open_session(self._max_connections, self._timeout_s, self._headers)
         return self._session
 
     def prepare(self) -> None:
-        self.session()
+        self._session_now()
 
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+    async def exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        parse: Callable[[bytes], Completion],
+        read_stream: StreamReader,
+        describe: Callable[[str], str] | None = None,
+        **request: Any,
+    ) -> Completion:
+        """Send one request, timed on the wire; a status >= 300 is a classified fault
+        (its message by ``describe``), else the body is ``parse``d or, for a streaming
+        target, read by ``read_stream(response, sent_at)``."""
+        session = self._session_now()
+        t0 = time.perf_counter()
+        async with session.request(method, url, **request) as resp:
+            # Read now: once this body is read, the connection may carry another request.
+            sent = sent_at(resp, t0)
+            if not 200 <= resp.status < 300:
+                raise await http_fault(resp, self.secrets, describe)
+            if self._config.stream:
+                return await read_stream(resp, sent)
+            raw = await read_bounded(resp, MAX_BODY_BYTES)
+            latency_ms = wire_ms(resp, sent)
+        return replace(parse(raw), latency_ms=latency_ms)

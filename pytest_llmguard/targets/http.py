@@ -23,10 +23,9 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pytest_llmguard.config import RunConfig, TargetConfig
@@ -49,13 +48,10 @@ from pytest_llmguard.targets.http_template import (
 )
 from pytest_llmguard.targets.registry import Problem, ProviderContext
 from pytest_llmguard.targets.wire import (
-    MAX_BODY_BYTES,
-    SSEDecoder,
+    SSEEvent,
     error_message,
-    http_fault,
+    feed_events,
     int_or_none,
-    read_bounded,
-    sent_at,
     valid_text,
     wire_ms,
 )
@@ -87,12 +83,12 @@ class HttpClient(SessionClient):
             USAGE_KEYS[key]: parse_selector(path)
             for key, path in (extra.get("usage_paths") or {}).items()
         }
-        self.headers = {"content-type": "application/json", "accept": "application/json"}
+        self._headers = {"content-type": "application/json", "accept": "application/json"}
         if self._api_key:
-            self.headers["authorization"] = f"Bearer {self._api_key}"
+            self._headers["authorization"] = f"Bearer {self._api_key}"
         secrets = [self._api_key] if self._api_key else []
         for name, value in config.headers.items():
-            self.headers[name], _ = expand_env(value)
+            self._headers[name], _ = expand_env(value)
             secrets.extend(os.environ.get(n, "") for n, _ in ENV_REFERENCE.findall(value))
         self._secrets = tuple(s for s in secrets if s)
 
@@ -126,17 +122,14 @@ class HttpClient(SessionClient):
             options: dict[str, Any] = {"params": {k: text_of(v) for k, v in query.items()}}
         else:
             options = {"data": json.dumps(body, separators=(",", ":")).encode()}
-        session = self.session()
-        t0 = time.perf_counter()
-        async with session.request(self._method, self._base_url, **options) as resp:
-            sent = sent_at(resp, t0)
-            if not 200 <= resp.status < 300:
-                raise await http_fault(resp, self._secrets, describe=self._error_text)
-            if self._config.stream:
-                return await self._read_stream(resp, sent)
-            raw = await read_bounded(resp, MAX_BODY_BYTES)
-            latency_ms = wire_ms(resp, sent)
-        return replace(self._parse(raw), latency_ms=latency_ms)
+        return await self.exchange(
+            self._method,
+            self._base_url,
+            parse=self._parse,
+            read_stream=self._read_stream,
+            describe=self._error_text,
+            **options,
+        )
 
     def _error_text(self, text: str) -> str:
         if self._error is not None:
@@ -177,34 +170,35 @@ class HttpClient(SessionClient):
         return counts
 
     async def _read_stream(self, resp: aiohttp.ClientResponse, t0: float) -> Completion:
-        decoder = SSEDecoder(MAX_BODY_BYTES)
         parts: list[str] = []
         counts: dict[str, Any] = {}
-        ttft_ms: float | None = None
-        done = False
-        async for raw_line in resp.content:
-            event = decoder.feed(raw_line)
-            if event is None:
-                continue
-            if self._stream_done is not None and event.data.strip() == self._stream_done.encode():
-                done = True
-                break
+        ttft_ms: list[float] = []
+        done = self._stream_done.encode() if isinstance(self._stream_done, str) else None
+        finished: list[bool] = []
+
+        def take(event: SSEEvent) -> bool:
+            if done is not None and event.data.strip() == done:
+                finished.append(True)
+                return True
             document = _json(event.data, "stream event")
             self._raise_reported_error(document)
             piece = select(document, self._stream_text) if self._stream_text else MISSING
             if piece is not MISSING and piece is not None and piece != "":
-                if ttft_ms is None:
-                    ttft_ms = wire_ms(resp, t0)
+                if not ttft_ms:
+                    ttft_ms.append(wire_ms(resp, t0))
                 parts.append(text_of(piece))
             self._counts(document, counts)
-        if self._stream_done is not None and not done:
+            return False
+
+        await feed_events(resp, take)
+        if done is not None and not finished:
             raise CallFault(
                 "invalid_response", f"stream ended before {self._stream_done!r} (truncated)"
             )
         return Completion(
             output=valid_text("".join(parts)),
             model=self._config.model,
-            ttft_ms=ttft_ms,
+            ttft_ms=ttft_ms[0] if ttft_ms else None,
             latency_ms=wire_ms(resp, t0),
             **counts,
         )

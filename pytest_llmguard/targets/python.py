@@ -43,7 +43,7 @@ from typing import Any, TypeGuard, cast
 
 from pytest_llmguard.config import RunConfig, TargetConfig
 from pytest_llmguard.faults import CallFault, scrub
-from pytest_llmguard.records import Case, ErrorClass
+from pytest_llmguard.records import ERROR_CLASSES, Case, ErrorClass
 from pytest_llmguard.targets.base import Completion, TargetClient
 from pytest_llmguard.targets.credentials import MissingCredentials, expand_env
 from pytest_llmguard.targets.embeddings import EmbeddingClient
@@ -58,15 +58,8 @@ _COUNTS = (
 )
 _OPENAI_COUNTS = {"prompt_tokens": "input_tokens", "completion_tokens": "output_tokens"}
 _NUMBERS = ("cost_usd", "latency_ms", "ttft_ms")
-# What an exception may be mapped to (the others are the engine's own).
-MAPPABLE_CLASSES = (
-    "timeout",
-    "rate_limit",
-    "server_error",
-    "client_error",
-    "connection",
-    "invalid_response",
-)
+# What an exception may be mapped to: not the engine's own classes.
+MAPPABLE_CLASSES = tuple(c for c in ERROR_CLASSES if c not in ("cache_miss", "budget_exhausted"))
 RESULT_KEYS = ("output", "model", "usage", "finish_reason", *_COUNTS, *_NUMBERS)
 ErrorMap = tuple[tuple[type[BaseException], ErrorClass], ...]
 

@@ -41,6 +41,7 @@ __all__ = [
     "SSEDecoder",
     "SSEEvent",
     "error_message",
+    "feed_events",
     "http_fault",
     "int_or_none",
     "json_object",
@@ -309,6 +310,21 @@ class SSEDecoder:
         if data is None:
             return None  # an event with no data is not dispatched
         return SSEEvent(event or "message", data[0] if len(data) == 1 else b"\n".join(data))
+
+
+async def feed_events(
+    resp: aiohttp.ClientResponse, take: Callable[[SSEEvent], bool], limit: int = MAX_BODY_BYTES
+) -> None:
+    """Hand each event of a streamed response to ``take`` until it returns True (the
+    stream's own end marker) or the stream ends (see :class:`SSEDecoder`)."""
+    decoder = SSEDecoder(limit)
+    async for line in resp.content:
+        event = decoder.feed(line)
+        if event is not None and take(event):
+            return
+    last = decoder.end()
+    if last is not None:
+        take(last)
 
 
 async def sse_events(

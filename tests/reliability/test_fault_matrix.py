@@ -10,10 +10,8 @@ client alone, is tests/test_targets_openai.py.
 from __future__ import annotations
 
 import json
-import socket
 import urllib.request
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,13 +146,6 @@ class MatrixRun:
 
     def cases_of(self, target: str) -> list[dict[str, Any]]:
         return [c for c in self.report["cases"] if c["target"] == target]
-
-
-@pytest.fixture(scope="module")
-def refused_url() -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
-        yield f"http://127.0.0.1:{s.getsockname()[1]}/v1"
 
 
 @pytest.fixture(scope="module")

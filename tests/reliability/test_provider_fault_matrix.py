@@ -11,7 +11,6 @@ and the attempts the simulator saw. Every provider ends each fault in the same c
 from __future__ import annotations
 
 import shutil
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,8 @@ from typing import Any
 import pytest
 
 from pytest_llmguard.sim import SimModel, SimServer
-from tests.reliability.project import Project, Run
+from tests.reliability.project import Project
+from tests.reliability.test_fault_matrix import MatrixRun
 
 RETRIES = 1
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "rag"
@@ -121,18 +121,11 @@ def target_spec(provider: str, row: Row, url: str) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class MatrixRun:
-    provider: str
-    run: Run
-    log: list[dict[str, Any]]
+class ProviderRun(MatrixRun):
+    """The run of one provider's matrix, with the rows it holds."""
+
+    provider: str = ""
     rows: list[Row] = field(default_factory=list)
-
-    @property
-    def report(self) -> dict[str, Any]:
-        return self.run.report()
-
-    def cases_of(self, target: str) -> list[dict[str, Any]]:
-        return [c for c in self.report["cases"] if c["target"] == target]
 
 
 @pytest.fixture(scope="module")
@@ -145,20 +138,13 @@ def simulator() -> Iterator[SimServer]:
     server.stop_thread()
 
 
-@pytest.fixture(scope="module")
-def refused_url() -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
-        yield f"http://127.0.0.1:{s.getsockname()[1]}/v1"
-
-
 @pytest.fixture(scope="module", params=PROVIDERS)
 def matrix(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     simulator: SimServer,
     refused_url: str,
-) -> MatrixRun:
+) -> ProviderRun:
     provider: str = request.param
     project = Project(tmp_path_factory.mktemp(f"matrix-{provider}"))
     if provider == "python":
@@ -187,10 +173,10 @@ def matrix(
     project.golden("faults", CASES)
     simulator.reset()
     run = project.run("-p", "no:cacheprovider")
-    return MatrixRun(provider, run, simulator.request_log, rows)
+    return ProviderRun(run, simulator.request_log, provider, rows)
 
 
-def test_the_run_completes_reports_and_fails_the_gate(matrix: MatrixRun) -> None:
+def test_the_run_completes_reports_and_fails_the_gate(matrix: ProviderRun) -> None:
     run = matrix.run
     assert run.ret == 1, run.output
     report = matrix.report
@@ -202,7 +188,7 @@ def test_the_run_completes_reports_and_fails_the_gate(matrix: MatrixRun) -> None
     assert {n for n in failed if n.startswith("golden_sets/")} == expected
 
 
-def test_each_fault_is_classified_as_for_the_openai_client(matrix: MatrixRun) -> None:
+def test_each_fault_is_classified_as_for_the_openai_client(matrix: ProviderRun) -> None:
     wrong = {}
     for row in matrix.rows:
         (case,) = matrix.cases_of(row.target)
@@ -223,7 +209,7 @@ def test_each_fault_is_classified_as_for_the_openai_client(matrix: MatrixRun) ->
     assert wrong == {}, f"{matrix.provider}: {wrong}"
 
 
-def test_the_simulator_saw_exactly_the_attempts_the_policy_allows(matrix: MatrixRun) -> None:
+def test_the_simulator_saw_exactly_the_attempts_the_policy_allows(matrix: ProviderRun) -> None:
     seen: dict[str, int] = {}
     for entry in matrix.log:
         seen[str(entry["model"])] = seen.get(str(entry["model"]), 0) + 1
@@ -231,7 +217,7 @@ def test_the_simulator_saw_exactly_the_attempts_the_policy_allows(matrix: Matrix
     assert {m: seen.get(m, 0) for m in expected} == expected
 
 
-def test_retry_after_is_waited_for(matrix: MatrixRun) -> None:
+def test_retry_after_is_waited_for(matrix: ProviderRun) -> None:
     times = sorted(float(e["t"]) for e in matrix.log if e["model"] == "m-r429")
     first, second = times
     assert second - first >= 0.95
