@@ -288,19 +288,11 @@ FAULTS: list[FaultRow] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("fault", "extra", "stream", "cls", "status", "retried"), FAULTS, ids=fault_ids(FAULTS)
-)
+@pytest.mark.parametrize("row", FAULTS, ids=fault_ids(FAULTS))
 def test_fault_is_classified_and_retried_by_policy(
-    sim_url: str,
-    sim_log: SimLog,
-    fault: str,
-    extra: dict[str, str],
-    stream: bool,
-    cls: str,
-    status: int | None,
-    retried: bool,
+    sim_url: str, sim_log: SimLog, row: FaultRow
 ) -> None:
+    fault, extra, stream, cls, status, retried = row
     obs = observe(sim_url, {"x-sim-fault": fault, **extra}, stream=stream)
     assert_classified(obs, len(sim_log.requests()), cls, status, retried)
 

@@ -313,19 +313,11 @@ FAULTS: list[FaultRow] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("fault", "extra", "stream", "cls", "status", "retried"), FAULTS, ids=fault_ids(FAULTS)
-)
+@pytest.mark.parametrize("row", FAULTS, ids=fault_ids(FAULTS))
 def test_fault_is_classified_and_retried_by_policy(
-    sim_url: str,
-    sim_log: SimLog,
-    fault: str,
-    extra: dict[str, str],
-    stream: bool,
-    cls: str,
-    status: int | None,
-    retried: bool,
+    sim_url: str, sim_log: SimLog, row: FaultRow
 ) -> None:
+    fault, extra, stream, cls, status, retried = row
     obs = observe(
         sim_url + "/chat/completions",
         CHAT_STREAM if stream else CHAT,
