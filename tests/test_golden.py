@@ -549,3 +549,19 @@ def test_a_case_keeps_its_vars_and_names_its_prompt_and_system(tmp_path: Path) -
     assert Case.from_dict(older).vars == {}
     bare = Case("s", "s.yaml", "c", (Message("assistant", "x"),))
     assert (bare.prompt, bare.system) == ("", None)
+
+
+def test_vars_are_kept_as_json(tmp_path: Path) -> None:
+    golden = load_one(
+        tmp_path,
+        "s.yaml",
+        """\
+        vars: {day: 2024-05-01, size: 2.5, 1: x}
+        cases:
+          - {id: a, prompt: "On {{day}}"}
+        """,
+    )
+    (case,) = golden.cases
+    assert case.messages[0].content == "On 2024-05-01"
+    assert case.vars == {"day": "2024-05-01", "size": 2.5, "1": "x"}
+    assert json.loads(json.dumps(case.to_dict())) == case.to_dict()

@@ -4,11 +4,13 @@ small scripted loopback gateway; every fault classified as the OpenAI client's a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
 from collections.abc import Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,6 +19,7 @@ import pytest
 from pytest_llmguard.config import RetryPolicy, RunConfig, TargetConfig
 from pytest_llmguard.faults import CallFault
 from pytest_llmguard.records import Case, Message, Observation
+from pytest_llmguard.runner import CallUnit, Engine
 from pytest_llmguard.targets.base import TargetClient
 from pytest_llmguard.targets.http import PROVIDER, HttpClient, make_client
 from pytest_llmguard.targets.http_template import (
@@ -469,3 +472,19 @@ def test_env_references_expand_with_defaults(monkeypatch: pytest.MonkeyPatch) ->
         "xy $NOT {braces}",
         ["TEST_UNSET_VAR"],
     )
+
+
+def test_a_template_value_missing_for_one_case_fails_that_call_only(
+    sim_url: str, tmp_path: Path
+) -> None:
+    from pytest_llmguard.cache import ResponseCache
+
+    extra = {**CHAT, "body": {**CHAT["body"], "user": "{{vars.customer}} asks"}}
+    t = target(sim_url + "/chat/completions", extra)
+    client = make_client(t, sim_url + "/chat/completions", RunConfig())
+    engine = Engine({"gw": client}, RunConfig(), cache=ResponseCache(tmp_path, "record"))
+    known = Case("s", "s.yaml", "known", CASE.messages, vars={"customer": "Ann"})
+    (missing, ok) = asyncio.run(engine.run([CallUnit(CASE, "gw"), CallUnit(known, "gw")]))
+    assert missing.error is not None and missing.error.cls == "client_error"
+    assert "{{vars.customer}} has no value" in missing.error.message
+    assert ok.error is None and ok.output

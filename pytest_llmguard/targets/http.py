@@ -106,13 +106,17 @@ class HttpClient(SessionClient):
             ) from None
 
     def request_identity(self, case: Case) -> dict[str, Any]:
+        try:
+            body = self.request_body(case)
+        except CallFault:  # the call itself fails with the message; the key just differs
+            body = {"unfilled": self._template, "case": case.key}
         # The headers as written: ${NAME} references, never the secrets they expand to.
         return {
             "provider": self._config.provider,
             "method": self._method,
             "url": self._base_url,
             "headers": dict(sorted(self._config.headers.items())),
-            "body": self.request_body(case),
+            "body": body,
         }
 
     async def complete(self, case: Case) -> Completion:
