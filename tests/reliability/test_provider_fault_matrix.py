@@ -20,9 +20,8 @@ import pytest
 
 from pytest_llmguard.sim import SimModel, SimServer
 from tests.reliability.project import Project
-from tests.reliability.test_fault_matrix import MatrixRun
+from tests.reliability.test_fault_matrix import RETRIES, MatrixRun, configure_matrix
 
-RETRIES = 1
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "rag"
 QUESTION = "How long do I have to ask for a refund?"
 CASES = [{"id": "refund", "prompt": QUESTION, "expected": "Within 30 days of purchase."}]
@@ -160,16 +159,7 @@ def matrix(
         targets[row.target] = target_spec(
             provider, row, refused_url if row.target == "refused" else url
         )
-    project.config(
-        targets,
-        run={
-            "concurrency": 64,
-            "timeout_s": 10,
-            "retries": {"max": RETRIES, "backoff_base_s": 0.01, "backoff_max_s": 0.05},
-        },
-        extra="report: {json: report.json}\nbudgets: {error_rate: {max: 0.5}}\n"
-        "gate: {min_cases: 1}\n",
-    )
+    configure_matrix(project, targets)
     project.golden("faults", CASES)
     simulator.reset()
     run = project.run("-p", "no:cacheprovider")
