@@ -282,6 +282,7 @@ def _render_cases(doc: Document, set_name: str, set_path: str) -> tuple[Case, ..
                 repeat=int(raw.get("repeat", 1)),
                 line=doc.line_of(at),
                 provenance=Provenance.from_dict(raw["provenance"]) if "provenance" in raw else None,
+                vars=_json_safe(variables),
             )
         )
     return tuple(cases)
@@ -328,6 +329,18 @@ class _Renderer:
             return value
 
         return _VAR.sub(replace, text)
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with what JSON cannot hold (YAML dates, non-text keys) as text: a case's
+    vars travel to workers and into cache keys as JSON."""
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
 
 
 def _var_text(value: Any) -> str:

@@ -28,10 +28,17 @@ BUILTIN_PRICES: Mapping[str, Price] = {
     "o3-mini": Price(input=1.10, output=4.40, cached_input=0.55),
     "o4-mini": Price(input=1.10, output=4.40, cached_input=0.275),
     "o3": Price(input=2.00, output=8.00, cached_input=0.50),
-    "claude-3-5-haiku": Price(input=0.80, output=4.00, cached_input=0.08),
-    "claude-haiku-4-5": Price(input=1.00, output=5.00, cached_input=0.10),
-    "claude-sonnet-4": Price(input=3.00, output=15.00, cached_input=0.30),
-    "claude-opus-4": Price(input=15.00, output=75.00, cached_input=1.50),
+    # Anthropic (as of 2025-11-25, platform.claude.com pricing): cache reads at 0.1x the
+    # input price, cache writes (5-minute TTL, the default) at 1.25x.
+    "claude-3-haiku": Price(input=0.25, output=1.25, cached_input=0.03, cache_write=0.30),
+    "claude-3-5-haiku": Price(input=0.80, output=4.00, cached_input=0.08, cache_write=1.00),
+    "claude-haiku-4-5": Price(input=1.00, output=5.00, cached_input=0.10, cache_write=1.25),
+    "claude-3-5-sonnet": Price(input=3.00, output=15.00, cached_input=0.30, cache_write=3.75),
+    "claude-3-7-sonnet": Price(input=3.00, output=15.00, cached_input=0.30, cache_write=3.75),
+    "claude-sonnet-4": Price(input=3.00, output=15.00, cached_input=0.30, cache_write=3.75),
+    "claude-opus-4": Price(input=15.00, output=75.00, cached_input=1.50, cache_write=18.75),
+    "claude-opus-4-5": Price(input=5.00, output=25.00, cached_input=0.50, cache_write=6.25),
+    "claude-opus-4-6": Price(input=5.00, output=25.00, cached_input=0.50, cache_write=6.25),
     # The simulator's versions are priced like a small hosted model so the quick start
     # shows real cost arithmetic.
     "sim-": Price(input=0.15, output=0.60, cached_input=0.075),
@@ -54,16 +61,24 @@ def cost_usd(
     input_tokens: int | None,
     output_tokens: int | None,
     cached_tokens: int | None = None,
+    cache_write_tokens: int | None = None,
 ) -> float | None:
-    """USD cost of one call, or None when the price or the usage is unknown."""
+    """USD cost of one call, or None when the price or the usage is unknown.
+
+    ``input_tokens`` includes the cache reads (``cached_tokens``) and writes
+    (``cache_write_tokens``); each share is billed at its own price.
+    """
     if price is None or input_tokens is None or output_tokens is None:
         return None
     cached = min(cached_tokens or 0, input_tokens)
+    written = min(cache_write_tokens or 0, input_tokens - cached)
     cached_rate = price.cached_input if price.cached_input is not None else price.input
+    write_rate = price.cache_write if price.cache_write is not None else price.input
     try:
         cost = (
-            (input_tokens - cached) * price.input
+            (input_tokens - cached - written) * price.input
             + cached * cached_rate
+            + written * write_rate
             + output_tokens * price.output
         ) / 1_000_000
     except OverflowError:  # counts beyond any float: no cost can be told

@@ -134,11 +134,23 @@ class Case:
     repeat: int = 1
     line: int | None = None  # line of the case in its file, for messages
     provenance: Provenance | None = None  # a case sampled from production logs
+    vars: Mapping[str, Any] = field(default_factory=dict)  # as substituted in the messages
 
     @property
     def key(self) -> str:
         """Stable identity of the case across runs: ``set_path::id``."""
         return f"{self.set_path}::{self.id}"
+
+    @property
+    def prompt(self) -> str:
+        """The last user message (the whole prompt of a one-message case)."""
+        return next((m.content for m in reversed(self.messages) if m.role == "user"), "")
+
+    @property
+    def system(self) -> str | None:
+        """The system message(s), joined by blank lines; None without one."""
+        parts = [m.content for m in self.messages if m.role in ("system", "developer")]
+        return "\n\n".join(parts) if parts else None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -154,6 +166,7 @@ class Case:
             "repeat": self.repeat,
             "line": self.line,
             "provenance": self.provenance.to_dict() if self.provenance else None,
+            "vars": dict(self.vars),
         }
 
     @classmethod
@@ -175,6 +188,7 @@ class Case:
             repeat=int(d.get("repeat", 1)),
             line=d.get("line"),
             provenance=Provenance.from_dict(d["provenance"]) if d.get("provenance") else None,
+            vars=dict(d.get("vars") or {}),
         )
 
 
@@ -232,6 +246,7 @@ class Observation:
     started_at: float = 0.0  # unix time of the (first) request
     finish_reason: str | None = None
     tokens_estimated: bool = False
+    cache_write_tokens: int | None = None  # prompt-cache writes, a share of input_tokens
 
     @property
     def ok(self) -> bool:
@@ -257,6 +272,7 @@ class Observation:
             "started_at": self.started_at,
             "finish_reason": self.finish_reason,
             "tokens_estimated": self.tokens_estimated,
+            "cache_write_tokens": self.cache_write_tokens,
         }
 
     @classmethod
@@ -289,6 +305,7 @@ class Observation:
             started_at=_number(d, "started_at", 0.0),
             finish_reason=_text(d, "finish_reason", None),
             tokens_estimated=d.get("tokens_estimated") is True,
+            cache_write_tokens=_count(d, "cache_write_tokens"),
         )
 
 

@@ -333,15 +333,24 @@ class Engine:
         latency_ms = completion.latency_ms
         if latency_ms is None:
             latency_ms = (time.perf_counter() - t0) * 1000.0
-        price = find_price(client.config.model, self._pricing) or find_price(
-            completion.model, self._pricing
-        )
         input_tokens, output_tokens = completion.input_tokens, completion.output_tokens
         unreported = input_tokens is None or output_tokens is None
         if unreported:  # no usage: estimate rather than leave budgets with no data
             guess = estimate_tokens(unit.case, completion.output)
             input_tokens = guess[0] if input_tokens is None else input_tokens
             output_tokens = guess[1] if output_tokens is None else output_tokens
+        cost = completion.cost_usd  # a provider (a python function) may say what it cost
+        if cost is None:
+            price = find_price(client.config.model, self._pricing) or find_price(
+                completion.model, self._pricing
+            )
+            cost = cost_usd(
+                price,
+                input_tokens,
+                output_tokens,
+                completion.cached_tokens,
+                completion.cache_write_tokens,
+            )
         return Observation(
             case_key=unit.case.key,
             target=unit.target,
@@ -354,11 +363,12 @@ class Engine:
             output_tokens=output_tokens,
             cached_tokens=completion.cached_tokens,
             reasoning_tokens=completion.reasoning_tokens,
-            cost_usd=cost_usd(price, input_tokens, output_tokens, completion.cached_tokens),
+            cost_usd=cost,
             attempts=attempts,
             started_at=started_at,
             finish_reason=completion.finish_reason,
             tokens_estimated=unreported,
+            cache_write_tokens=completion.cache_write_tokens,
         )
 
     def _failed(

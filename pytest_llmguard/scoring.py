@@ -8,7 +8,8 @@ Scores of a successful call (all 0..1 unless said otherwise; None = not applicab
   None when the case has no facts, forbidden claims or context;
 - ``groundedness``: share of output sentences supported by ``context`` (None without);
 - ``pii``: 1.0 when the output contains PII of any kind, else 0.0;
-- ``refusal``: 1.0 when the output is a refusal at ``refusal.threshold``, else 0.0;
+- ``refusal``: 1.0 when the output is a refusal at ``refusal.threshold``, or the provider
+  reported a refusal as the finish reason (Anthropic's ``stop_reason: refusal``); else 0.0;
 - ``repetition``: the repetition score (0..1); ``repetitive``: 1.0 when it reaches
   ``repetition.threshold``, else 0.0 (``repetition_rate`` is the mean of ``repetitive``);
 - ``echo``: the share of the output restating the prompt (``metrics.echo``); ``echoed``:
@@ -83,6 +84,10 @@ SCORE_NAMES: tuple[str, ...] = (
     "similarity_embedding",
     "judge",
 )
+
+# Finish (stop) reasons by which a provider reports that the model refused: Anthropic's
+# ``stop_reason: refusal``.
+REFUSAL_FINISH_REASONS = frozenset({"refusal"})
 
 Embedder = Callable[[Sequence[str]], "Sequence[Sequence[float]] | None"]
 
@@ -278,6 +283,8 @@ def score_batch(
             case = by_key[obs.case_key]
             echo, echoed = echoes[i]
             scores = _scores(case, obs.output, similarity.get(i), settings, echo, echoed)
+            if obs.finish_reason in REFUSAL_FINISH_REASONS:
+                scores["refusal"] = 1.0  # the provider says so, whatever the text looks like
             scores["similarity_embedding"] = cosine.get(i)
             scores["judge"] = judge_scores[i] if judge_scores is not None else None
             reason = judge_reasons[i] if judge_reasons is not None else None

@@ -3,6 +3,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from pytest_llmguard.cache import ResponseCache, request_key
 from pytest_llmguard.records import ErrorRecord, Observation
 
@@ -57,3 +59,16 @@ def test_damaged_entry_is_a_miss(tmp_path: Path) -> None:
     assert cache.get(key, case_key="a", target="t", repeat_index=0) is None
     cache.put(key, _obs())
     assert json.loads(path.read_text())["observation"]["output"] == "hi"
+
+
+def test_cache_write_tokens_survive_the_cache_and_are_validated(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    obs = Observation("s.yaml::a", "t", 0, "claude-x", "hi", 12.0, input_tokens=900,
+                      cached_tokens=500, cache_write_tokens=300)  # fmt: skip
+    cache = ResponseCache(tmp_path, "record")
+    cache.put("k" * 64, obs)
+    hit = cache.get("k" * 64, case_key="s.yaml::a", target="t", repeat_index=0)
+    assert hit == replace(obs, cached=True)
+    with pytest.raises(ValueError, match="cache_write_tokens is not a count"):
+        Observation.from_dict({**obs.to_dict(), "cache_write_tokens": -1})

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,8 +25,6 @@ from pytest_llmguard.config import (
 from pytest_llmguard.config.budgets import parse_budgets
 from pytest_llmguard.exceptions import ConfigError, UsageError
 from pytest_llmguard.targets.openai import DEFAULT_BASE_URL as DEFAULT_OPENAI_BASE_URL
-from pytest_llmguard.targets.registry import register, unregister
-from tests.providers import StubProvider
 
 REPO = Path(__file__).parent.parent
 BAD_CONFIGS = Path(__file__).parent / "data" / "bad_inputs" / "config"
@@ -215,23 +212,23 @@ def test_golden_sets_may_be_one_string(tmp_path: Path) -> None:
     assert load_config(str(tmp_path)).golden_sets == ("evals/",)
 
 
-@pytest.fixture()
-def planned_providers() -> Iterator[None]:
-    """Stand-ins for the planned providers, with the keys and defaults they will have."""
-    stubs = [
-        StubProvider("anthropic", default_key_env="ANTHROPIC_API_KEY"),
-        StubProvider("python", ("function",)),
-        StubProvider("http", ("body", "method", "output_path", "usage_paths")),
-    ]
-    for stub in stubs:
-        register(stub)
-    yield
-    for stub in stubs:
-        unregister(stub.name)
+def test_a_planned_provider_is_said_to_be_not_available_yet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pytest_llmguard.config.providers as config_providers
+
+    monkeypatch.setattr(config_providers, "PLANNED", {"bedrock": ("region",)})
+    write(tmp_path / "llmguard.yaml", "targets: {t: {provider: bedrock, model: m}}\n")
+
+    err = error_of(tmp_path)
+
+    assert "targets.t.provider: 'bedrock' is not available yet; expected one of: openai, " in str(
+        err
+    )
+    assert err.hint is not None and err.hint.startswith("bedrock are planned")
 
 
-def test_provider_defaults_and_extra_keys(tmp_path: Path, planned_providers: None) -> None:
-    # anthropic, python and http are planned: stand-ins with their keys are registered.
+def test_provider_defaults_and_extra_keys(tmp_path: Path) -> None:
     write(
         tmp_path / "llmguard.yaml",
         """\
@@ -278,7 +275,7 @@ def test_provider_defaults_and_extra_keys(tmp_path: Path, planned_providers: Non
     assert targets["azure"].extra == {"api_version": "2024-06-01", "auth_header": "api-key"}
     assert targets["azure"].api_key_env == "AZURE_OPENAI_KEY"
     assert (targets["claude"].base_url, targets["claude"].api_key_env) == (
-        None,
+        "https://api.anthropic.com",
         "ANTHROPIC_API_KEY",
     )
     assert targets["app"].extra == {"function": "myapp.bot:answer"}

@@ -87,6 +87,7 @@ def test_yaml_set_renders_exact_cases(tmp_path: Path) -> None:
                 tags=("support", "billing", "refunds"),
                 repeat=3,
                 line=8,
+                vars={"company": "Acme", "product": "Acme Mini"},
             ),
             Case(
                 set_name="support",
@@ -101,6 +102,7 @@ def test_yaml_set_renders_exact_cases(tmp_path: Path) -> None:
                 params={"temperature": 0, "max_tokens": 300},
                 tags=("support", "billing"),
                 line=20,
+                vars={"company": "Acme", "product": "Acme Pro"},
             ),
         ),
     )
@@ -169,6 +171,7 @@ def test_jsonl_set_with_header(tmp_path: Path) -> None:
                 expected="At 9.",
                 tags=("faq",),
                 line=2,
+                vars={"shop": "Acme"},
             ),
             Case(
                 set_name="faq",
@@ -179,6 +182,7 @@ def test_jsonl_set_with_header(tmp_path: Path) -> None:
                 checks=(Check("contains", "never"),),
                 tags=("faq",),
                 line=4,
+                vars={"shop": "Acme"},
             ),
         ),
     )
@@ -518,3 +522,46 @@ def test_the_first_error_in_the_file_is_reported(tmp_path: Path) -> None:
     assert str(err).splitlines()[0] == (
         "golden_sets/two.yaml:4: cases[0].repeat: must be >= 1, found 0"
     )
+
+
+def test_a_case_keeps_its_vars_and_names_its_prompt_and_system(tmp_path: Path) -> None:
+    golden = load_one(
+        tmp_path,
+        "s.yaml",
+        """\
+        system: "You help with {{product}}."
+        vars: {product: Acme Pro, limit: 5}
+        cases:
+          - id: a
+            messages:
+              - {role: user, content: "First {{limit}}"}
+              - {role: assistant, content: "Yes"}
+              - {role: user, content: "Then?"}
+          - id: b
+            prompt: "Hi"
+        """,
+    )
+    a, b = golden.cases
+    assert a.vars == {"product": "Acme Pro", "limit": 5}
+    assert (a.prompt, a.system) == ("Then?", "You help with Acme Pro.")
+    assert Case.from_dict(a.to_dict()) == a
+    older = {k: v for k, v in b.to_dict().items() if k != "vars"}  # written before vars
+    assert Case.from_dict(older).vars == {}
+    bare = Case("s", "s.yaml", "c", (Message("assistant", "x"),))
+    assert (bare.prompt, bare.system) == ("", None)
+
+
+def test_vars_are_kept_as_json(tmp_path: Path) -> None:
+    golden = load_one(
+        tmp_path,
+        "s.yaml",
+        """\
+        vars: {day: 2024-05-01, size: 2.5, 1: x}
+        cases:
+          - {id: a, prompt: "On {{day}}"}
+        """,
+    )
+    (case,) = golden.cases
+    assert case.messages[0].content == "On 2024-05-01"
+    assert case.vars == {"day": "2024-05-01", "size": 2.5, "1": "x"}
+    assert json.loads(json.dumps(case.to_dict())) == case.to_dict()

@@ -30,3 +30,28 @@ def test_cost_arithmetic_with_cached_tokens() -> None:
 
 def test_missing_usage_means_unknown_cost() -> None:
     assert cost_usd(Price(1.0, 1.0), None, 10) is None
+
+
+def test_cache_writes_and_reads_are_billed_at_their_own_prices() -> None:
+    price = Price(input=3.0, output=15.0, cached_input=0.30, cache_write=3.75)
+    # 1000 input tokens: 200 read from the cache, 300 written to it, 500 plain
+    expected = (500 * 3.0 + 200 * 0.30 + 300 * 3.75 + 100 * 15.0) / 1_000_000
+    assert cost_usd(price, 1000, 100, 200, 300) == pytest.approx(expected)
+    # without a write price, writes cost what input costs
+    assert cost_usd(Price(3.0, 15.0), 1000, 0, 0, 300) == pytest.approx(3000 / 1_000_000)
+    # shares never exceed the input they are part of
+    assert cost_usd(price, 100, 0, 80, 80) == pytest.approx((80 * 0.30 + 20 * 3.75) / 1e6)
+
+
+@pytest.mark.parametrize(
+    ("model", "price"),
+    [
+        ("claude-opus-4-5-20251101", Price(5.0, 25.0, 0.50, 6.25)),
+        ("claude-opus-4-1-20250805", Price(15.0, 75.0, 1.50, 18.75)),
+        ("claude-sonnet-4-5-20250929", Price(3.0, 15.0, 0.30, 3.75)),
+        ("claude-haiku-4-5-20251001", Price(1.0, 5.0, 0.10, 1.25)),
+        ("claude-3-5-haiku-20241022", Price(0.80, 4.0, 0.08, 1.0)),
+    ],
+)
+def test_anthropic_models_have_cache_read_and_write_prices(model: str, price: Price) -> None:
+    assert find_price(model, {}) == price

@@ -84,8 +84,9 @@ def test_importing_the_registry_loads_no_provider_and_the_sim_provider_no_server
 
 def test_built_ins_resolve_without_installed_metadata(monkeypatch: pytest.MonkeyPatch) -> None:
     fake_entry_points(monkeypatch)  # no entry point installed at all
-    assert provider_names() == ("openai", "sim")
+    assert provider_names() == ("openai", "anthropic", "http", "python", "sim")
     assert get_provider("openai").default_key_env == "OPENAI_API_KEY"
+    assert get_provider("anthropic").default_key_env == "ANTHROPIC_API_KEY"
     assert get_provider("sim") is SIM
     with pytest.raises(KeyError):
         get_provider("opneai")
@@ -105,7 +106,7 @@ def test_a_registered_provider_is_available_until_unregistered() -> None:
 
 def test_an_entry_point_provider_is_loaded_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
     fake_entry_points(monkeypatch, ("plain", "tests.test_providers:PLAIN"), ("sim", "x:Y"))
-    assert provider_names() == ("openai", "sim", "plain")
+    assert provider_names() == ("openai", "anthropic", "http", "python", "sim", "plain")
     assert get_provider("plain") is PLAIN
     assert get_provider("sim") is SIM  # a built-in is never taken from metadata
 

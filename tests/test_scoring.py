@@ -102,6 +102,20 @@ def test_detectors_feed_scores() -> None:
     assert [s.scores["empty"] for s in scored] == [0.0, 0.0, 0.0, 1.0]
 
 
+def test_a_refusal_stop_reason_scores_as_a_refusal_whatever_the_text() -> None:
+    from dataclasses import replace
+
+    text = "Here is a partial answer about refunds"
+    plain = _obs(PLAIN, text)
+    scored = score_batch(
+        [PLAIN],
+        [plain, replace(plain, finish_reason="refusal", repeat_index=1),
+         replace(plain, finish_reason="end_turn", repeat_index=2)],
+        QualitySettings(),
+    )  # fmt: skip
+    assert [s.scores["refusal"] for s in scored] == [0.0, 1.0, 0.0]
+
+
 def test_failed_calls_get_one_call_check_and_no_scores() -> None:
     err = ErrorRecord("timeout", "no response after 60s")
     scored = score_batch(

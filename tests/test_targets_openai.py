@@ -15,11 +15,11 @@ from pytest_llmguard.records import Case, Message, Observation
 from pytest_llmguard.runner import CallUnit, Engine
 from pytest_llmguard.targets.openai import OpenAIClient, parse_completion
 from tests.conftest import SimLog
+from tests.single_calls import POLICY, assert_classified, fault_ids, observe_one
 
 CASE = Case(
     "s", "s.yaml", "c1", (Message("user", "What is the refund window?"),), params={"max_tokens": 50}
 )
-POLICY = RetryPolicy(max=2, backoff_base_s=0.01, backoff_max_s=0.05)
 
 
 def observe(
@@ -35,9 +35,7 @@ def observe(
     client = OpenAIClient(
         target, base_url=base_url, api_key=api_key, timeout_s=timeout_s, max_connections=4
     )
-    engine = Engine({"t": client}, RunConfig(concurrency=1, timeout_s=timeout_s, retries=policy))
-    (obs,) = asyncio.run(engine.run([CallUnit(CASE, "t")]))
-    return obs
+    return observe_one(client, CASE, timeout_s=timeout_s, policy=policy)
 
 
 FAULTS = [
@@ -68,7 +66,7 @@ FAULTS = [
 @pytest.mark.parametrize(
     ("fault", "extra", "stream", "cls", "status", "retried"),
     FAULTS,
-    ids=[f"{f[0]}-{f[1].get('x-sim-status', '')}{'-stream' if f[2] else ''}" for f in FAULTS],
+    ids=fault_ids(FAULTS),
 )
 def test_fault_is_classified_and_retried_by_policy(
     sim_url: str,
@@ -81,13 +79,7 @@ def test_fault_is_classified_and_retried_by_policy(
     retried: bool,
 ) -> None:
     obs = observe(sim_url, {"x-sim-fault": fault, **extra}, stream=stream)
-    assert obs.error is not None, obs
-    assert obs.error.cls == cls, obs.error
-    assert obs.error.status == status
-    assert obs.output is None and obs.latency_ms is None
-    expected_attempts = POLICY.max + 1 if retried else 1
-    assert obs.attempts == expected_attempts
-    assert len(sim_log.requests()) == expected_attempts
+    assert_classified(obs, len(sim_log.requests()), cls, status, retried)
 
 
 @pytest.mark.parametrize("fault", ["timeout", "slow_trickle"])

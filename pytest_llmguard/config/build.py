@@ -65,6 +65,7 @@ def build_config(doc: Document, rootdir: str, path: str) -> Config:
                 input=float(p["input"]),
                 output=float(p["output"]),
                 cached_input=_float_or_none(p.get("cached_input")),
+                cache_write=_float_or_none(p.get("cache_write")),
             )
             for model, p in (data.get("pricing") or {}).items()
         },

@@ -63,11 +63,16 @@ class TargetConfig:
 
 @dataclass(frozen=True, slots=True)
 class Price:
-    """USD per million tokens."""
+    """USD per million tokens.
+
+    ``cached_input`` is a prompt-cache read, ``cache_write`` a prompt-cache write
+    (Anthropic bills writes above the input price); None: the input price.
+    """
 
     input: float
     output: float
     cached_input: float | None = None
+    cache_write: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,6 +64,7 @@ def build_report(outcome: Outcome) -> dict[str, Any]:
                 "input_tokens": o.input_tokens,
                 "output_tokens": o.output_tokens,
                 "cached_tokens": o.cached_tokens,
+                "cache_write_tokens": o.cache_write_tokens,
                 "reasoning_tokens": o.reasoning_tokens,
                 "cost_usd": o.cost_usd,
                 "cached": o.cached,

@@ -92,6 +92,11 @@ class Completion:
     reasoning_tokens: int
 
 
+def refused(text: str) -> bool:
+    """Whether ``text`` is one of the simulator's refusals (the refusal knob's answers)."""
+    return text in _REFUSALS
+
+
 def count_tokens(text: str) -> int:
     """The simulator's token count: one token per four characters, rounded up."""
     return (len(text) + 3) // 4

@@ -1,6 +1,7 @@
 """The simulator's routes and state: models, answer book, attempt counters, request log.
 
-Routes: ``POST /v1/chat/completions``, ``GET /v1/models``, ``POST /v1/embeddings``,
+Routes: ``POST /v1/chat/completions``, ``POST /v1/messages`` (the Anthropic Messages
+API: ``anthropic.AnthropicMessages``), ``GET /v1/models``, ``POST /v1/embeddings``,
 ``GET /_sim/requests`` (the request log), ``POST /_sim/reset`` (clear the log, attempt
 counters and prompt caches), ``GET /_sim/health``.
 
@@ -18,11 +19,14 @@ from typing import Any
 
 from pytest_llmguard.sim import payloads
 from pytest_llmguard.sim.answers import Completion, answer, count_prompt_tokens, count_tokens
+from pytest_llmguard.sim.anthropic import AnthropicMessages
 from pytest_llmguard.sim.chat import ChatCall
 from pytest_llmguard.sim.determinism import prompt_sha, unit
+from pytest_llmguard.sim.dialect import CallPlan, Dialect, Responder
 from pytest_llmguard.sim.embeddings import embed
 from pytest_llmguard.sim.faults import (
     DELIVERS_CONTENT,
+    RESPONDERS,
     SimOverrides,
     fault_status,
     pick_fault,
@@ -77,7 +81,7 @@ class SimApp:
         self._seed = seed
         self._noise_sigma = noise_sigma
         self._latency_scale = latency_scale
-        self._expected_auth = None if require_api_key is None else f"Bearer {require_api_key}"
+        self._api_key = require_api_key
         self._log: deque[tuple[Any, ...]] = deque(maxlen=log_limit)
         self._log_lock = threading.Lock()
         self._attempts: dict[tuple[str, str], int] = {}
@@ -85,8 +89,15 @@ class SimApp:
         self._completions: dict[tuple[str, str, int | None], Completion] = {}
         self._served: dict[tuple[str, str], float] = {}  # (model, prompt) -> last served
         self._models_body = payloads.models_body(self.models)
+        self._openai = OpenAIChat()
+        self._anthropic = AnthropicMessages()
+        self._dialects: dict[str, Dialect] = {
+            "/v1/chat/completions": self._openai,
+            "/v1/messages": self._anthropic,
+        }
         self._routes: dict[tuple[str, str], Handler] = {
             ("POST", "/v1/chat/completions"): self._chat,
+            ("POST", "/v1/messages"): self._messages,
             ("GET", "/v1/models"): self._list_models,
             ("POST", "/v1/embeddings"): self._embeddings,
             ("GET", "/_sim/requests"): self._requests,
@@ -102,12 +113,14 @@ class SimApp:
         if handler is None:
             self._no_route(req, conn)
         elif (
-            self._expected_auth is not None
+            self._api_key is not None
             and req.path.startswith("/v1/")
-            and (req.headers.get("authorization") != self._expected_auth)
+            and not (dialect := self._dialects.get(req.path, self._openai)).authorized(
+                req, self._api_key
+            )
         ):
             self._log_request(req, status=401)
-            conn.send(_error(401, "Incorrect API key provided.", "invalid_api_key"))
+            conn.send(dialect.error(401, "Incorrect API key provided."))
         else:
             handler(req, conn)
 
@@ -124,21 +137,29 @@ class SimApp:
         self._attempts.clear()
         self._seen_systems.clear()
         self._served.clear()
+        self._anthropic.reset()
 
     # -- chat ------------------------------------------------------------------------
 
     def _chat(self, req: Request, conn: HttpConnection) -> None:
+        self._complete(req, conn, self._openai)
+
+    def _messages(self, req: Request, conn: HttpConnection) -> None:
+        self._complete(req, conn, self._anthropic)
+
+    def _complete(self, req: Request, conn: HttpConnection, dialect: Dialect) -> None:
         try:
-            chat = chat_request(json_object(req.body))
-            overrides = sim_overrides(req.headers)
+            chat = dialect.parse(req)
+            overrides = sim_overrides(req.headers, dialect.responders)
         except ValueError as exc:
             self._log_request(req, status=400)
-            conn.send(_error(400, str(exc), "invalid_request_error"))
+            conn.send(dialect.error(400, str(exc)))
             return
         model = self.models.get(chat.model)
         if model is None:
             self._log_request(req, status=404, model=chat.model)
-            conn.send(_unknown_model(chat.model))
+            message = f"The model `{chat.model}` does not exist or you do not have access to it."
+            conn.send(dialect.error(404, message))
             return
         sha = prompt_sha(chat.messages)
         key = (model.name, sha)
@@ -149,12 +170,14 @@ class SimApp:
         if from_model:
             fault = pick_fault(model, self._seed, sha, attempt)
         try:
-            call = self._call(req, conn, model, chat, overrides, sha, attempt, fault, from_model)
+            call = self._call(
+                req, conn, dialect, model, chat, overrides, sha, attempt, fault, from_model
+            )
         except ValueError as exc:
             self._log_request(req, status=400, model=chat.model)
-            conn.send(_error(400, str(exc), "invalid_request_error"))
+            conn.send(dialect.error(400, str(exc)))
             return
-        delivered = fault is None or fault in DELIVERS_CONTENT
+        delivered = fault is None or fault in dialect.delivers_content
         row = (
             req.received,
             req.path,
@@ -171,12 +194,13 @@ class SimApp:
         )
         with self._log_lock:
             self._log.append(row)
-        respond(call, fault)
+        dialect.respond(call, fault)
 
     def _call(
         self,
         req: Request,
         conn: HttpConnection,
+        dialect: Dialect,
         model: SimModel,
         chat: ChatRequest,
         overrides: SimOverrides,
@@ -193,24 +217,20 @@ class SimApp:
             )
             if model.prefix_cache and self._warm(model, sha, req.received):
                 latency_ms *= 1.0 - model.prefix_cache
-        call = ChatCall(
-            conn,
-            req.headers,
+        plan = CallPlan(
             model.name,
-            self._completion(model, chat, sha),
+            sha,
+            attempt,
             count_prompt_tokens(chat.texts),
-            self._cached_tokens(model.name, chat.system),
+            self._cached_tokens(model.name, chat.system) if dialect.automatic_cache else 0,
             latency_ms / 1000.0,
             latency_ms * model.ttft_fraction / 1000.0,
-            chat.stream,
-            chat.include_usage,
-            f"chatcmpl-sim-{sha}-{attempt}",
-            int(time.time()),
             model.retry_after_s if overrides.retry_after_s is None else overrides.retry_after_s,
         )
+        call = dialect.call(conn, req, chat, self._completion(model, chat, sha), plan)
         if fault is not None:
             draw = unit(self._seed, "status", model.name, sha, attempt) if from_model else None
-            call.status = fault_status(fault, req.headers, draw)
+            call.status = dialect.fault_status(fault, req.headers, draw)
         return call
 
     def _completion(self, model: SimModel, chat: ChatRequest, sha: str) -> Completion:
@@ -333,6 +353,54 @@ def _error(status: int, message: str, code: str) -> bytes:
     return response(status, payloads.error_body(message, error_type, code))
 
 
-def _unknown_model(model: str) -> bytes:
-    message = f"The model `{model}` does not exist or you do not have access to it."
-    return _error(404, message, "model_not_found")
+class OpenAIChat:
+    """The OpenAI Chat Completions dialect (``/v1/chat/completions``)."""
+
+    responders: Mapping[str, Responder] = RESPONDERS
+    delivers_content = DELIVERS_CONTENT
+    automatic_cache = True
+
+    def authorized(self, req: Request, key: str) -> bool:
+        return req.headers.get("authorization") == f"Bearer {key}"
+
+    def parse(self, req: Request) -> ChatRequest:
+        return chat_request(json_object(req.body))
+
+    def error(self, status: int, message: str) -> bytes:
+        codes = {401: "invalid_api_key", 404: "model_not_found", 400: "invalid_request_error"}
+        return _error(status, message, codes.get(status, "invalid_request_error"))
+
+    def fault_status(
+        self, fault: str, headers: Mapping[str, str], draw: float | None
+    ) -> int | None:
+        return fault_status(fault, headers, draw)
+
+    def call(
+        self,
+        conn: HttpConnection,
+        req: Request,
+        chat: ChatRequest,
+        completion: Completion,
+        plan: CallPlan,
+    ) -> ChatCall:
+        return ChatCall(
+            conn,
+            req.headers,
+            plan.model,
+            completion,
+            plan.prompt_tokens,
+            plan.cached_tokens,
+            plan.latency_s,
+            plan.ttft_s,
+            chat.stream,
+            chat.include_usage,
+            f"chatcmpl-sim-{plan.prompt_sha}-{plan.attempt}",
+            int(time.time()),
+            plan.retry_after_s,
+        )
+
+    def respond(self, call: ChatCall, fault: str | None) -> None:
+        respond(call, fault)
+
+    def reset(self) -> None:
+        return None

@@ -8,7 +8,8 @@ request header, for tests that need an exact fault matrix:
 ``x-sim-status: CODE``       the status of ``server_error`` (500/502/503/504) or
                              ``client_error`` (400/401/403/404/422);
 ``x-sim-retry-after: S``     Retry-After seconds of ``rate_limit`` (default: the model's);
-``x-sim-retry-after-date: 1``  send Retry-After as an HTTP date instead of seconds.
+``x-sim-retry-after-date: 1``  send Retry-After as an HTTP date instead of seconds;
+``x-sim-no-retry-after: 1``    send a 429 without any Retry-After header.
 
 =============  ============================================================================
 timeout        never answers; the connection is held until the client gives up
@@ -36,7 +37,7 @@ from __future__ import annotations
 
 import email.utils
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any, NamedTuple
 
 from pytest_llmguard.sim import payloads
@@ -113,23 +114,29 @@ class SimOverrides(NamedTuple):
 NO_OVERRIDES = SimOverrides()
 
 
-def sim_overrides(headers: Mapping[str, str]) -> SimOverrides:
-    """Read the ``x-sim-*`` headers; raises ValueError naming a header with a bad value."""
+def sim_overrides(
+    headers: Mapping[str, str], faults: Collection[str] | None = None
+) -> SimOverrides:
+    """Read the ``x-sim-*`` headers; raises ValueError naming a header with a bad value.
+
+    ``faults``: the fault names the route knows (default: the Chat Completions ones).
+    """
     if not any(name.startswith("x-sim-") for name in headers):
         return NO_OVERRIDES
+    known = RESPONDERS if faults is None else faults
     return SimOverrides(
-        _fault_name(headers, "x-sim-fault"),
-        _fault_name(headers, "x-sim-fault-once"),
+        _fault_name(headers, "x-sim-fault", known),
+        _fault_name(headers, "x-sim-fault-once", known),
         _non_negative(headers, "x-sim-latency-ms", "a number of milliseconds"),
         _non_negative(headers, "x-sim-retry-after", "a number of seconds"),
     )
 
 
-def _fault_name(headers: Mapping[str, str], name: str) -> str | None:
+def _fault_name(headers: Mapping[str, str], name: str, known: Collection[str]) -> str | None:
     fault = headers.get(name)
-    if fault is None or fault in RESPONDERS:
+    if fault is None or fault in known:
         return fault
-    raise ValueError(f"{name}: unknown fault {fault!r}; valid: {', '.join(RESPONDERS)}")
+    raise ValueError(f"{name}: unknown fault {fault!r}; valid: {', '.join(known)}")
 
 
 def _non_negative(headers: Mapping[str, str], name: str, what: str) -> float | None:
@@ -163,18 +170,25 @@ def _timeout(call: ChatCall) -> None:
 
 
 def _rate_limit(call: ChatCall) -> None:
-    seconds = call.retry_after_s
-    if call.headers.get("x-sim-retry-after-date") == "1":
-        retry_after = email.utils.formatdate(time.time() + seconds, usegmt=True)
-    else:
-        retry_after = f"{seconds:g}"
     body = payloads.error_body(
         "Rate limit reached for requests. Please try again later.",
         "requests",
         "rate_limit_exceeded",
     )
-    headers = (("Retry-After", retry_after), ("retry-after-ms", str(round(seconds * 1000))))
-    call.conn.send(response(429, body, headers=headers))
+    call.conn.send(response(429, body, headers=retry_after_headers(call)))
+
+
+def retry_after_headers(call: ChatCall) -> tuple[tuple[str, str], ...]:
+    """``Retry-After`` (seconds, or a date with ``x-sim-retry-after-date: 1``) and
+    ``retry-after-ms``; none at all with ``x-sim-no-retry-after: 1``."""
+    if call.headers.get("x-sim-no-retry-after") == "1":
+        return ()
+    seconds = call.retry_after_s
+    if call.headers.get("x-sim-retry-after-date") == "1":
+        retry_after = email.utils.formatdate(time.time() + seconds, usegmt=True)
+    else:
+        retry_after = f"{seconds:g}"
+    return (("Retry-After", retry_after), ("retry-after-ms", str(round(seconds * 1000))))
 
 
 def _server_error(call: ChatCall) -> None:

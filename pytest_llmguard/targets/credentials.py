@@ -1,4 +1,5 @@
-"""API keys come from the environment only; a missing one fails that target's calls, clearly.
+"""API keys (and ``${NAME}`` references) come from the environment only; a missing one
+fails that target's calls, clearly.
 
 The run goes on for the other targets, and the terminal says which variable to export.
 """
@@ -6,11 +7,32 @@ The run goes on for the other targets, and the terminal says which variable to e
 from __future__ import annotations
 
 import os
+import re
 
 from pytest_llmguard.config import TargetConfig
 from pytest_llmguard.faults import CallFault
 from pytest_llmguard.records import Case
 from pytest_llmguard.targets.base import Completion
+
+# ``${NAME}`` (or ``${NAME:-default}``) in a header or keyword-argument value: an
+# environment variable.
+ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand_env(value: str) -> tuple[str, list[str]]:
+    """``value`` with each ``${NAME}`` replaced by that environment variable's value (or
+    its ``:-default``), and the names of the referenced variables that are unset and
+    have no default (replaced by nothing)."""
+    unset: list[str] = []
+
+    def replace_one(match: re.Match[str]) -> str:
+        found = os.environ.get(match.group(1), match.group(2))
+        if found is None:
+            unset.append(match.group(1))
+            return ""
+        return found
+
+    return ENV_REFERENCE.sub(replace_one, value), unset
 
 
 def missing_key_message(target: TargetConfig) -> str | None:

@@ -15,19 +15,17 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from pytest_llmguard.config import RunConfig, TargetConfig
+from pytest_llmguard.config import TargetConfig
 from pytest_llmguard.faults import CallFault
 from pytest_llmguard.records import Case
 from pytest_llmguard.targets.base import Completion
-from pytest_llmguard.targets.credentials import api_key_of
-from pytest_llmguard.targets.endpoints import HttpEndpoints
+from pytest_llmguard.targets.endpoints import HttpEndpoints, SessionClient
 from pytest_llmguard.targets.wire import (
     MAX_BODY_BYTES,
     SSEDecoder,
     SSEEvent,
     http_fault,
     json_object,
-    open_session,
     read_bounded,
     sent_at,
     stream_error,
@@ -39,8 +37,6 @@ from pytest_llmguard.targets.wire import (
 )
 
 if TYPE_CHECKING:
-    from typing import Self
-
     import aiohttp
 
     from pytest_llmguard.targets.registry import Problem, ProviderContext
@@ -48,28 +44,17 @@ if TYPE_CHECKING:
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
-class OpenAIClient:
+class OpenAIClient(SessionClient):
     """Calls ``{base_url}/chat/completions``; streaming when the target sets ``stream``."""
 
-    def __init__(
-        self,
-        config: TargetConfig,
-        *,
-        base_url: str,
-        api_key: str | None,
-        timeout_s: float,
-        max_connections: int,
-    ) -> None:
-        self._config = config
-        self._url = base_url.rstrip("/") + "/chat/completions"
+    def __init__(self, config: TargetConfig, **options: Any) -> None:
+        super().__init__(config, **options)
+        self._url = self._base_url.rstrip("/") + "/chat/completions"
         api_version = config.extra.get("api_version")
         if api_version:  # Azure OpenAI
             self._url += f"?api-version={api_version}"
-        self._api_key = api_key
-        self._timeout_s = timeout_s
-        self._max_connections = max_connections
-        self._session: aiohttp.ClientSession | None = None
         headers = {"content-type": "application/json", "accept": "application/json"}
+        api_key = self._api_key
         if api_key:
             if config.extra.get("auth_header") == "api-key":
                 headers["api-key"] = api_key
@@ -77,27 +62,6 @@ class OpenAIClient:
                 headers["authorization"] = f"Bearer {api_key}"
         headers.update(config.headers)
         self._headers = headers
-
-    @classmethod
-    def for_target(cls, target: TargetConfig, base_url: str, run: RunConfig, **extra: Any) -> Self:
-        """A client for ``target`` at ``base_url`` with the run's timeout and concurrency."""
-        return cls(
-            target,
-            base_url=base_url,
-            api_key=api_key_of(target),
-            timeout_s=target.timeout_s or run.timeout_s,
-            max_connections=target.concurrency or run.concurrency,
-            **extra,
-        )
-
-    @property
-    def config(self) -> TargetConfig:
-        return self._config
-
-    @property
-    def max_connections(self) -> int:
-        """The connection pool's size: the engine keeps no more calls than this in flight."""
-        return self._max_connections
 
     def request_body(self, case: Case) -> dict[str, Any]:
         """The JSON body: target params, overridden by the case's (set's) params."""
@@ -118,19 +82,6 @@ class OpenAIClient:
             "url": self._url,
             "body": self.request_body(case),
         }
-
-    def _session_now(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = open_session(self._max_connections, self._timeout_s, self._headers)
-        return self._session
-
-    def prepare(self) -> None:
-        self._session_now()
-
-    async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
     async def complete(self, case: Case) -> Completion:
         payload = json.dumps(self.request_body(case), separators=(",", ":")).encode()

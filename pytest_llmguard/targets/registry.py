@@ -51,15 +51,14 @@ __all__ = [
 ENTRY_POINT_GROUP = "pytest_llmguard.providers"
 _BUILTIN = {
     "openai": "pytest_llmguard.targets.openai:PROVIDER",
+    "anthropic": "pytest_llmguard.targets.anthropic:PROVIDER",
+    "http": "pytest_llmguard.targets.http:PROVIDER",
+    "python": "pytest_llmguard.targets.python:PROVIDER",
     "sim": "pytest_llmguard.sim.provider:PROVIDER",
 }
-# Named in DESIGN.md, not implemented yet: the config says so instead of "unknown".
-# Each keeps its keys (reserved in the config schema) until its module exists.
-PLANNED: Mapping[str, tuple[str, ...]] = {
-    "anthropic": (),
-    "http": ("body", "method", "output_path", "usage_paths"),
-    "python": ("function",),
-}
+# Providers named in DESIGN.md but not implemented yet: the config says so instead of
+# "unknown", and their keys stay reserved in the config schema until the module exists.
+PLANNED: Mapping[str, tuple[str, ...]] = {}
 # Top-level config sections that belong to a provider (``ProviderContext.sections``).
 PROVIDER_SECTIONS = ("sim",)
 

@@ -1,7 +1,7 @@
 """HTTP machinery every JSON-over-HTTP provider shares: timed sessions, bounded reads,
 error bodies turned into classified faults, server-sent events, JSON and text checks.
 
-A provider module (``openai``, later ``anthropic`` or ``http``) holds only its wire
+A provider module (``openai``, ``anthropic``, ``http``) holds only its wire
 format: how a request body is built and how a response or stream chunk is read.
 
 aiohttp rather than httpx's default transport on the hot path: at 64 concurrent requests
@@ -24,7 +24,7 @@ import json
 import math
 import re
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pytest_llmguard.faults import (
@@ -52,6 +52,7 @@ __all__ = [
     "SSEDecoder",
     "SSEEvent",
     "error_message",
+    "feed_events",
     "http_fault",
     "int_or_none",
     "json_object",
@@ -179,11 +180,16 @@ async def read_bounded(resp: aiohttp.ClientResponse, limit: int = MAX_BODY_BYTES
         chunks.append(chunk)
 
 
-async def http_fault(resp: aiohttp.ClientResponse, secrets: tuple[str, ...] = ()) -> CallFault:
+async def http_fault(
+    resp: aiohttp.ClientResponse,
+    secrets: tuple[str, ...] = (),
+    describe: Callable[[str], str] | None = None,
+) -> CallFault:
     """The classified fault of a response with status >= 400 (its body read, bounded).
 
-    The message carries the server's own error text, with ``secrets`` and anything
-    key-shaped removed: servers do echo the key they were sent.
+    The message carries the server's own error text (``describe(body text)``, by default
+    :func:`error_message`), with ``secrets`` and anything key-shaped removed: servers do
+    echo the key they were sent.
     """
     import aiohttp
 
@@ -201,7 +207,7 @@ async def http_fault(resp: aiohttp.ClientResponse, secrets: tuple[str, ...] = ()
         text = (await resp.content.read(MAX_ERROR_BODY_BYTES)).decode("utf-8", "replace")
     except (aiohttp.ClientError, TimeoutError):
         text = ""
-    detail = error_message(text) or resp.reason or ""
+    detail = (describe or error_message)(text) or resp.reason or ""
     return CallFault(
         class_for_status(resp.status),
         scrub(f"HTTP {resp.status}: {detail}", secrets),
@@ -398,6 +404,21 @@ class SSEDecoder:
         if data is None:
             return None  # an event with no data is not dispatched
         return SSEEvent(event or "message", data[0] if len(data) == 1 else b"\n".join(data))
+
+
+async def feed_events(
+    resp: aiohttp.ClientResponse, take: Callable[[SSEEvent], bool], limit: int = MAX_BODY_BYTES
+) -> None:
+    """Hand each event of a streamed response to ``take`` until it returns True (the
+    stream's own end marker) or the stream ends (see :class:`SSEDecoder`)."""
+    decoder = SSEDecoder(limit)
+    async for line in resp.content:
+        event = decoder.feed(line)
+        if event is not None and take(event):
+            return
+    last = decoder.end()
+    if last is not None:
+        take(last)
 
 
 async def sse_events(

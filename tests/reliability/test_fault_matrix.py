@@ -10,10 +10,8 @@ client alone, is tests/test_targets_openai.py.
 from __future__ import annotations
 
 import json
-import socket
 import urllib.request
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,11 +148,20 @@ class MatrixRun:
         return [c for c in self.report["cases"] if c["target"] == target]
 
 
-@pytest.fixture(scope="module")
-def refused_url() -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
-        yield f"http://127.0.0.1:{s.getsockname()[1]}/v1"
+def configure_matrix(project: Project, targets: dict[str, dict[str, Any]]) -> None:
+    """A matrix run's config: its targets, quick retries, a JSON report, a gate that the
+    failing targets fail (the healthy and fail-once ones alone would pass it)."""
+    project.config(
+        targets,
+        run={
+            "concurrency": 64,
+            "timeout_s": 10,
+            "retries": {"max": RETRIES, "backoff_base_s": 0.01, "backoff_max_s": 0.05},
+        },
+        extra="report: {json: report.json}\n"
+        "budgets: {error_rate: {max: 0.5}}\n"
+        "gate: {min_cases: 1}\n",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -172,17 +179,7 @@ def matrix(tmp_path_factory: pytest.TempPathFactory, sim_url: str, refused_url: 
             "headers": f.headers,
             **f.options,
         }
-    project.config(
-        targets,
-        run={
-            "concurrency": 64,
-            "timeout_s": 10,
-            "retries": {"max": RETRIES, "backoff_base_s": 0.01, "backoff_max_s": 0.05},
-        },
-        extra="report: {json: report.json}\n"
-        "budgets: {error_rate: {max: 0.5}}\n"
-        "gate: {min_cases: 1}\n",
-    )
+    configure_matrix(project, targets)
     project.golden("faults", CASES)
     log = SimLog(sim_url)
     log.reset()

@@ -26,16 +26,20 @@ def test_no_artefact_or_output_contains_a_key(
     monkeypatch.setenv("LLMGUARD_FAKE_KEY", KEY)
     monkeypatch.setenv("LLMGUARD_PLAIN_KEY", PLAIN)
     base = f'provider: openai, base_url: "{sim_url}", model: sim-stable'
+    # The failing targets ask for another model: their requests must not share a cache
+    # key with the healthy ones (headers are not part of it), or a failing target could
+    # replay a healthy target's answer recorded a moment earlier in the same run.
+    faulty = base.replace("sim-stable", "sim-candidate")
     (pytester.path / "llmguard.yaml").write_text(
         "golden_sets: [golden_sets/]\n"
         "targets:\n"
         f"  ok: {{{base}, api_key_env: LLMGUARD_FAKE_KEY}}\n"
         f"  ok_plain: {{{base}, api_key_env: LLMGUARD_PLAIN_KEY, auth_header: api-key}}\n"
-        f"  unauthorized: {{{base}, api_key_env: LLMGUARD_FAKE_KEY,\n"
+        f"  unauthorized: {{{faulty}, api_key_env: LLMGUARD_FAKE_KEY,\n"
         "    headers: {x-sim-fault: client_error, x-sim-status: '401'}}\n"
-        f"  echo: {{{base}, api_key_env: LLMGUARD_FAKE_KEY,\n"
+        f"  echo: {{{faulty}, api_key_env: LLMGUARD_FAKE_KEY,\n"
         f"    headers: {{x-sim-fault: client_error, x-sim-status: '{KEY}'}}}}\n"
-        f"  echo_plain: {{{base}, api_key_env: LLMGUARD_PLAIN_KEY,\n"
+        f"  echo_plain: {{{faulty}, api_key_env: LLMGUARD_PLAIN_KEY,\n"
         f"    headers: {{x-sim-fault: client_error, x-sim-status: '{PLAIN}'}}}}\n"
         "run: {concurrency: 8, timeout_s: 5, retries: {max: 1, backoff_base_s: 0.01}}\n"
         "cache: {dir: .llmguard/cache, mode: record}\n"
