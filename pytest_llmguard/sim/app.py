@@ -17,7 +17,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from pytest_llmguard.sim import payloads
-from pytest_llmguard.sim.answers import Completion, answer, count_prompt_tokens, count_tokens
+from pytest_llmguard.sim.answers import (
+    Completion,
+    answer,
+    count_prompt_tokens,
+    count_tokens,
+    is_variable,
+)
 from pytest_llmguard.sim.chat import ChatCall
 from pytest_llmguard.sim.determinism import prompt_sha, unit
 from pytest_llmguard.sim.embeddings import embed
@@ -71,10 +77,12 @@ class SimApp:
         latency_scale: float,
         require_api_key: str | None,
         log_limit: int = 1_000_000,
+        run_seed: int | None = None,
     ) -> None:
         self.models = dict(models)
         self._answers = dict(answers)
         self._seed = seed
+        self._run_seed = run_seed
         self._noise_sigma = noise_sigma
         self._latency_scale = latency_scale
         self._expected_auth = None if require_api_key is None else f"Bearer {require_api_key}"
@@ -145,7 +153,7 @@ class SimApp:
         fault = overrides.fault or (overrides.fault_once if attempt == 1 else None)
         from_model = fault is None
         if from_model:
-            fault = pick_fault(model, self._seed, sha, attempt)
+            fault = pick_fault(model, self._seed, sha, self._draw(attempt))
         try:
             call = self._call(req, conn, model, chat, overrides, sha, attempt, fault, from_model)
         except ValueError as exc:
@@ -187,13 +195,13 @@ class SimApp:
         latency_ms = overrides.latency_ms
         if latency_ms is None:
             latency_ms = self._latency_scale * plan_latency_ms(
-                model, sha, attempt, seed=self._seed, noise_sigma=self._noise_sigma
+                model, sha, self._draw(attempt), seed=self._seed, noise_sigma=self._noise_sigma
             )
         call = ChatCall(
             conn,
             req.headers,
             model.name,
-            self._completion(model, chat, sha),
+            self._completion(model, chat, sha, attempt),
             count_prompt_tokens(chat.texts),
             self._cached_tokens(model.name, chat.system),
             latency_ms / 1000.0,
@@ -205,11 +213,29 @@ class SimApp:
             model.retry_after_s if overrides.retry_after_s is None else overrides.retry_after_s,
         )
         if fault is not None:
-            draw = unit(self._seed, "status", model.name, sha, attempt) if from_model else None
+            draw = (
+                unit(self._seed, "status", model.name, sha, self._draw(attempt))
+                if from_model
+                else None
+            )
             call.status = fault_status(fault, req.headers, draw)
         return call
 
-    def _completion(self, model: SimModel, chat: ChatRequest, sha: str) -> Completion:
+    def _draw(self, attempt: int) -> int | str:
+        """What names one request's random draws: its attempt, and the run with run_seed."""
+        return attempt if self._run_seed is None else f"{self._run_seed}:{attempt}"
+
+    def _completion(self, model: SimModel, chat: ChatRequest, sha: str, attempt: int) -> Completion:
+        if is_variable(model, sha, self._seed):  # answers differ per request: not kept
+            return answer(
+                model,
+                last_user=chat.last_user,
+                prompt_sha=sha,
+                seed=self._seed,
+                book=self._answers,
+                max_tokens=chat.max_tokens,
+                draw=self._draw(attempt),
+            )
         key = (model.name, sha, chat.max_tokens)
         completion = self._completions.get(key)
         if completion is None:

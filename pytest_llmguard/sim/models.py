@@ -43,6 +43,13 @@ class SimModel:
     Rates are probabilities per request in 0..1; the fault rates (timeout, rate limit,
     server error, malformed, truncated) must add up to at most 1. ``refusal_rate`` and
     ``repetition_rate`` are per prompt (the same prompt always refuses or never does).
+    ``accuracy_share`` is the share of prompts (fixed per prompt) that ``accuracy``
+    applies to: ``accuracy: 0.7, accuracy_share: 0.2`` changes the answers of a fifth of
+    the cases and leaves the rest exact (a silent update that moved some behaviour).
+    ``variable_share`` is the share of prompts (fixed per prompt) whose answer varies from
+    request to request, as sampling at a temperature above 0 does: each request rewrites
+    up to ``variation`` of the words (each such prompt has its own rate between 0 and
+    ``variation``), drawn per attempt and, with ``sim.run_seed``, per run.
     """
 
     name: str
@@ -60,6 +67,9 @@ class SimModel:
     refusal_rate: float = 0.0
     repetition_rate: float = 0.0
     reasoning_tokens: int = 0
+    accuracy_share: float = 1.0
+    variable_share: float = 0.0
+    variation: float = 0.3
 
     @property
     def fault_rate(self) -> float:
@@ -116,6 +126,9 @@ _RANGES: Mapping[str, tuple[float, float | None, str]] = {
     "accuracy": (0.0, 1.0, "a number between 0 and 1"),
     "retry_after_s": (0.0, None, "a number >= 0"),
     "reasoning_tokens": (0.0, None, "an integer >= 0"),
+    "accuracy_share": (0.0, 1.0, "a share between 0 and 1"),
+    "variable_share": (0.0, 1.0, "a share between 0 and 1"),
+    "variation": (0.0, 1.0, "a share between 0 and 1"),
     **{k: (0.0, 1.0, "a probability between 0 and 1") for k in _RATE_KNOBS},
 }
 KNOBS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(SimModel) if f.name != "name")
