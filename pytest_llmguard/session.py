@@ -48,8 +48,7 @@ __all__ = ["GuardSession", "Options"]
 
 def reserved_key_notes(config: Config) -> list[str]:
     """Say so when a config uses a key this version accepts but does not act on yet."""
-    reserved = {"report.html": config.report.html, "logs": config.logs, "drift": config.drift}
-    reserved["alerts"] = config.alerts
+    reserved = {"report.html": config.report.html, "logs": config.logs}
     return [
         f"{key} is set but not implemented in this version; it has no effect"
         for key, value in reserved.items()

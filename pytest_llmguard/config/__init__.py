@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_llmguard.config.records import (
     CACHE_MODES,
+    AlertsConfig,
     CacheConfig,
     CompareConfig,
     Config,
+    DriftConfig,
     GateConfig,
     HistoryConfig,
     JudgeSettings,
@@ -34,9 +36,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CACHE_MODES",
+    "AlertsConfig",
     "CacheConfig",
     "CompareConfig",
     "Config",
+    "DriftConfig",
     "GateConfig",
     "HistoryConfig",
     "JudgeSettings",
