@@ -1,0 +1,74 @@
+"""One night, start to end: judge tonight against the history, store it, alert.
+
+The session calls ``Nightly.judge`` once the run is assessed (before the JSON report is
+rendered, so the report carries the drift result) and ``Nightly.finish`` with the
+rendered report: tonight is stored in the drift history (report, digest, samples),
+the history is pruned, and alerts go out (``publish.alerts``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+
+from pytest_llmguard.config.records import Config
+from pytest_llmguard.drift.check import Tonight, check_drift
+from pytest_llmguard.drift.findings import DriftResult
+from pytest_llmguard.drift.history import SampleReader, load_history, save_night
+from pytest_llmguard.drift.night import Digest, TargetDigest
+from pytest_llmguard.drift.production import ProductionRecord
+from pytest_llmguard.outcome import Outcome
+from pytest_llmguard.store import RunMeta, open_store
+
+
+@dataclass
+class Nightly:
+    """The drift check of one run (see the module docstring)."""
+
+    config: Config
+    started_at: float
+    git: dict[str, str | None] = field(default_factory=dict)
+    alerts: bool = True  # False: judge and store, never notify (tests, `--no-alerts`)
+    production: Iterable[ProductionRecord] | None = None
+
+    def __post_init__(self) -> None:
+        self.store = open_store(self.config.drift_history, self.config.rootdir)
+
+    def judge(self, outcome: Outcome) -> DriftResult:
+        """Tonight against the stored nights (tonight is not stored yet)."""
+        history = load_history(self.store)
+        reader = SampleReader(self.store)
+        tonight = Tonight(self.started_at, outcome.summaries, outcome.scored, outcome.cases)
+        if outcome.partial:
+            return DriftResult((), (), notes=("an interrupted run is not judged for drift",))
+        production = self.production
+        notes: tuple[str, ...] = ()
+        if production is None and self.config.logs:
+            notes = (
+                "production drift: logs are configured, but reading them needs the "
+                "production-log readers (issue #13); only the replay was judged",
+            )
+        result = check_drift(self.config, tonight, history, reader, production=production)
+        return replace(result, notes=(*result.notes, *notes))
+
+    def finish(self, outcome: Outcome, document: str, result: DriftResult) -> DriftResult:
+        """Store tonight (whole report, digest, samples), prune, and alert."""
+        digest = Digest(
+            self.started_at,
+            {name: TargetDigest.of(s) for name, s in outcome.summaries.items()},
+            verdict=result.verdict,
+            findings=tuple(f.title for f in result.findings if f.verdict == "fail"),
+        )
+        meta = RunMeta(self.started_at, self.git.get("commit"), self.git.get("branch"))
+        meta = replace(meta, partial=outcome.partial)
+        tonight = Tonight(self.started_at, outcome.summaries, outcome.scored, outcome.cases)
+        ref = save_night(self.store, document, meta, digest, outcome.scored, tonight.fingerprints())
+        history = self.config.history
+        self.store.prune(keep=history.keep, max_age_days=history.max_age_days, now=self.started_at)
+        result = replace(result, saved=ref.location)
+        if not self.alerts or outcome.partial:
+            return result
+        from pytest_llmguard.publish.alerts import send_alerts
+
+        report = send_alerts(self.config, result, now=self.started_at)
+        return replace(result, alerts=report.lines, alerts_failed=report.failed)
