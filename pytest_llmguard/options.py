@@ -44,6 +44,15 @@ def _cache_mode(value: str) -> str:
     return value
 
 
+def _flag(value: str) -> bool:
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise argparse.ArgumentTypeError(f"{value!r} is not true or false")
+
+
 def _text(value: str) -> str:
     if not str(value).strip():
         raise argparse.ArgumentTypeError("an empty value is not allowed")
@@ -120,6 +129,14 @@ OPTIONS: tuple[Option, ...] = (
         "N",
         parse=_whole_number(1, None),
     ),
+    Option(
+        "drift",
+        "nightly drift check: judge this run against the stored nights (drift.history), "
+        "store it, alert; exit code 1 on drift (default: off)",
+        "",
+        parse=_flag,
+        kwargs={"action": "store_true"},
+    ),
 )
 BY_SUFFIX = {o.suffix: o for o in OPTIONS}
 
@@ -147,6 +164,8 @@ def add_options(parser: pytest.Parser) -> None:
         if option.repeatable:
             kwargs["action"] = "append"
         kwargs.update(option.kwargs)
+        if kwargs.get("action") == "store_true":  # a flag takes no value
+            del kwargs["metavar"], kwargs["type"]
         group.addoption(option.flag, dest=option.dest, default=None, help=option.help, **kwargs)
         parser.addini(option.dest, f"ini twin of {option.flag}", type="string", default=None)
 

@@ -116,6 +116,7 @@ def _create_session(config: pytest.Config) -> GuardSession:
         report_markdown=get_option(config, "report-md"),
         repeat=get_option(config, "repeat"),
         concurrency=get_option(config, "concurrency"),
+        drift=bool(get_option(config, "drift")),
     )
     return GuardSession(cfg, golden_sets, options, worker=_worker(config))
 
@@ -243,7 +244,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         config.hook.pytest_llmguard_outcome(config=config, outcome=outcome)
     except Exception as exc:  # a custom publisher must not change the gate's verdict
         warnings.warn(f"pytest_llmguard_outcome hook failed: {exc!r}", stacklevel=1)
-    if outcome.verdict == "fail" and session.exitstatus == pytest.ExitCode.OK:
+    failed = outcome.verdict == "fail" or (guard.drift_result and guard.drift_result.failed)
+    if failed and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
@@ -262,3 +264,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     for line in render_terminal(outcome):
         red = line.startswith("llmguard verdict: FAIL")
         terminalreporter.write_line(line, red=red, bold=line.startswith("llmguard verdict"))
+    drift = guard.drift_result if guard is not None else None
+    if drift is not None:
+        from pytest_llmguard.drift.render import render_terminal as render_drift
+
+        terminalreporter.write_line("")
+        for line in render_drift(drift):
+            terminalreporter.write_line(line, red=drift.failed and line.startswith("llmguard"))

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pytest_llmguard import adaptive
 from pytest_llmguard.baseline import plan_baseline
@@ -42,6 +43,10 @@ from pytest_llmguard.store import RunMeta, open_store
 from pytest_llmguard.summary import RunSummary, summarize
 from pytest_llmguard.targets.credentials import missing_key_message
 from pytest_llmguard.verdict import assess, by_target
+
+if TYPE_CHECKING:
+    from pytest_llmguard.drift.findings import DriftResult
+    from pytest_llmguard.drift.nightly import Nightly
 
 __all__ = ["GuardSession", "Options"]
 
@@ -100,6 +105,7 @@ class GuardSession:
         self.rounds = 0  # adaptive rounds made after the first calls (same on every worker)
         self.started = time.time()
         self.git = git_info(self.config.rootdir)
+        self.drift_result: DriftResult | None = None  # with options.drift, after finish
 
     @property
     def budgets(self) -> tuple[Budget, ...]:
@@ -289,13 +295,24 @@ class GuardSession:
         )
         paths = self._report_paths()
         document = None
+        nightly = self._nightly() if self.options.drift else None
+        drift = nightly.judge(outcome) if nightly is not None else None
+        if drift is not None:
+            amend = _with_drift(amend, drift)
         saving = self.options.save_path is not None or self.options.save_to_store
-        if "json" in paths or saving:
+        if "json" in paths or saving or nightly is not None:
             document = render_json(outcome, amend)
         written = write_reports(outcome, paths, document=document)
         if saving and document is not None:
             written.append(self._save(document, partial=partial))
+        if nightly is not None and drift is not None and document is not None:
+            self.drift_result = nightly.finish(outcome, document + "\n", drift)
         return replace(outcome, reports_written=tuple(written))
+
+    def _nightly(self) -> Nightly:
+        from pytest_llmguard.drift.nightly import Nightly
+
+        return Nightly(self.config, self.started, dict(self.git), alerts=self.options.alerts)
 
     def _save(self, document: str, *, partial: bool) -> str:
         """Save the run: into the run store, or to the file ``--llmguard-save`` named."""
@@ -321,6 +338,17 @@ class GuardSession:
         }
         root = Path(self.config.rootdir)
         return {k: os.fspath(root / v) for k, v in paths.items() if v}
+
+
+def _with_drift(amend: Amend | None, drift: DriftResult) -> Amend:
+    """``amend``, then the drift check's result as the report's ``drift`` key."""
+
+    def both(report: dict[str, Any]) -> None:
+        report["drift"] = drift.to_dict()
+        if amend is not None:
+            amend(report)
+
+    return both
 
 
 def _iso(ts: float) -> str:

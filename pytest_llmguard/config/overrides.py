@@ -29,6 +29,8 @@ class Options:
     report_html: str | None = None
     repeat: int | None = None
     concurrency: int | None = None
+    drift: bool = False  # the nightly drift check after the run (drift.history, alerts)
+    alerts: bool = True  # with drift: send alerts (False: judge and store only)
 
 
 def apply_options(config: Config, options: Options) -> tuple[Config, tuple[str, ...]]:

@@ -327,5 +327,7 @@ def _trends(
                 )
             )
     if not said:
-        return findings, f"trends: not yet ({len(window) + 1} nights; 5 needed)"
+        return findings, (
+            f"trends: not judged yet ({len(window) + 1} nights; at least 5 over 2 days needed)"
+        )
     return findings, "trends: " + "; ".join(said)

@@ -34,6 +34,7 @@ from pytest_llmguard.units import format_budget_delta, format_change, format_int
 
 WEEK_DAYS = 7.0
 MIN_TREND_POINTS = 5
+MIN_TREND_SPAN_DAYS = 2.0  # runs minutes apart (a manual rerun) have no slope per week
 MIN_CONTROL_NIGHTS = 3
 
 
@@ -88,8 +89,9 @@ def judge_trend(
     confidence: float,
     strict: bool,
 ) -> TrendVerdict | None:
-    """The trend verdict, or None with fewer than MIN_TREND_POINTS nights."""
-    if len(values) < MIN_TREND_POINTS or len(set(days)) < 2:
+    """The trend verdict; None with fewer than MIN_TREND_POINTS nights, or nights that
+    span less than MIN_TREND_SPAN_DAYS."""
+    if len(values) < MIN_TREND_POINTS or max(days) - min(days) < MIN_TREND_SPAN_DAYS:
         return None
     mdef = METRICS[budget.metric]
     slope = theil_sen(days, values, confidence)
