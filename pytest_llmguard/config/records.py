@@ -180,7 +180,7 @@ class DriftConfig:
     output_alpha: float = 0.001
     output_min_reference: int = 3
     output_top: int = 5
-    trend_window: int = 14
+    trend_window: int = 8
     trends: tuple[TrendBudget, ...] = DEFAULT_TRENDS
     control_k: float = 3.0
     control_metrics: tuple[str, ...] = ("latency_p95_ms", "cost_per_response_usd", "error_rate")

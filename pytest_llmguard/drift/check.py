@@ -130,7 +130,7 @@ def _check_target(
             f"{name}: model changed from {model} to {summary.model}: earlier nights are "
             "not its reference (a new history starts)"
         )
-    reference = list(reversed(same_model[-config.drift.reference_runs :]))  # newest first
+    reference = _reference(same_model, config.drift.reference_runs, notes, name)
     labels = tuple(n.label for n in reference)
     if not reference:
         notes.append(
@@ -199,6 +199,25 @@ def _check_target(
     tests.append(trend_test)
     check = TargetCheck(name, summary.model, labels, comparisons, tuple(tests), tuple(notes))
     return check, findings
+
+
+def _reference(nights: Sequence[Night], size: int, notes: list[str], name: str) -> list[Night]:
+    """The reference nights, newest first: the newest ``size`` not judged as drift.
+
+    A drifted night is not "normal", so it does not move the reference: a step change
+    stays found night after night (alerted once) instead of being absorbed in a few
+    nights. Once the newest ``size`` nights all drifted the same way, the change has
+    lasted a whole reference window and they become the reference (said in a note).
+    """
+    recent = list(nights[-size:])
+    if len(recent) == size and all(n.digest.verdict == "drift" for n in recent):
+        notes.append(
+            f"{name}: drift found on each of the last {size} nights: they are now the "
+            "reference (a lasting change is accepted as the new normal)"
+        )
+        return list(reversed(recent))
+    normal = [n for n in nights if n.digest.verdict != "drift"]
+    return list(reversed(normal[-size:]))
 
 
 def _metric_shifts(

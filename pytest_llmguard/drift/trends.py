@@ -3,10 +3,13 @@
 **Trend.** The Theil-Sen slope (the median of the slopes between every pair of nights:
 a few odd nights do not move it) of a metric over the newest ``drift.trend.window``
 nights, per week of calendar time, with Sen's confidence interval (ranks of the pairwise
-slopes from the null distribution of Kendall's S, at ``gate.confidence``). A budget
-bounds it: ``max_increase_per_week: "10%"`` is 10 % of the metric's level (its fitted
-value at the middle of the window) per week. Verdicts read as the gate's: ``fail`` when
-the whole interval is beyond the budget, ``warn`` when only the point estimate is.
+slopes from the null distribution of Kendall's S). A budget bounds it:
+``max_increase_per_week: "10%"`` is 10 % of the metric's level (its fitted value at the
+middle of the window) per week. A budget bounds one direction, so the verdict uses the
+one-sided bound at ``gate.confidence``: ``fail`` when the slope's lower 95 % confidence
+bound is beyond the budget, ``warn`` when only the point estimate is. The default window
+is the reference nights and tonight (8): short enough that a creep starting tonight
+fills it within a week, long enough for the slope's interval to exclude noise.
 
 **Control chart.** Tonight against the reference nights: beyond mean + k sigma is
 drift. With sigma estimated from ``n`` nights the limit uses Student's t (``n - 1``
@@ -94,7 +97,7 @@ def judge_trend(
     if len(values) < MIN_TREND_POINTS or max(days) - min(days) < MIN_TREND_SPAN_DAYS:
         return None
     mdef = METRICS[budget.metric]
-    slope = theil_sen(days, values, confidence)
+    slope = theil_sen(days, values, 2.0 * confidence - 1.0)  # one-sided at `confidence`
     week, low, high = (x * WEEK_DAYS for x in (slope.per_day, slope.low, slope.high))
     limit = budget.max_increase_per_week.limit(slope.level)
     # Work in "increase in the bad direction" (a falling similarity is its rise).
