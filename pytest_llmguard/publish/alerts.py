@@ -109,7 +109,7 @@ def _webhook_body(night: str, told: Sequence[Change]) -> dict[str, Any]:
     sections = []
     for change in told:
         text = f"*{heads[change.status]}* `{mrkdwn_escape(change.key)}`\n"
-        text += mrkdwn_escape(change.title)
+        text += mrkdwn_escape(change.title[:1500])
         for moved in change.finding.cases[:3] if change.finding else ():
             text += f"\n• `{mrkdwn_escape(moved.case_key)}`: {mrkdwn_escape(moved.diff[:300])}"
         sections.append(text)
