@@ -15,14 +15,14 @@ history). Then, each its own module:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from pytest_llmguard.budgets import Budget, scopes_of
 from pytest_llmguard.config.budgets import parse_budgets
 from pytest_llmguard.config.records import Config
 from pytest_llmguard.drift.findings import DriftResult, Finding, TargetCheck
 from pytest_llmguard.drift.history import History, Night, SampleReader
-from pytest_llmguard.drift.night import case_fingerprint
+from pytest_llmguard.drift.night import NightSamples, case_fingerprint
 from pytest_llmguard.drift.outputs import first_outputs, output_test
 from pytest_llmguard.drift.production import ProductionRecord, production_drift
 from pytest_llmguard.drift.trends import (
@@ -137,9 +137,9 @@ def _check_target(
             f"{name}: first night of {summary.model}; it becomes the reference of the next"
         )
         return TargetCheck(name, summary.model, (), notes=tuple(notes)), []
-    samples = []
+    samples: list[tuple[Night, NightSamples]] = []
     for night in reference:
-        read = reader.read(night)
+        read = reader.read(night, repeat_base=len(samples) * _NIGHT)
         if read is not None and read.scored.get(name):
             samples.append((night, read))
     findings: list[Finding] = []
@@ -148,7 +148,7 @@ def _check_target(
     if samples:
         pooled: list[ScoredObservation] = []
         per_night = []
-        for index, (_, read) in enumerate(samples):
+        for _, read in samples:
             same = [
                 s
                 for s in read.scored[name]
@@ -156,11 +156,13 @@ def _check_target(
                 in (None, fingerprints.get(s.observation.case_key))
             ]
             per_night.append(first_outputs(same))
-            for s in same:
-                o = replace(s.observation, repeat_index=index * _NIGHT + s.observation.repeat_index)
-                pooled.append(replace(s, observation=o))
+            pooled.extend(same)
+        scopes = {key: scopes_of(c) for key, c in tonight.cases.items()}
+        pooled_summary = summarize(
+            name, summary.provider, summary.model, pooled, case_scopes=scopes
+        )
         comparisons, shift_findings, shift_test = _metric_shifts(
-            config, tonight, name, summary, scored, pooled, len(samples)
+            config, name, summary, scored, pooled, pooled_summary, scopes, len(samples)
         )
         findings.extend(shift_findings)
         tests.append(shift_test)
@@ -188,7 +190,6 @@ def _check_target(
                     cases=test.moved,
                 )
             )
-        pooled_summary = summarize(name, summary.provider, summary.model, pooled)
         control_findings, control_test = _control(
             config, summary, pooled_summary, [n for n, _ in samples]
         )
@@ -222,15 +223,14 @@ def _reference(nights: Sequence[Night], size: int, notes: list[str], name: str) 
 
 def _metric_shifts(
     config: Config,
-    tonight: Tonight,
     name: str,
     summary: RunSummary,
     scored: Sequence[ScoredObservation],
     pooled: Sequence[ScoredObservation],
+    base: RunSummary,
+    scopes: Mapping[str, frozenset[str]],
     nights: int,
 ) -> tuple[tuple[Comparison, ...], list[Finding], str]:
-    scopes = {key: scopes_of(c) for key, c in tonight.cases.items()}
-    base = summarize(name, summary.provider, summary.model, pooled, case_scopes=scopes)
     label = f"{nights} reference night{'s' if nights != 1 else ''}"
     info = BaselineInfo("saved", label, name, summary.model)
     judgement = assess(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pytest_llmguard.drift.night import (
     DIGEST,
@@ -86,12 +86,15 @@ class SampleReader:
     store: RunStore
     warnings: list[str] = field(default_factory=list)
 
-    def read(self, night: Night) -> NightSamples | None:
-        """The night's observations, or None (with a warning) when nothing is readable."""
+    def read(self, night: Night, repeat_base: int = 0) -> NightSamples | None:
+        """The night's observations, or None (with a warning) when nothing is readable.
+
+        ``repeat_base`` is added to the repeat indexes (to pool several nights).
+        """
         try:
             data = self.store.attachment(night.ref, SAMPLES)
             if data is not None:
-                return read_samples(data)
+                return read_samples(data, repeat_base)
             problem = "it has no samples"
         except (SavedRunError, OSError) as exc:
             problem = str(exc)
@@ -103,7 +106,8 @@ class SampleReader:
         self.warnings.append(f"{night.label}: {problem}; read from its whole report instead")
         by_target: dict[str, list[ScoredObservation]] = {}
         for s in run.scored:
-            by_target.setdefault(s.observation.target, []).append(s)
+            o = replace(s.observation, repeat_index=repeat_base + s.observation.repeat_index)
+            by_target.setdefault(o.target, []).append(replace(s, observation=o))
         return NightSamples({k: tuple(v) for k, v in by_target.items()}, {})
 
 

@@ -24,8 +24,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from pytest_llmguard.exceptions import SavedRunError
 from pytest_llmguard.records import (
+    ERROR_CLASSES,
     Case,
     CheckResult,
     ErrorRecord,
@@ -190,8 +193,11 @@ class NightSamples:
     fingerprints: Mapping[str, str | None]  # case key -> fingerprint when it ran
 
 
-def read_samples(data: bytes) -> NightSamples:
-    """Rebuild a night's observations from its samples; SavedRunError if damaged."""
+def read_samples(data: bytes, repeat_base: int = 0) -> NightSamples:
+    """Rebuild a night's observations from its samples; SavedRunError if damaged.
+
+    ``repeat_base`` is added to every repeat index (pooled nights stay distinct repeats).
+    """
     try:
         doc = _loads(data)
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
@@ -199,7 +205,7 @@ def read_samples(data: bytes) -> NightSamples:
         scored: dict[str, tuple[ScoredObservation, ...]] = {}
         fingerprints: dict[str, str | None] = {}
         for name, cols in doc["targets"].items():
-            scored[str(name)] = _rebuild(str(name), cols, fingerprints)
+            scored[str(name)] = _rebuild(str(name), cols, fingerprints, repeat_base)
         return NightSamples(scored, fingerprints)
     except (ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
         raise SavedRunError(f"damaged night samples ({type(exc).__name__}: {exc})") from None
@@ -208,36 +214,87 @@ def read_samples(data: bytes) -> NightSamples:
 _FAILED = (CheckResult("checks", False, "failed its checks that night"),)
 
 
+def _check_column(name: str, values: list[Any], kinds: tuple[type, ...], n: int) -> None:
+    """Every value of a column is None or of ``kinds`` (bool is no number), finite, >= 0.
+
+    The same checks ``Observation.from_dict`` makes field by field, done per column:
+    a night's samples are read for every later night, so this is the hot path.
+    """
+    if len(values) != n:
+        raise ValueError(f"column {name}: {len(values)} values for {n} cases")
+    found = set(map(type, values)) - {type(None)}
+    if not found <= set(kinds):  # exact types: a bool is no number here
+        wrong = next(v for v in values if v is not None and type(v) not in kinds)
+        raise ValueError(f"column {name}: {wrong!r} is not a {kinds[-1].__name__}")
+    if found & {int, float}:
+        numbers = np.fromiter((v for v in values if v is not None), dtype=float)
+        if not (np.isfinite(numbers).all() and (numbers >= 0).all()):
+            raise ValueError(f"column {name}: not finite numbers >= 0")
+
+
 def _rebuild(
-    target: str, cols: Mapping[str, Any], fingerprints: dict[str, str | None]
+    target: str, cols: Mapping[str, Any], fingerprints: dict[str, str | None], repeat_base: int
 ) -> tuple[ScoredObservation, ...]:
     model = str(cols["model"])
     keys = cols["case"]
     n = len(keys)
-    columns = [cols[k] for k in ("fingerprint", "repeat", "error", "passed", "cached", "output")]
-    numbers = [cols[k] for k in _NUMBERS]
+    _check_column("case", keys, (str,), n)
+    _check_column("fingerprint", cols["fingerprint"], (str,), n)
+    _check_column("repeat", cols["repeat"], (int,), n)
+    _check_column("output", cols["output"], (str,), n)
+    for attr in ("input_tokens", "output_tokens"):
+        _check_column(attr, cols[attr], (int,), n)
+    for attr in ("latency_ms", "ttft_ms", "cost_usd"):
+        _check_column(attr, cols[attr], (int, float), n)
+    errors = cols["error"]
+    if len(errors) != n or any(e is not None and e not in ERROR_CLASSES for e in errors):
+        raise ValueError("column error: not error classes")
+    passed, cached = cols["passed"], cols["cached"]
+    if len(passed) != n or len(cached) != n:
+        raise ValueError("columns passed/cached: wrong length")
     scores = {k: v for k, v in cols["scores"].items() if k in _SCORES}
-    if any(len(c) != n for c in (*columns, *numbers, *scores.values())):
-        raise ValueError(f"target {target}: columns of different lengths")
-    fps, repeats, errors, passed, cached, outputs = columns
+    for k, v in scores.items():
+        _check_column(f"scores.{k}", v, (int, float), n)
+    records = {cls: ErrorRecord(cls, "") for cls in ERROR_CLASSES}
     out = []
-    for i in range(n):
-        # Observation.from_dict checks every field's type and range: damage is an error.
-        cls = errors[i]
-        obs = Observation.from_dict(
-            {
-                "case_key": keys[i],
-                "target": target,
-                "repeat_index": repeats[i],
-                "model": model,
-                "output": outputs[i],
-                **{attr: numbers[j][i] for j, attr in enumerate(_NUMBERS)},
-                "cached": cached[i],
-                "error": None if cls is None else ErrorRecord(cls, "").to_dict(),
-            }
+    rows = zip(
+        keys,
+        cols["fingerprint"],
+        cols["repeat"],
+        cols["output"],
+        cols["latency_ms"],
+        cols["ttft_ms"],
+        cols["input_tokens"],
+        cols["output_tokens"],
+        cols["cost_usd"],
+        errors,
+        passed,
+        cached,
+        strict=True,
+    )
+    score_rows = [
+        dict(zip(scores, values, strict=True)) for values in zip(*scores.values(), strict=True)
+    ]
+    for i, (key, fp, rep, text, lat, ttft, tin, tout, cost, cls, ok, hit) in enumerate(rows):
+        obs = Observation(
+            key,
+            target,
+            repeat_base + rep,
+            model,
+            text,
+            None if lat is None else float(lat),
+            None if ttft is None else float(ttft),
+            tin,
+            tout,
+            None,
+            None,
+            None if cost is None else float(cost),
+            bool(hit),
+            1,
+            None if cls is None else records[cls],
         )
-        fingerprints[keys[i]] = fps[i]
-        row_scores = {k: v[i] for k, v in scores.items() if v[i] is not None}
-        checks = () if passed[i] or not obs.ok else _FAILED
+        fingerprints[key] = fp
+        row_scores = {k: v for k, v in score_rows[i].items() if v is not None} if score_rows else {}
+        checks = () if ok or obs.error is not None else _FAILED
         out.append(ScoredObservation(obs, checks, row_scores))
     return tuple(out)

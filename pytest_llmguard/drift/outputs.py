@@ -105,7 +105,7 @@ def output_test(
 ) -> OutputTest:
     """Test whether tonight's outputs moved (``reference``: newest night first)."""
     compared = 0
-    extreme_cases: list[MovedCase] = []
+    extreme_cases: list[tuple[float, float, float, str, str, str]] = []
     chances: Counter[float] = Counter()
     for key, after in tonight.items():
         earlier = [night[key] for night in reference if key in night]
@@ -118,21 +118,16 @@ def output_test(
         chances[1.0 / len(means)] += 1
         usual = max(means[1:])
         if means[0] > usual + 1e-12:
-            extreme_cases.append(
-                MovedCase(
-                    case_key=key,
-                    score=means[0] - usual,
-                    distance=means[0],
-                    usual=sum(means[1:]) / len(earlier),
-                    before=earlier[0],
-                    after=after,
-                    diff=word_diff(earlier[0], after),
-                )
-            )
+            typical = sum(means[1:]) / len(earlier)
+            extreme_cases.append((means[0] - usual, means[0], typical, key, earlier[0], after))
     informative = sum(chances.values())
     expected = sum(p * n for p, n in chances.items())
     p_value = poisson_binomial_sf(len(extreme_cases), dict(chances)) if informative else 1.0
-    extreme_cases.sort(key=lambda c: (-c.score, -c.distance, c.case_key))
+    extreme_cases.sort(key=lambda c: (-c[0], -c[1], c[3]))
+    moved = tuple(
+        MovedCase(key, score, distance, typical, before, after, word_diff(before, after))
+        for score, distance, typical, key, before, after in extreme_cases[:top]
+    )
     return OutputTest(
         compared=compared,
         informative=informative,
@@ -140,5 +135,5 @@ def output_test(
         expected=expected,
         p_value=p_value,
         alpha=alpha,
-        moved=tuple(extreme_cases[:top]),
+        moved=moved,
     )
