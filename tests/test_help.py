@@ -20,6 +20,7 @@ EXPECTED_OPTIONS = [
     "--llmguard-report-md",
     "--llmguard-repeat",
     "--llmguard-concurrency",
+    "--llmguard-drift",
 ]
 EXPECTED_INI = [
     "llmguard",
@@ -32,6 +33,7 @@ EXPECTED_INI = [
     "llmguard_report_md",
     "llmguard_repeat",
     "llmguard_concurrency",
+    "llmguard_drift",
 ]
 
 
