@@ -1,6 +1,6 @@
 """Issue #15, "done means": the nightly drift check over simulated nights (README table).
 
-    python benchmarks/drift_nights.py                   # 300 cases, 60 nights (~4 minutes)
+    nice -n -10 python benchmarks/drift_nights.py       # 300 cases, 60 nights (~8 minutes)
     python benchmarks/drift_nights.py --cases 100 --nights 20 --change-night 12   # a look
 
 Every night is a real run: the product's ``GuardSession`` (the code path of ``pytest
@@ -22,6 +22,11 @@ what the simulator does behind that name from ``--change-night`` (default 40) on
 The change scenarios share the stable history up to the night before the change (copied).
 Calls are not retried (``run.retries.max: 0``): a nightly drift check watches what the
 provider does, and a retried 429 would hide the rise it is meant to catch.
+
+Latency is measured on the client, as the product does. On a shared, loaded machine the
+measured p95 of a night is partly the machine's (a starved process adds its stall to every
+call in flight): run it with a higher priority (``nice -n -10``, as root) or on a quiet
+machine, or the check will rightly report the machine's latency excursions.
 """
 
 from __future__ import annotations
@@ -88,10 +93,13 @@ def _serve(sim: Mapping[str, Any], answers: Mapping[str, str], urls: Any, stop: 
         answers=answers,
         seed=sim["seed"],
         noise_sigma=sim["noise_sigma"],
+        latency_scale=sim["latency_scale"],
         run_seed=sim["run_seed"],
     )
+    parent = os.getppid()
     urls.put(server.start_in_thread())
-    stop.wait()
+    while not stop.wait(timeout=1.0) and os.getppid() == parent:
+        pass  # an orphan (the benchmark was killed) stops too
     server.stop_thread()
 
 
@@ -120,10 +128,14 @@ class Simulator:
         self._process.join(timeout=10)
 
 
+LATENCY_SCALE = [2.0]  # --latency-scale: longer calls make the machine's own jitter smaller
+
+
 def sim_section(night: int, knobs: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "seed": 11,
         "noise_sigma": 0.1,
+        "latency_scale": LATENCY_SCALE[0],
         "run_seed": night,
         "models": {"prod-model": {**BASE_KNOBS, **knobs}},
     }
@@ -202,7 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nights", type=int, default=60)
     parser.add_argument("--change-night", type=int, default=40)
     parser.add_argument("--scenarios", nargs="*", default=list(SCENARIOS))
+    parser.add_argument("--latency-scale", type=float, default=LATENCY_SCALE[0])
     args = parser.parse_args(argv)
+    LATENCY_SCALE[0] = args.latency_scale
     change = args.change_night
     t0 = time.time() - (args.nights + 30) * DAY
     results: dict[str, Scenario] = {}
@@ -232,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
             scenario.alerts = len(hook.messages) - before + shared_alerts
     print()
     print(table(results, change))
+    print(f"\n{args.cases} cases a night; load average at the end: {os.getloadavg()[0]:.1f}")
     return 0
 
 
