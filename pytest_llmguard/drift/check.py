@@ -333,13 +333,14 @@ def _trends(
         if verdict is None:
             continue
         said.append(verdict.reason)
-        if verdict.verdict != "pass":
+        level = verdict.verdict
+        if level == "fail" or level == "warn":
             findings.append(
                 Finding(
                     "trend",
                     name,
                     budget.metric,
-                    verdict.verdict,
+                    level,
                     f"{name}: {verdict.reason}",
                     detail="Theil-Sen slope with Sen's interval",
                     size=verdict.size,

@@ -26,11 +26,13 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from pytest_llmguard.config.records import TrendBudget
+from pytest_llmguard.gate import budget_verdict
+from pytest_llmguard.outcome import Verdict
 from pytest_llmguard.stats.significance import fisher_greater, t_quantile
 from pytest_llmguard.summary import METRICS, MetricDef
 from pytest_llmguard.units import format_budget_delta, format_change, format_interval, format_value
@@ -79,7 +81,7 @@ class TrendVerdict:
     metric: str
     slope: Slope
     budget: TrendBudget
-    verdict: Literal["pass", "warn", "fail"]
+    verdict: Verdict
     reason: str
     size: float  # slope per week over the budget: > 1 is beyond it
 
@@ -113,14 +115,7 @@ def judge_trend(
         f"(interval {format_interval((low, high), unit, slope.level)}; level "
         f"{format_value(slope.level, unit)}; {slope.points} nights)"
     )
-    if strict:
-        verdict: Literal["pass", "warn", "fail"] = "fail" if point > limit else "pass"
-    elif near > limit:
-        verdict = "fail"
-    elif point > limit:
-        verdict = "warn"
-    else:
-        verdict = "pass"
+    verdict = budget_verdict(point, near, limit, strict=strict)
     where = {"fail": "beyond", "warn": "beyond (not confidently)", "pass": "within"}[verdict]
     size = point / limit if limit > 0 else (math.inf if point > 0 else 0.0)
     return TrendVerdict(

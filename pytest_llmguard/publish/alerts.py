@@ -32,7 +32,7 @@ from pytest_llmguard.drift.findings import DriftResult, Finding
 from pytest_llmguard.drift.render import finding_markdown
 from pytest_llmguard.publish.github_issues import GitHubIssues
 from pytest_llmguard.publish.spool import Spool
-from pytest_llmguard.publish.webhook import mrkdwn_escape, post_with_retries, slack_message
+from pytest_llmguard.publish.webhook import mrkdwn_escape, send, slack_message
 
 STATE_FORMAT = 1
 
@@ -174,13 +174,7 @@ def _webhook(
     def deliver(message: Mapping[str, Any]) -> bool:
         if not url:
             return False
-        delivery, _ = post_with_retries(
-            url,
-            message,
-            retries=alerts.retries,
-            backoff_s=alerts.backoff_s,
-            timeout_s=alerts.timeout_s,
-        )
+        delivery, _ = send(url, message, alerts)
         if not delivery.ok:
             lines.append(f"webhook failed after {delivery.attempts} attempt(s): {delivery.error}")
         return delivery.ok
@@ -205,7 +199,7 @@ def _github(config: Config, spool: Spool, told: Sequence[Change], lines: list[st
     assert settings is not None
     repo = settings.repo or os.environ.get("GITHUB_REPOSITORY", "")
     token = os.environ.get(settings.token_env, "")
-    client = GitHubIssues(settings, repo, token, alerts.retries, alerts.backoff_s, alerts.timeout_s)
+    client = GitHubIssues(settings, repo, token, alerts)
     for change in told:
         spool.add("github", _issue_op(change))
 

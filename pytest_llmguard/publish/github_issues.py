@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_llmguard.config.records import GitHubIssueSettings
-from pytest_llmguard.publish.webhook import post_with_retries
+from pytest_llmguard.config.records import AlertsConfig, GitHubIssueSettings
+from pytest_llmguard.publish.webhook import send
 
 MAX_TITLE = 256
 MAX_BODY = 65_536
@@ -32,9 +32,7 @@ class GitHubIssues:
     settings: GitHubIssueSettings
     repo: str
     token: str
-    retries: int = 3
-    backoff_s: float = 1.0
-    timeout_s: float = 10.0
+    alerts: AlertsConfig  # retries, backoff, timeout
     error: str | None = None  # the last failure, for the run's output
 
     def _call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
@@ -44,15 +42,7 @@ class GitHubIssues:
             "Accept": "application/vnd.github+json",
             "X-GitHub-Api-Version": "2022-11-28",
         }
-        delivery, response = post_with_retries(
-            url,
-            body,
-            retries=self.retries,
-            backoff_s=self.backoff_s,
-            timeout_s=self.timeout_s,
-            headers=headers,
-            method=method,
-        )
+        delivery, response = send(url, body, self.alerts, headers=headers, method=method)
         if not delivery.ok or response is None:
             self.error = f"{method} {path}: {delivery.error}"
             raise _Failed(self.error)

@@ -17,6 +17,8 @@ from typing import Any
 
 import httpx
 
+from pytest_llmguard.config.records import AlertsConfig
+
 MAX_BLOCKS = 50
 MAX_BLOCK_TEXT = 3000
 MAX_FALLBACK = 3000
@@ -56,6 +58,26 @@ class Delivery:
     ok: bool
     attempts: int
     error: str | None = None
+
+
+def send(
+    url: str,
+    body: Mapping[str, Any] | None,
+    alerts: AlertsConfig,
+    *,
+    headers: Mapping[str, str] | None = None,
+    method: str = "POST",
+) -> tuple[Delivery, httpx.Response | None]:
+    """``post_with_retries`` with the ``alerts`` section's retries, backoff and timeout."""
+    return post_with_retries(
+        url,
+        body,
+        retries=alerts.retries,
+        backoff_s=alerts.backoff_s,
+        timeout_s=alerts.timeout_s,
+        headers=headers,
+        method=method,
+    )
 
 
 def post_with_retries(

@@ -226,18 +226,10 @@ class SimApp:
         return attempt if self._run_seed is None else f"{self._run_seed}:{attempt}"
 
     def _completion(self, model: SimModel, chat: ChatRequest, sha: str, attempt: int) -> Completion:
-        if is_variable(model, sha, self._seed):  # answers differ per request: not kept
-            return answer(
-                model,
-                last_user=chat.last_user,
-                prompt_sha=sha,
-                seed=self._seed,
-                book=self._answers,
-                max_tokens=chat.max_tokens,
-                draw=self._draw(attempt),
-            )
+        # A variable prompt's answer differs per request: it is drawn anew and not kept.
+        draw = self._draw(attempt) if is_variable(model, sha, self._seed) else None
         key = (model.name, sha, chat.max_tokens)
-        completion = self._completions.get(key)
+        completion = None if draw is not None else self._completions.get(key)
         if completion is None:
             if len(self._completions) >= _CACHE_LIMIT:
                 self._completions.clear()
@@ -248,8 +240,10 @@ class SimApp:
                 seed=self._seed,
                 book=self._answers,
                 max_tokens=chat.max_tokens,
+                draw=draw,
             )
-            self._completions[key] = completion
+            if draw is None:
+                self._completions[key] = completion
         return completion
 
     def _cached_tokens(self, model: str, system: str | None) -> int:

@@ -10,17 +10,18 @@ from __future__ import annotations
 import json
 import re
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes import LoopbackServer
 
 _ISSUES = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/issues$")
 _ISSUE = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/(?P<n>\d+)$")
 _COMMENTS = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/(?P<n>\d+)/comments$")
 
 
-class FakeGitHubIssues:
+class FakeGitHubIssues(LoopbackServer):
     """Issues of any repository, kept in memory: ``issues[number]`` with ``comments``."""
 
     def __init__(self, token: str = "test-token") -> None:
@@ -67,9 +68,8 @@ class FakeGitHubIssues:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(Handler)
+        self.url = self.root
 
     def _route(self, method: str, path: str, body: Any) -> tuple[int, Any]:
         parts = urlsplit(path)
@@ -115,16 +115,3 @@ class FakeGitHubIssues:
 
     def open_issues(self) -> list[dict[str, Any]]:
         return [i for i in self.issues.values() if i["state"] == "open"]
-
-    def __enter__(self) -> FakeGitHubIssues:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
