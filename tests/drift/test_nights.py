@@ -23,7 +23,7 @@ def _golden(cases: int = 30) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_night(root: Path, night: int, knobs: str = "") -> None:
+def write_night(root: Path, night: int, knobs: str = "", extra: str = "") -> None:
     """The project on night ``night``: prod-model with its knobs (same name every night)."""
     (root / "golden_sets").mkdir(exist_ok=True)
     (root / "golden_sets" / "nightly.yaml").write_text(_golden())
@@ -38,7 +38,7 @@ def write_night(root: Path, night: int, knobs: str = "") -> None:
         # latencies of a loaded test machine are not the simulator's: judge the rest
         "drift: {reference_runs: 2, budgets: {error_rate: {max_increase: 0.01}, "
         "output_tokens_mean: {max_increase: 15%}}, control: {metrics: [error_rate]}}\n"
-        "alerts: {webhook_url_env: NIGHTLY_HOOK, retries: 1, backoff_s: 0.01}\n"
+        "alerts: {webhook_url_env: NIGHTLY_HOOK, retries: 1, backoff_s: 0.01}\n" + extra
     )
 
 
@@ -121,3 +121,39 @@ def test_llmguard_drift_and_history_commands(
     write_night(tmp_path, 5)
     assert main(["drift", "--rootdir", str(tmp_path), "--no-alerts"]) in (0, 1)
     assert "run 00002 skipped: damaged night digest" in capsys.readouterr().out
+
+
+def test_an_undelivered_alert_fails_the_night_until_it_is_delivered(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    drift = ["drift", "--rootdir", str(tmp_path)]
+    keep = "history: {keep: 4}\n"
+    with WebhookReceiver() as hook:
+        monkeypatch.setenv("NIGHTLY_HOOK", hook.url)
+        for night in (1, 2):
+            write_night(tmp_path, night, extra=keep)
+            assert main(drift) == 0
+        assert not hook.messages  # nothing to tell: no delivery, no failure
+        hook.fail_next(1000, status=503)  # the receiver is down from now on
+        write_night(tmp_path, 3, SILENT, extra=keep)
+        assert main(drift) == 1
+        capsys.readouterr()
+        # tonight is fine (the drifted night is not reference), but the spooled alert
+        # and tonight's "resolved" are not delivered: the night still fails, and says why
+        write_night(tmp_path, 4, extra=keep)
+        assert main(drift) == 1
+        out = capsys.readouterr().out
+        assert "llmguard drift: OK" in out
+        assert "webhook: 2 message(s) NOT delivered (delivery failed): spooled" in out
+        report_path = tmp_path / "night4.json"
+        assert not hook.messages
+        hook.recover()
+        write_night(tmp_path, 5, extra=keep)
+        assert main([*drift, "--report-json", str(report_path)]) == 0
+        assert "webhook: 2 message(s) delivered" in capsys.readouterr().out
+        texts = [m["text"] for m in hook.messages]
+        assert "New drift" in texts[0] and "Drift resolved" in texts[1]
+        assert json.loads(report_path.read_text())["drift"]["alerts_failed"] is False
+    # retention: the drift history keeps the newest 4 nights (history.keep)
+    digests = sorted((tmp_path / ".llmguard/history").glob("*.digest.json"))
+    assert [p.name[:5] for p in digests] == ["00002", "00003", "00004", "00005"]

@@ -54,3 +54,8 @@ class WebhookReceiver(LoopbackServer):
         """The next ``count`` attempts fail with ``status`` (0: the connection is dropped)."""
         with self._lock:
             self._failures.extend([status] * count)
+
+    def recover(self) -> None:
+        """Failures still queued are dropped: every attempt from now on succeeds."""
+        with self._lock:
+            self._failures.clear()
