@@ -157,3 +157,20 @@ def test_an_undelivered_alert_fails_the_night_until_it_is_delivered(
     # retention: the drift history keeps the newest 4 nights (history.keep)
     digests = sorted((tmp_path / ".llmguard/history").glob("*.digest.json"))
     assert [p.name[:5] for p in digests] == ["00002", "00003", "00004", "00005"]
+
+
+def test_doubled_output_tokens_are_a_metric_shift_against_the_pooled_reference(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for night in (1, 2):
+        write_night(tmp_path, night)
+        assert main(["drift", "--rootdir", str(tmp_path), "--no-alerts"]) == 0
+    write_night(tmp_path, 3, ", verbosity: 2.0")
+    report_path = tmp_path / "night3.json"
+    args = ["drift", "--rootdir", str(tmp_path), "--no-alerts", "--report-json", str(report_path)]
+    assert main(args) == 1
+    out = capsys.readouterr().out
+    assert "tested: metric shifts:" in out and "against the 2 reference nights pooled" in out
+    findings = json.loads(report_path.read_text())["drift"]["findings"]
+    shifts = [f for f in findings if f["kind"] == "metric" and f["verdict"] == "fail"]
+    assert "output_tokens_mean" in {f["subject"] for f in shifts}
