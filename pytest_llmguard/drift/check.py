@@ -99,7 +99,7 @@ def check_drift(
         notes.append(f"production windows: {prod.correction}")
         notes.extend(f"production: not tested: {s}" for s in prod.skipped)
         findings.extend(
-            Finding("production", "production", t.name, "fail", t.reason, size=t.p_value)
+            Finding("production", "production", t.name, "fail", t.reason, size=t.size)
             for t in prod.drifted
         )
     return DriftResult(

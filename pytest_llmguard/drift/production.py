@@ -72,6 +72,15 @@ class FieldTest:
     drifted: bool = False
     reason: str = ""
 
+    @property
+    def size(self) -> float:
+        """How big the shift is, growing as it worsens (alerts re-fire on growth): the
+        normalised Wasserstein distance of a distribution, the rise of a rate. Not the
+        p-value: it shrinks as a shift worsens, and with the window's size."""
+        if self.kind == "rate":
+            return max(0.0, (self.recent_value or 0.0) - (self.reference_value or 0.0))
+        return self.wasserstein if self.wasserstein is not None else self.statistic or 0.0
+
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__slots__}
 

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from pytest_llmguard.budgets import Delta
-from pytest_llmguard.config.records import ProductionSettings, TrendBudget
+from pytest_llmguard.config.records import Config, ProductionSettings, TrendBudget
+from pytest_llmguard.drift.check import Tonight, check_drift
+from pytest_llmguard.drift.history import History, SampleReader
 from pytest_llmguard.drift.outputs import output_test
 from pytest_llmguard.drift.production import ProductionRecord, production_drift
 from pytest_llmguard.drift.trends import (
@@ -20,6 +23,7 @@ from pytest_llmguard.drift.trends import (
     judge_trend,
     theil_sen,
 )
+from pytest_llmguard.store import open_store
 from pytest_llmguard.summary import METRICS
 
 WORDS = [
@@ -190,3 +194,25 @@ def test_large_windows_need_a_material_shift() -> None:
     assert "KS and a material shift" in latency.reason
     tiny = production_drift(records[:20], ProductionSettings(), now=8 * 86400.0)
     assert not tiny.tests and tiny.skipped
+
+
+def test_production_findings_grow_as_the_shift_worsens(tmp_path: Path) -> None:
+    """The check turns drifted production tests into findings whose size grows with the
+    shift (alerts re-fire on growth), and states the correction in its notes."""
+
+    def night(tokens: float, errors: float) -> dict[str, float]:
+        rng = np.random.default_rng(4)
+        records = [r for day in range(7) for r in _records(rng, day * 86400.0, 400)]
+        records += _records(rng, 7 * 86400.0, 400, tokens=tokens, errors=errors)
+        tonight = Tonight(8 * 86400.0, {}, [], {})
+        reader = SampleReader(open_store(str(tmp_path), str(tmp_path)))
+        result = check_drift(
+            Config(rootdir=str(tmp_path)), tonight, History(()), reader, production=records
+        )
+        assert any("Holm" in note for note in result.notes) and result.production is not None
+        return {f.key: f.size for f in result.findings}
+
+    found, worse = night(2.0, 0.06), night(3.0, 0.12)
+    keys = {"production:production:output_tokens", "production:production:error_rate[rate_limit]"}
+    assert set(found) == set(worse) == keys
+    assert all(worse[k] > found[k] > 0 for k in keys)
