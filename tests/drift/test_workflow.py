@@ -27,3 +27,5 @@ def test_nightly_runs_the_drift_check_and_keeps_the_history_in_the_cache() -> No
     # a new key each night (cache keys cannot be overwritten), found again by its prefix
     assert "${{ github.run_id }}" in restore["key"] and restore["key"] == save["with"]["key"]
     assert restore["key"].startswith(restore["restore-keys"])
+    # a prefix of its own: the PR gate's history caches are not nights
+    assert restore["restore-keys"] == "llmguard-nightly-"
