@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_llmguard import adaptive
+from pytest_llmguard.atomic import write_atomic
 from pytest_llmguard.baseline import plan_baseline
 from pytest_llmguard.budgets import Budget, scopes_of
 from pytest_llmguard.config import Config, TargetConfig
@@ -297,8 +298,9 @@ class GuardSession:
         document = None
         nightly = self._nightly() if self.options.drift else None
         drift = nightly.judge(outcome) if nightly is not None else None
+        given = amend
         if drift is not None:
-            amend = _with_drift(amend, drift)
+            amend = _with_drift(given, drift)
         saving = self.options.save_path is not None or self.options.save_to_store
         if "json" in paths or saving or nightly is not None:
             document = render_json(outcome, amend)
@@ -307,6 +309,9 @@ class GuardSession:
             written.append(self._save(document, partial=partial))
         if nightly is not None and drift is not None and document is not None:
             self.drift_result = nightly.finish(outcome, document + "\n", drift)
+            if "json" in paths:  # the report file also says what alerting did (stored before)
+                final = render_json(outcome, _with_drift(given, self.drift_result))
+                write_atomic(paths["json"], final + "\n")
         return replace(outcome, reports_written=tuple(written))
 
     def _nightly(self) -> Nightly:
@@ -316,8 +321,6 @@ class GuardSession:
 
     def _save(self, document: str, *, partial: bool) -> str:
         """Save the run: into the run store, or to the file ``--llmguard-save`` named."""
-        from pytest_llmguard.atomic import write_atomic
-
         path = self.options.save_path
         if path is None:
             meta = RunMeta(self.started, self.git.get("commit"), self.git.get("branch"), partial)

@@ -141,11 +141,14 @@ def test_an_undelivered_alert_fails_the_night_until_it_is_delivered(
         # tonight is fine (the drifted night is not reference), but the spooled alert
         # and tonight's "resolved" are not delivered: the night still fails, and says why
         write_night(tmp_path, 4, extra=keep)
-        assert main(drift) == 1
+        assert main([*drift, "--report-json", str(tmp_path / "night4.json")]) == 1
         out = capsys.readouterr().out
         assert "llmguard drift: OK" in out
         assert "webhook: 2 message(s) NOT delivered (delivery failed): spooled" in out
-        report_path = tmp_path / "night4.json"
+        failed = json.loads((tmp_path / "night4.json").read_text())["drift"]
+        assert failed["verdict"] == "ok" and failed["alerts_failed"] is True
+        assert any("NOT delivered" in line for line in failed["alerts"])
+        report_path = tmp_path / "night5.json"
         assert not hook.messages
         hook.recover()
         write_night(tmp_path, 5, extra=keep)
