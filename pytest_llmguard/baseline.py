@@ -44,6 +44,16 @@ class BaselinePlan:
     note: str | None = None  # said in the report (e.g. an empty store)
     production: ProductionSide | None = None  # or what the logs recorded
 
+    def not_called(self, config: Config, running: list[str], named: Sequence[str]) -> str | None:
+        """A saved run stands in for the baseline target (calling it would be paid twice):
+        removed from ``running`` unless the user ``named`` it, and said."""
+        compare = config.compare
+        replaced = compare.baseline if compare and self.saved is not None else None
+        if self.saved is None or replaced not in running or replaced in named:
+            return None
+        running.remove(replaced)
+        return f"target '{replaced}' not called: the baseline is {self.saved.label}"
+
     def resolve(
         self,
         summaries: Mapping[str, RunSummary],

@@ -1,4 +1,5 @@
-"""The ``llmguard`` command: sim, report, diff, init, comment, merge, sample."""
+"""The ``llmguard`` command: sim, report, diff, init, comment, merge, sample, drift,
+history."""
 
 from __future__ import annotations
 
@@ -102,6 +103,29 @@ def _cmd_merge(args: argparse.Namespace) -> int:
     return 1 if outcome.verdict == "fail" else 0
 
 
+def _cmd_drift(args: argparse.Namespace) -> int:
+    """Replay the golden sets, judge the night against the history, store it, alert."""
+    from pytest_llmguard.drift.command import run_drift
+
+    return run_drift(
+        config_path=args.config,
+        rootdir=args.rootdir,
+        targets=tuple(args.target or ()),
+        alerts=not args.no_alerts,
+        markdown=args.markdown,
+        report_json=args.report_json,
+    )
+
+
+def _cmd_history(args: argparse.Namespace) -> int:
+    """List the stored nights with their headline metrics and drift verdicts."""
+    from pytest_llmguard.drift.command import list_history
+
+    return list_history(
+        config_path=args.config, rootdir=args.rootdir, limit=args.limit, as_json=args.json
+    )
+
+
 def _cmd_init(args: argparse.Namespace) -> int:
     from pytest_llmguard.scaffold import scaffold
 
@@ -173,6 +197,20 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument(
         "--baseline", metavar="PATH|latest|ID", help="default: the baseline the shards named"
     )
+    drift = sub.add_parser(
+        "drift", help="nightly drift check: replay, judge against the history, store, alert"
+    )
+    drift.add_argument("--config", metavar="PATH", help="config file (default: discovery)")
+    drift.add_argument("--rootdir", default=".", help="project root (default: .)")
+    drift.add_argument("--target", action="append", metavar="NAME[=MODEL]", help="repeatable")
+    drift.add_argument("--no-alerts", action="store_true", help="judge and store, do not alert")
+    drift.add_argument("--markdown", metavar="PATH", help="also write the result as Markdown")
+    drift.add_argument("--report-json", metavar="PATH", help="write the JSON report here")
+    history = sub.add_parser("history", help="list the stored nights and their verdicts")
+    history.add_argument("--config", metavar="PATH", help="config file (default: discovery)")
+    history.add_argument("--rootdir", default=".", help="project root (default: .)")
+    history.add_argument("--limit", type=int, default=30, help="newest nights shown (30)")
+    history.add_argument("--json", action="store_true", help="print JSON lines")
     init = sub.add_parser("init", help="scaffold llmguard.yaml, a golden set and CI workflows")
     init.add_argument("directory", nargs="?", default=".")
     init.add_argument("--force", action="store_true", help="overwrite existing files")
@@ -197,6 +235,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "comment": _cmd_comment,
         "merge": _cmd_merge,
         "sample": _cmd_sample,
+        "drift": _cmd_drift,
+        "history": _cmd_history,
     }
     try:
         return handlers[args.command](args)

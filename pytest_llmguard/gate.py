@@ -58,6 +58,18 @@ def relative_limits(budget: Budget, baseline_value: float) -> tuple[float | None
     return inc, dec
 
 
+def budget_verdict(point: float, near: float, limit: float, *, strict: bool) -> Verdict:
+    """fail / warn / pass of a change against its limit, all in the budget's direction.
+
+    ``point`` is the estimate, ``near`` the interval's end nearest to no change: the
+    whole interval beyond the limit fails; the estimate alone beyond it warns (strict:
+    the estimate alone decides).
+    """
+    if strict:
+        return "fail" if point > limit else "pass"
+    return "fail" if near > limit else "warn" if point > limit else "pass"
+
+
 def _worst(parts: Sequence[tuple[Verdict, str]]) -> tuple[Verdict, str]:
     if not parts:
         return "skip", "the budget sets no bounds"
@@ -213,14 +225,7 @@ def _relative_part(
         # Work in "size of the change in the budget's direction".
         point = delta if sign == "+" else -delta
         near = interval.low if sign == "+" else -interval.high
-        if gate.strict:
-            verdict: Verdict = "fail" if point > limit else "pass"
-        elif near > limit:
-            verdict = "fail"
-        elif point > limit:
-            verdict = "warn"
-        else:
-            verdict = "pass"
+        verdict = budget_verdict(point, near, limit, strict=gate.strict)
         if verdict == "fail" and not gate.strict:
             text = f"{change} ({span}): entirely beyond {budget_text}"
         elif verdict == "fail":

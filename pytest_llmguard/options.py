@@ -176,6 +176,13 @@ OPTIONS: tuple[Option, ...] = (
         "N",
         parse=_whole_number(1, MAX_SAMPLE),
     ),
+    Option(
+        "drift",
+        "nightly drift check: judge this run against the stored nights (drift.history), "
+        "store it, alert; exit code 1 on drift (default: off)",
+        "",
+        switch=True,
+    ),
 )
 BY_SUFFIX = {o.suffix: o for o in OPTIONS}
 
@@ -213,6 +220,8 @@ def add_options(parser: pytest.Parser) -> None:
         if option.repeatable:
             kwargs["action"] = "append"
         kwargs.update(option.kwargs)
+        if kwargs.get("action") == "store_true":  # a flag takes no value
+            del kwargs["metavar"], kwargs["type"]
         group.addoption(option.flag, dest=option.dest, default=None, help=option.help, **kwargs)
         parser.addini(option.dest, f"ini twin of {option.flag}", type="string", default=None)
 

@@ -105,7 +105,9 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     else:
         config.stash[SIGTERM_KEY] = signals.treat_sigterm_as_interrupt()
-    config.stash[HEADER_KEY] = session.key_warnings()
+    from pytest_llmguard.targets.credentials import key_warnings
+
+    config.stash[HEADER_KEY] = key_warnings(session.targets.values())
 
 
 def _create_session(config: pytest.Config) -> GuardSession:
@@ -143,6 +145,7 @@ def _create_session(config: pytest.Config) -> GuardSession:
         labels=labels,
         logs=tuple(get_option(config, "logs") or ()),
         sample=get_option(config, "sample"),
+        drift=bool(get_option(config, "drift")),
     )
     workerinput = getattr(config, "workerinput", {})
     now = workerinput.get(NOW_INPUT)  # the controller's clock: one log sample for all
@@ -350,9 +353,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         warnings.warn(f"pytest_llmguard_outcome hook failed: {exc!r}", stacklevel=1)
     published = _publish(config, outcome)
     # A failed gate, a run that did not judge everything (a crash, a lost worker), a
-    # report that could not be written, or a strict comment not posted: never green.
+    # report that could not be written, a strict comment not posted, or drift: never green.
+    drifted = guard.drift_result is not None and guard.drift_result.failed
     failed = (
-        outcome.verdict == "fail" or not outcome.complete or outcome.unwritten or published.failed
+        outcome.verdict == "fail"
+        or not outcome.complete
+        or outcome.unwritten
+        or published.failed
+        or drifted
     )
     if failed and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -397,3 +405,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.ensure_newline()
         for command in published.commands:
             terminalreporter.write_line(command)
+    drift = guard.drift_result if guard is not None else None
+    if drift is not None:
+        from pytest_llmguard.drift.render import render_terminal as render_drift
+
+        terminalreporter.write_line("")
+        for line in render_drift(drift):
+            terminalreporter.write_line(line, red=drift.failed and line.startswith("llmguard"))

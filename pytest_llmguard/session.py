@@ -45,26 +45,17 @@ from pytest_llmguard.runner import CallUnit, plan_calls
 from pytest_llmguard.shards import config_digest, inputs_digest, shard_judgement
 from pytest_llmguard.store import open_store
 from pytest_llmguard.summary import RunSummary, summarize
-from pytest_llmguard.targets.credentials import key_warning, missing_key_message
+from pytest_llmguard.targets.credentials import missing_key_message
 from pytest_llmguard.verdict import assess, by_target
 
 if TYPE_CHECKING:
+    from pytest_llmguard.drift.findings import DriftResult
     from pytest_llmguard.sources.loading import LogCases
 
 __all__ = ["GuardSession", "Options"]
 
 INTERRUPTED = "interrupted (Ctrl-C or SIGTERM) before every case ran"
 PUBLISH_WAIT_S = 15.0  # how long an interrupted controller waits for the workers' results
-
-
-def reserved_key_notes(config: Config) -> list[str]:
-    """Say so when a config uses a key this version accepts but does not act on yet."""
-    reserved: dict[str, object] = {"drift": config.drift, "alerts": config.alerts}
-    return [
-        f"{key} is set but not implemented in this version; it has no effect"
-        for key, value in reserved.items()
-        if value
-    ]
 
 
 class GuardSession:
@@ -83,7 +74,13 @@ class GuardSession:
         self.config, selected = apply_options(config, self.options)
         self.started = time.time()
         # Sampling windows ("since: 7d") count from the same moment in every xdist worker.
-        self.log_cases = _log_cases(self.config, golden_sets, self.started if now is None else now)
+        self.log_cases: LogCases | None = None
+        if self.config.logs.enabled:  # nothing of sources is imported without logs
+            from pytest_llmguard.sources.loading import load_log_cases
+
+            taken = [g.name for g in golden_sets]
+            now = self.started if now is None else now
+            self.log_cases = load_log_cases(self.config, now=now, taken_names=taken)
         if self.log_cases is not None:
             golden_sets = (*golden_sets, *self.log_cases.sets)
         self.golden_sets = tuple(golden_sets)
@@ -100,23 +97,17 @@ class GuardSession:
         )
         self.notes: list[str] = self.log_cases.notes() if self.log_cases is not None else []
         running = list(selected)
-        compare = self.config.compare
-        replaced = compare.baseline if compare and self.baseline.saved is not None else None
-        if replaced in running and replaced not in self.options.selected_targets:
-            # A saved run stands in for the baseline target: calling it would be paid twice.
-            running.remove(replaced)
-            self.notes.append(
-                f"target '{replaced}' not called: the baseline is {self.baseline.saved.label}"  # type: ignore[union-attr]
-            )
+        not_called = self.baseline.not_called(self.config, running, self.options.selected_targets)
+        self.notes.extend([not_called] if not_called else [])
         self.targets: dict[str, TargetConfig] = {n: self.config.targets[n] for n in running}
         self.notes.extend(
             msg for t in self.targets.values() if (msg := missing_key_message(t)) is not None
         )
-        self.notes.extend(reserved_key_notes(self.config))
+        self.notes.extend(self.config.unimplemented_notes())
         self.work = CallWork(
             self.config, running, tuple(self.cases.values()), rate_share=1.0 / self.worker.count
         )
-        sides = (compare.candidate, compare.baseline) if compare else ()
+        sides = (c.candidate, c.baseline) if (c := self.config.compare) else ()
         # A replay cannot add repeats (each would be a cache miss): one look, as recorded.
         repeatable = self.config.cache.mode != "replay"
         self.looks = adaptive.plan_looks(
@@ -124,7 +115,6 @@ class GuardSession:
             base_repeat=self.config.run.repeat,
             may_repeat=repeatable and adaptive.may_repeat(self.budgets, sides, self.targets),
         )
-        self.started = time.time()
         self.git = git_info(self.config.rootdir)
         self.outputs = RunOutputs(
             self.config, self.options, self.store, self.work.cache, self.started, self.git
@@ -140,6 +130,7 @@ class GuardSession:
         self._whole_run: dict[int, Judgement] = {}
         self.rounds = 0  # adaptive rounds made after the first calls (same on every worker)
         self.unjudged: list[str] = []  # what the selection left unjudged (said in every report)
+        self.drift_result: DriftResult | None = None  # with options.drift, after finish
 
     def _production(self) -> ProductionSide:
         from pytest_llmguard.sources.production import production_side
@@ -150,11 +141,6 @@ class GuardSession:
     @property
     def budgets(self) -> tuple[Budget, ...]:
         return self.config.budgets
-
-    def key_warnings(self) -> list[str]:
-        """What to say at start-up about the targets' keys (a trailing newline, stripped)."""
-        found = (key_warning(t) for t in self.targets.values())
-        return list(dict.fromkeys(w for w in found if w is not None))
 
     # ---- the calls ----------------------------------------------------------------------
 
@@ -401,7 +387,8 @@ class GuardSession:
             cases=dict(self.cases),
             # userinfo in a base_url (http://user:pass@host) is a credential
             targets={
-                n: replace(t, base_url=_redacted(t.base_url)) for n, t in self.targets.items()
+                n: replace(t, base_url=t.base_url and redact_url(t.base_url))
+                for n, t in self.targets.items()
             },
             notes=judgement.notes,
             regressions=judgement.regressions,
@@ -417,20 +404,13 @@ class GuardSession:
             baseline_summary=judgement.baseline_summary,
             baseline_scored=judgement.baseline_scored,
         )
-        return self.outputs.write(outcome, amend)
+        if not self.options.drift:
+            return self.outputs.write(outcome, amend)
+        from pytest_llmguard.drift.nightly import Nightly
 
-
-def _redacted(url: str | None) -> str | None:
-    return None if url is None else redact_url(url)
-
-
-def _log_cases(config: Config, golden_sets: Sequence[GoldenSet], now: float) -> LogCases | None:
-    """The cases sampled from ``logs:`` (None without logs: nothing of sources is imported)."""
-    if not config.logs.enabled:
-        return None
-    from pytest_llmguard.sources.loading import load_log_cases
-
-    return load_log_cases(config, now=now, taken_names=[g.name for g in golden_sets])
+        nightly = Nightly(self.config, self.started, dict(self.git), alerts=self.options.alerts)
+        written, self.drift_result = nightly.write(self.outputs, outcome, amend)
+        return written
 
 
 def _iso(ts: float) -> str:

@@ -6,9 +6,11 @@ from pathlib import Path
 import pytest
 
 from pytest_llmguard.config import (
+    AlertsConfig,
     CacheConfig,
     CompareConfig,
     Config,
+    DriftConfig,
     GateConfig,
     LogsConfig,
     LogSourceConfig,
@@ -137,8 +139,8 @@ def test_design_example_builds_the_exact_config(tmp_path: Path) -> None:
             sources=(LogSourceConfig(path="logs/*.jsonl", format="auto"),),
             sample=SampleConfig(n=200, by=("model",), since="7d", seed=1),
         ),
-        drift={"history": ".llmguard/history", "reference_runs": 7},
-        alerts={"webhook_url_env": "LLMGUARD_WEBHOOK_URL", "github_issue": False},
+        drift=DriftConfig(history=".llmguard/history", reference_runs=7),
+        alerts=AlertsConfig(webhook_url_env="LLMGUARD_WEBHOOK_URL", github_issue=None),
         redact=("email", "phone", "credit_card", "ssn", "ip", "api_key"),
         sections={"sim": {}},
     )

@@ -27,6 +27,7 @@ EXPECTED_OPTIONS = [
     "--llmguard-concurrency",
     "--llmguard-logs",
     "--llmguard-sample",
+    "--llmguard-drift",
 ]
 EXPECTED_INI = [
     "llmguard",
@@ -46,6 +47,7 @@ EXPECTED_INI = [
     "llmguard_concurrency",
     "llmguard_logs",
     "llmguard_sample",
+    "llmguard_drift",
 ]
 
 

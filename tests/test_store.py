@@ -99,6 +99,36 @@ def test_retention_keeps_the_newest_and_drops_the_old(tmp_path: Path) -> None:
     assert store.save(_document(), RunMeta(now)).run_id == "00006"  # numbers never reused
 
 
+def test_attachments_live_and_die_with_their_run(tmp_path: Path) -> None:
+    store = FileRunStore(tmp_path)
+    now = 1_800_000_000.0
+    refs = [
+        store.save(
+            _document(), RunMeta(now - (3 - i) * DAY), attachments={"digest": f'{{"i": {i}}}'}
+        )
+        for i in range(3)
+    ]
+    partial = store.save(
+        _document(partial=True), RunMeta(now, partial=True), attachments={"digest": "{}"}
+    )
+    assert [r.run_id for r in store.runs()] == ["00001", "00002", "00003", "00004"]  # not listed
+    assert store.attachment(refs[1], "digest") == b'{"i": 1}'
+    assert store.attachment(partial, "digest") == b"{}"
+    assert store.attachment(refs[1], "other") is None
+    assert Path(refs[0].location).with_suffix(".digest.json").exists()
+    # an attachment whose run was never written (a crash between the two writes)
+    orphan = tmp_path / "00002-20260101T000000Z-nogit.digest.json"
+    orphan.write_text("{}")
+    removed = store.prune(keep=2, max_age_days=None, now=now)
+    assert [r.run_id for r in removed] == ["00001", "00002"]
+    names = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("."))
+    assert not any(n.startswith(("00001-", "00002-")) for n in names), names
+    assert store.attachment(refs[2], "digest") == b'{"i": 2}'
+    assert Path(partial.location).exists()  # a partial run is no attachment
+    with pytest.raises(ValueError, match="attachment name"):
+        store.save(_document(), RunMeta(now), attachments={"partial": "{}"})
+
+
 def test_damaged_and_foreign_files_are_clear_errors_or_ignored(tmp_path: Path) -> None:
     store = FileRunStore(tmp_path)
     ok = store.save(_document(), RunMeta(1.0))

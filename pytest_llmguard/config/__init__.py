@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_llmguard.config.records import (
     CACHE_MODES,
+    AlertsConfig,
     CacheConfig,
     CompareConfig,
     Config,
+    DriftConfig,
     FeedbackConfig,
     GateConfig,
     HistoryConfig,
@@ -38,9 +40,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CACHE_MODES",
+    "AlertsConfig",
     "CacheConfig",
     "CompareConfig",
     "Config",
+    "DriftConfig",
     "FeedbackConfig",
     "GateConfig",
     "HistoryConfig",

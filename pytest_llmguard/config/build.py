@@ -11,6 +11,7 @@ from typing import Any
 from pytest_llmguard.budgets import Budget
 from pytest_llmguard.config.budgets import parse_budgets
 from pytest_llmguard.config.discovery import DOCS
+from pytest_llmguard.config.drift import parse_alerts, parse_drift
 from pytest_llmguard.config.logs import parse_logs
 from pytest_llmguard.config.quality import validate_quality
 from pytest_llmguard.config.records import (
@@ -98,8 +99,8 @@ def build_config(doc: Document, rootdir: str, path: str) -> Config:
         history=_history(data.get("history") or {}),
         sections=sections,
         logs=logs,
-        drift=dict(data.get("drift") or {}),
-        alerts=dict(data.get("alerts") or {}),
+        drift=_section(doc, parse_drift, "drift"),
+        alerts=_section(doc, parse_alerts, "alerts"),
         redact=tuple(data.get("redact") or ()),
         **extra,
     )
@@ -261,6 +262,13 @@ def _history(raw: Mapping[str, Any]) -> HistoryConfig:
         keep=None if keep is None else int(keep),
         max_age_days=_float_or_none(raw.get("max_age_days")),
     )
+
+
+def _section(doc: Document, parse: Callable[[Mapping[str, Any]], Any], name: str) -> Any:
+    try:
+        return parse(doc.data.get(name) or {})
+    except ConfigError as exc:
+        raise _located(doc, exc) from None
 
 
 def _budgets(doc: Document) -> tuple[Budget, ...]:

@@ -33,6 +33,8 @@ class Options:
     shard: tuple[int, int] | None = None  # (index, count): run only this shard's cases
     logs: tuple[str, ...] = ()  # log files or globs, replacing logs.sources (format: auto)
     sample: int | None = None  # logs.sample.n
+    drift: bool = False  # the nightly drift check after the run (drift.history, alerts)
+    alerts: bool = True  # with drift: send alerts (False: judge and store only)
     # How the user set each option (``--llmguard-target`` or ``ini option llmguard_target``),
     # so an error names what they wrote; by option suffix, the flag when absent.
     labels: Mapping[str, str] = field(default_factory=dict)

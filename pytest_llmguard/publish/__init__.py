@@ -1,10 +1,12 @@
 """Where results go beyond the report files: one module per destination.
 
 ``github`` posts the sticky pull-request comment; ``actions`` writes the GitHub Actions
-step summary and annotations. ``publish`` runs them for one outcome (the pytest run
-after its verdict, ``llmguard comment`` from a saved run) and says what happened; it
-never raises, and a failed comment changes the result only when ``strict`` is asked
-(a fork's read-only token excepted: that is expected, and the step summary stands in).
+step summary and annotations; ``alerts`` (with ``webhook``, ``github_issues`` and
+``spool``) delivers the nightly drift check's alerts (``drift.nightly`` calls it).
+``publish`` runs the first two for one outcome (the pytest run after its verdict,
+``llmguard comment`` from a saved run) and says what happened; it never raises, and a
+failed comment changes the result only when ``strict`` is asked (a fork's read-only
+token excepted: that is expected, and the step summary stands in).
 """
 
 from __future__ import annotations

@@ -5,8 +5,10 @@ unknown prompt, a plausible English answer generated from a hash of the conversa
 The model's knobs then shape it, in this order:
 
 1. refusal (per prompt, ``refusal_rate``): a polite refusal replaces everything;
-2. accuracy < 1: each word or number is kept with probability ``accuracy`` and otherwise
-   replaced (numbers change value). JSON references stay valid JSON: only values change;
+2. accuracy < 1 (on the ``accuracy_share`` of prompts it applies to): each word or number
+   is kept with probability ``accuracy`` and otherwise replaced (numbers change value).
+   JSON references stay valid JSON: only values change; then, for a variable prompt
+   (``variable_share``), a per-request rewrite of up to ``variation`` of the words;
 3. verbosity > 1: deterministic filler sentences add ``verbosity - 1`` times the words
    (JSON is pretty-printed instead, so it stays valid); verbosity < 1 drops sentences;
 4. repetition (per prompt, ``repetition_rate``): one sentence loops at the end;
@@ -115,15 +117,25 @@ def answer(
     seed: int,
     book: Mapping[str, str],
     max_tokens: int | None,
+    draw: object = None,
 ) -> Completion:
-    """The completion ``model`` gives for a conversation (see the module docstring)."""
+    """The completion ``model`` gives for a conversation (see the module docstring).
+
+    ``draw`` names the request (attempt, run) for the per-request variation of variable
+    prompts; without it they answer as stable ones do.
+    """
     verdict = judge_reply(last_user)
     if verdict is not None:
         return _cap(verdict, max_tokens, model.reasoning_tokens)
     reference = book.get(last_user)
     base = reference if reference is not None else generate(last_user, prompt_sha, seed)
-    text = shape(model, base, prompt_sha, seed)
+    text = shape(model, base, prompt_sha, seed, draw)
     return _cap(text, max_tokens, model.reasoning_tokens)
+
+
+def is_variable(model: SimModel, prompt_sha: str, seed: int) -> bool:
+    """Whether this prompt's answer varies from request to request under ``model``."""
+    return model.variable_share > 0.0 and unit(seed, "variable", prompt_sha) < model.variable_share
 
 
 def generate(last_user: str, prompt_sha: str, seed: int) -> str:
@@ -137,19 +149,28 @@ def generate(last_user: str, prompt_sha: str, seed: int) -> str:
     return " ".join(sentences)
 
 
-def shape(model: SimModel, base: str, prompt_sha: str, seed: int) -> str:
-    """Apply the model's refusal, accuracy, verbosity and repetition knobs to ``base``."""
+def shape(model: SimModel, base: str, prompt_sha: str, seed: int, draw: object = None) -> str:
+    """Apply the model's refusal, accuracy, variation, verbosity and repetition knobs."""
     if unit(seed, "refusal", model.name, prompt_sha) < model.refusal_rate:
         return rng(seed, "refusal", prompt_sha).choice(_REFUSALS)
     r = rng(seed, "shape", model.name, prompt_sha)
     parsed = _parse_json(base)
     if parsed is not None:
-        return _shape_json(model, base, parsed[0], r)
-    text = perturb_text(base, model.accuracy, r) if model.accuracy < 1.0 else base
+        return _shape_json(model, base, parsed[0], r, prompt_sha, seed)
+    text = perturb_text(base, model.accuracy, r) if _inaccurate(model, prompt_sha, seed) else base
+    if draw is not None and is_variable(model, prompt_sha, seed):
+        rate = model.variation * unit(seed, "variation", prompt_sha)
+        text = perturb_text(text, 1.0 - rate, rng(seed, "vary", model.name, prompt_sha, draw))
     text = _with_verbosity(text, model.verbosity, r)
     if unit(seed, "repetition", model.name, prompt_sha) < model.repetition_rate:
         text = _repeat_sentence(text, r)
     return text
+
+
+def _inaccurate(model: SimModel, prompt_sha: str, seed: int) -> bool:
+    if model.accuracy >= 1.0:
+        return False
+    return model.accuracy_share >= 1.0 or unit(seed, "accuracy", prompt_sha) < model.accuracy_share
 
 
 def perturb_text(text: str, accuracy: float, r: random.Random) -> str:
@@ -191,10 +212,12 @@ def _parse_json(text: str) -> tuple[Any] | None:
         return None
 
 
-def _shape_json(model: SimModel, original: str, value: Any, r: random.Random) -> str:
-    if model.accuracy >= 1.0 and model.verbosity <= 1.0:
+def _shape_json(
+    model: SimModel, original: str, value: Any, r: random.Random, prompt_sha: str, seed: int
+) -> str:
+    if not _inaccurate(model, prompt_sha, seed) and model.verbosity <= 1.0:
         return original
-    if model.accuracy < 1.0:
+    if _inaccurate(model, prompt_sha, seed):
         value = _perturb_json(value, model.accuracy, r)
     return json.dumps(value, indent=2 if model.verbosity > 1.0 else None, ensure_ascii=False)
 

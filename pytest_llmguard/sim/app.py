@@ -18,7 +18,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from pytest_llmguard.sim import payloads
-from pytest_llmguard.sim.answers import Completion, answer, count_prompt_tokens, count_tokens
+from pytest_llmguard.sim.answers import (
+    Completion,
+    answer,
+    count_prompt_tokens,
+    count_tokens,
+    is_variable,
+)
 from pytest_llmguard.sim.anthropic import AnthropicMessages
 from pytest_llmguard.sim.chat import ChatCall
 from pytest_llmguard.sim.determinism import prompt_sha, unit
@@ -75,10 +81,12 @@ class SimApp:
         latency_scale: float,
         require_api_key: str | None,
         log_limit: int = 1_000_000,
+        run_seed: int | None = None,
     ) -> None:
         self.models = dict(models)
         self._answers = dict(answers)
         self._seed = seed
+        self._run_seed = run_seed
         self._noise_sigma = noise_sigma
         self._latency_scale = latency_scale
         self._api_key = require_api_key
@@ -168,7 +176,7 @@ class SimApp:
         fault = overrides.fault or (overrides.fault_once if attempt == 1 else None)
         from_model = fault is None
         if from_model:
-            fault = pick_fault(model, self._seed, sha, attempt)
+            fault = pick_fault(model, self._seed, sha, self._draw(attempt))
         try:
             call = self._call(
                 req, conn, dialect, model, chat, overrides, sha, attempt, fault, from_model
@@ -213,7 +221,7 @@ class SimApp:
         latency_ms = overrides.latency_ms
         if latency_ms is None:
             latency_ms = self._latency_scale * plan_latency_ms(
-                model, sha, attempt, seed=self._seed, noise_sigma=self._noise_sigma
+                model, sha, self._draw(attempt), seed=self._seed, noise_sigma=self._noise_sigma
             )
             if model.prefix_cache and self._warm(model, sha, req.received):
                 latency_ms *= 1.0 - model.prefix_cache
@@ -227,15 +235,25 @@ class SimApp:
             latency_ms * model.ttft_fraction / 1000.0,
             model.retry_after_s if overrides.retry_after_s is None else overrides.retry_after_s,
         )
-        call = dialect.call(conn, req, chat, self._completion(model, chat, sha), plan)
+        call = dialect.call(conn, req, chat, self._completion(model, chat, sha, attempt), plan)
         if fault is not None:
-            draw = unit(self._seed, "status", model.name, sha, attempt) if from_model else None
+            draw = (
+                unit(self._seed, "status", model.name, sha, self._draw(attempt))
+                if from_model
+                else None
+            )
             call.status = dialect.fault_status(fault, req.headers, draw)
         return call
 
-    def _completion(self, model: SimModel, chat: ChatRequest, sha: str) -> Completion:
+    def _draw(self, attempt: int) -> int | str:
+        """What names one request's random draws: its attempt, and the run with run_seed."""
+        return attempt if self._run_seed is None else f"{self._run_seed}:{attempt}"
+
+    def _completion(self, model: SimModel, chat: ChatRequest, sha: str, attempt: int) -> Completion:
+        # A variable prompt's answer differs per request: it is drawn anew and not kept.
+        draw = self._draw(attempt) if is_variable(model, sha, self._seed) else None
         key = (model.name, sha, chat.max_tokens)
-        completion = self._completions.get(key)
+        completion = None if draw is not None else self._completions.get(key)
         if completion is None:
             if len(self._completions) >= _CACHE_LIMIT:
                 self._completions.clear()
@@ -246,8 +264,10 @@ class SimApp:
                 seed=self._seed,
                 book=self._answers,
                 max_tokens=chat.max_tokens,
+                draw=draw,
             )
-            self._completions[key] = completion
+            if draw is None:
+                self._completions[key] = completion
         return completion
 
     def _warm(self, model: SimModel, sha: str, now: float) -> bool:

@@ -64,7 +64,7 @@ _CLIENT_ERRORS: Mapping[int, tuple[str, str, str]] = {
 }
 
 
-def pick_fault(model: SimModel, seed: int, prompt_sha: str, attempt: int) -> str | None:
+def pick_fault(model: SimModel, seed: int, prompt_sha: str, attempt: int | str) -> str | None:
     """The fault the model's rates give this attempt, or None."""
     if model.fault_rate <= 0.0:
         return None

@@ -15,7 +15,7 @@ from pytest_llmguard.sim.models import SimModel
 
 
 def plan_latency_ms(
-    model: SimModel, prompt_sha: str, attempt: int, *, seed: int, noise_sigma: float
+    model: SimModel, prompt_sha: str, attempt: int | str, *, seed: int, noise_sigma: float
 ) -> float:
     """Total latency in milliseconds before the server's ``latency_scale``."""
     latency = model.latency_ms

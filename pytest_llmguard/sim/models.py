@@ -47,6 +47,13 @@ class SimModel:
     Rates are probabilities per request in 0..1; the fault rates (timeout, rate limit,
     server error, malformed, truncated) must add up to at most 1. ``refusal_rate`` and
     ``repetition_rate`` are per prompt (the same prompt always refuses or never does).
+    ``accuracy_share`` is the share of prompts (fixed per prompt) that ``accuracy``
+    applies to: ``accuracy: 0.7, accuracy_share: 0.2`` changes the answers of a fifth of
+    the cases and leaves the rest exact (a silent update that moved some behaviour).
+    ``variable_share`` is the share of prompts (fixed per prompt) whose answer varies from
+    request to request, as sampling at a temperature above 0 does: each request rewrites
+    up to ``variation`` of the words (each such prompt has its own rate between 0 and
+    ``variation``), drawn per attempt and, with ``sim.run_seed``, per run.
     """
 
     name: str
@@ -66,6 +73,9 @@ class SimModel:
     reasoning_tokens: int = 0
     prefix_cache: float = 0.0
     prefix_cache_ttl_s: float = 10.0
+    accuracy_share: float = 1.0
+    variable_share: float = 0.0
+    variation: float = 0.3
 
     @property
     def fault_rate(self) -> float:
@@ -124,6 +134,9 @@ _RANGES: Mapping[str, tuple[float, float | None, str]] = {
     "reasoning_tokens": (0.0, None, "an integer >= 0"),
     "prefix_cache": (0.0, 1.0, "a share of the latency between 0 and 1"),
     "prefix_cache_ttl_s": (0.0, None, "a number of seconds >= 0"),
+    "accuracy_share": (0.0, 1.0, "a share between 0 and 1"),
+    "variable_share": (0.0, 1.0, "a share between 0 and 1"),
+    "variation": (0.0, 1.0, "a share between 0 and 1"),
     **{k: (0.0, 1.0, "a probability between 0 and 1") for k in _RATE_KNOBS},
 }
 KNOBS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(SimModel) if f.name != "name")

@@ -31,7 +31,7 @@ from pytest_llmguard.targets.endpoints import HttpEndpoints
 from pytest_llmguard.targets.openai import OpenAIClient
 from pytest_llmguard.targets.registry import Problem, ProviderContext
 
-_OPTIONS = ("seed", "noise_sigma", "latency_scale")
+_OPTIONS = ("seed", "noise_sigma", "latency_scale", "run_seed")
 
 
 def answer_book(cases: Iterable[Case]) -> dict[str, str]:

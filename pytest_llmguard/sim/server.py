@@ -36,6 +36,9 @@ class SimServer:
     last user message to its reference answer. ``latency_scale`` multiplies every planned
     latency (tests use e.g. 0.01); ``noise_sigma`` is the lognormal sigma of per-request
     latency noise. With ``require_api_key``, ``/v1/*`` requests need that bearer token.
+    ``run_seed`` (default None: every run alike) varies what a real model varies from run
+    to run: per-request latency noise, injected faults and the answers of variable
+    prompts; per-case latencies and stable answers stay fixed by ``seed``.
     """
 
     def __init__(
@@ -49,6 +52,7 @@ class SimServer:
         port: int = 0,
         require_api_key: str | None = None,
         latency_scale: float = 1.0,
+        run_seed: int | None = None,
     ) -> None:
         if latency_scale < 0 or noise_sigma < 0:
             raise ValueError("latency_scale and noise_sigma must be >= 0")
@@ -59,6 +63,7 @@ class SimServer:
             noise_sigma=noise_sigma,
             latency_scale=latency_scale,
             require_api_key=require_api_key,
+            run_seed=run_seed,
         )
         self._host = host
         self._port = port

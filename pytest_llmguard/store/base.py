@@ -8,6 +8,7 @@ implementation per module (``store/file.py`` today), chosen by ``store.open_stor
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -46,8 +47,19 @@ class RunStore(Protocol):
 
     location: str
 
-    def save(self, document: str, meta: RunMeta) -> RunRef:
-        """Store a run document (JSON text) atomically; never replaces another run."""
+    def save(
+        self, document: str, meta: RunMeta, *, attachments: Mapping[str, str] | None = None
+    ) -> RunRef:
+        """Store a run document (JSON text) atomically; never replaces another run.
+
+        ``attachments`` (name -> JSON text) are kept beside the run and removed with it:
+        compact forms of the run that a reader needs without parsing the whole document
+        (the drift check's per-night digest).
+        """
+        ...
+
+    def attachment(self, ref: RunRef, name: str) -> bytes | None:
+        """The bytes of a run's attachment ``name``, or None when it has none."""
         ...
 
     def runs(self) -> list[RunRef]:

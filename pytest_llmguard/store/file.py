@@ -5,7 +5,9 @@ readable and let a base-vs-head workflow find the run of a commit without openin
 A number is claimed first (a hidden ``.NNNNN.claim`` file created exclusively: if another
 process took it, the next number is tried), then the run is written atomically, so
 concurrent runs never share or overwrite a number. A partial (interrupted) run gets
-``.partial.json`` and is never picked as ``latest``. Files not named so are ignored.
+``.partial.json`` and is never picked as ``latest``. A run's attachments (compact forms
+of it, e.g. the drift check's digest) are ``NNNNN-...-COMMIT.NAME.json`` beside it, written
+before the run itself and removed with it. Files not named so are ignored.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import contextlib
 import os
 import re
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from pytest_llmguard.atomic import write_atomic
@@ -24,6 +27,10 @@ from pytest_llmguard.store.runs import SavedRun, load_run
 _NAME = re.compile(
     r"^(?P<id>\d{5,})-(?P<when>\d{8}T\d{6}Z)-(?P<commit>[0-9a-f]{7,40}|nogit)"
     r"(?P<partial>\.partial)?\.json$"
+)
+_ATTACHMENT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
+_ATTACHMENT = re.compile(
+    r"^(?P<id>\d{5,})-\d{8}T\d{6}Z-(?:[0-9a-f]{7,40}|nogit)\.(?!partial\.)[a-z][a-z0-9_]*\.json$"
 )
 _CLAIM = re.compile(r"^\.(?P<id>\d{5,})\.claim$")
 _COMMIT_REF = re.compile(r"^[0-9a-f]{7,40}$")
@@ -39,6 +46,11 @@ def _parse_stamp(text: str) -> float:
     import calendar
 
     return float(calendar.timegm(time.strptime(text, "%Y%m%dT%H%M%SZ")))
+
+
+def _newest(runs: list[RunRef]) -> int:
+    """The number of the newest run (an attachment newer than it may be a save in progress)."""
+    return int(runs[-1].run_id) if runs else 0
 
 
 class FileRunStore:
@@ -94,14 +106,24 @@ class FileRunStore:
             return run_id
         raise SavedRunError(f"could not find a free run number in {self.location}")
 
-    def save(self, document: str, meta: RunMeta) -> RunRef:
+    def save(
+        self, document: str, meta: RunMeta, *, attachments: Mapping[str, str] | None = None
+    ) -> RunRef:
+        for name in attachments or {}:
+            if not _ATTACHMENT_NAME.match(name) or name == "partial":
+                raise ValueError(f"not an attachment name: {name!r}")
         self.directory.mkdir(parents=True, exist_ok=True)
         commit = (meta.commit or "nogit")[:12].lower()
         if commit != "nogit" and not _COMMIT_REF.match(commit):
             commit = "nogit"  # never put an odd string into a file name
         suffix = ".partial.json" if meta.partial else ".json"
         run_id = self._claim()
-        path = self.directory / f"{run_id}-{_stamp(meta.started_at)}-{commit}{suffix}"
+        stem = f"{run_id}-{_stamp(meta.started_at)}-{commit}"
+        path = self.directory / f"{stem}{suffix}"
+        # Attachments first: a run that exists always has them (a crash in between
+        # leaves an attachment without a run, which readers ignore and prune removes).
+        for name, text in (attachments or {}).items():
+            write_atomic(self.directory / f"{stem}.{name}.json", text, durable=True)
         write_atomic(path, document, durable=True)
         return RunRef(
             run_id,
@@ -142,6 +164,15 @@ class FileRunStore:
             hint=f"use 'latest', a run id or a commit; newest runs: {known}",
         )
 
+    def attachment(self, ref: RunRef, name: str) -> bytes | None:
+        if not _ATTACHMENT_NAME.match(name):
+            raise ValueError(f"not an attachment name: {name!r}")
+        stem = Path(ref.location).name.removesuffix(".json").removesuffix(".partial")
+        try:
+            return (self.directory / f"{stem}.{name}.json").read_bytes()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+
     def load(self, ref: str, *, allow_partial: bool = False) -> SavedRun:
         found = self.resolve(ref)
         return load_run(found.location, allow_partial=allow_partial, label=found.label)
@@ -157,11 +188,20 @@ class FileRunStore:
         for r in doomed:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(r.location)
-        # Claims of removed runs go too; the newest run's stays, so no number is reused.
-        gone = {r.run_id for r in doomed} - {runs[-1].run_id if runs else ""}
-        for name in os.listdir(self.directory) if gone else ():
+        # Claims and attachments of removed runs go too (and attachments whose run never
+        # got written); the newest run's claim stays, so no number is reused.
+        removed = {r.run_id for r in doomed}
+        gone = removed - {runs[-1].run_id if runs else ""}
+        kept = {r.run_id for r in runs} - removed
+        for name in os.listdir(self.directory) if runs or removed else ():
             claim = _CLAIM.match(name)
-            if claim is not None and claim["id"] in gone:
+            attached = _ATTACHMENT.match(name)
+            stale = (claim is not None and claim["id"] in gone) or (
+                attached is not None
+                and attached["id"] not in kept
+                and int(attached["id"]) < _newest(runs)
+            )
+            if stale:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self.directory / name)
         return doomed

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 
 from pytest_llmguard.config import TargetConfig
 from pytest_llmguard.faults import CallFault
@@ -65,6 +66,12 @@ def key_warning(target: TargetConfig) -> str | None:
             "whitespace, such as a trailing newline; it was stripped from the key"
         )
     return None
+
+
+def key_warnings(targets: Iterable[TargetConfig]) -> list[str]:
+    """What to say at start-up about the targets' keys (a trailing newline, stripped)."""
+    found = (key_warning(t) for t in targets)
+    return list(dict.fromkeys(w for w in found if w is not None))
 
 
 def api_key_of(target: TargetConfig) -> str | None:

@@ -105,3 +105,36 @@ def test_prompt_sha_is_canonical_json() -> None:
     assert len(fast) == 16
     assert fast != slow  # extra keys are part of the canonical JSON
     assert fast == prompt_sha([{"content": "héllo", "role": "user"}])
+
+
+def _ask(model: object, prompt: str, draw: object = None) -> str:
+    sha = prompt_sha([{"role": "user", "content": prompt}])
+    return answer(
+        model,  # type: ignore[arg-type]
+        last_user=prompt,
+        prompt_sha=sha,
+        seed=0,
+        book={},
+        max_tokens=None,
+        draw=draw,
+    ).content
+
+
+def test_accuracy_share_changes_the_answers_of_that_share_of_prompts_only() -> None:
+    partly = dataclasses.replace(STABLE, name="m", accuracy=0.7, accuracy_share=0.2)
+    prompts = [f"question number {i} about orders" for i in range(400)]
+    changed = sum(_ask(partly, p) != _ask(STABLE, p) for p in prompts)
+    assert 0.15 * 400 < changed < 0.25 * 400
+    everywhere = dataclasses.replace(partly, accuracy_share=1.0)
+    assert sum(_ask(everywhere, p) != _ask(STABLE, p) for p in prompts) > 0.95 * 400
+
+
+def test_variable_prompts_vary_per_request_and_the_others_do_not() -> None:
+    varying = dataclasses.replace(STABLE, name="v", variable_share=0.3, variation=0.4)
+    prompts = [f"tell me about plan {i}" for i in range(200)]
+    moved = [p for p in prompts if _ask(varying, p, draw="1:1") != _ask(varying, p, draw="2:1")]
+    assert 0.2 * 200 < len(moved) < 0.4 * 200
+    for p in prompts:
+        assert _ask(varying, p) == _ask(STABLE, p)  # without a draw: as a stable model
+        assert _ask(varying, p, draw="1:1") == _ask(varying, p, draw="1:1")  # reproducible
+    assert all(fuzz.ratio(_ask(varying, p, draw=3), _ask(STABLE, p)) > 50 for p in moved)

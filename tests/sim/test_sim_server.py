@@ -236,6 +236,21 @@ def test_same_seed_reproduces_outputs_and_latencies() -> None:
     assert latencies_a[0] != latencies_a[4]
 
 
+def test_run_seed_varies_noise_between_runs_but_keeps_per_case_latency() -> None:
+    def run(run_seed: int | None) -> list[float]:
+        server = SimServer(seed=3, noise_sigma=0.1, latency_scale=0.001, run_seed=run_seed)
+        with server as url, httpx.Client(base_url=url) as c:
+            for prompt in ("p1", "p2", "p3", "p4"):
+                c.post("/chat/completions", json=chat(prompt, "sim-stable"))
+            return [r["latency_ms"] for r in server.request_log]
+
+    night_1, night_1_again, night_2 = run(1), run(1), run(2)
+    assert night_1 == night_1_again and night_1 != night_2
+    # per-case bases are kept: every case moves by its noise only (sigma 0.1)
+    assert all(0.5 < a / b < 2.0 for a, b in zip(night_1, night_2, strict=True))
+    assert run(None) == run(None)
+
+
 def test_latency_is_paired_across_models() -> None:
     server = SimServer(noise_sigma=0.0, latency_scale=0.001)
     with server as url, httpx.Client(base_url=url) as c:
