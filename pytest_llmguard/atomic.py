@@ -62,6 +62,37 @@ def append_text(path: str | os.PathLike[str], text: str) -> None:
         os.close(fd)
 
 
+class AppendOnlyFile:
+    """A file created here, exclusively, and appended to by this process only.
+
+    Every ``append`` lands as one contiguous record (``O_APPEND``, a write loop for the rare
+    short write), so readers that stop at the last complete record never see a torn one. If
+    a write fails half-way, a newline ends the torn record before the error is raised: a
+    reader sees one damaged record (its checksum fails), never two records run together.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+        self.fd = os.open(path, flags, 0o666)  # the umask applies, as for open()
+        self.size = 0
+
+    def append(self, record: bytes) -> int:
+        """Append ``record``; its offset in the file."""
+        offset, view, written = self.size, memoryview(record), 0
+        try:
+            while written < len(record):
+                written += os.write(self.fd, view[written:])
+        except BaseException:
+            if written:
+                with contextlib.suppress(OSError):
+                    os.write(self.fd, b"\n")
+                    self.size += 1
+            self.size += written
+            raise
+        self.size += written
+        return offset
+
+
 def _umask() -> int:
     """The process umask, read without changing it where the platform allows."""
     try:

@@ -8,7 +8,6 @@ same cache keys through ``cache.ResponseCache`` at once.
 from __future__ import annotations
 
 import ast
-import json
 import os
 import signal
 import subprocess
@@ -16,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from pytest_llmguard.records import Observation
+from pytest_llmguard.cache import ResponseCache
 
 PACKAGE = Path(__file__).parents[2] / "pytest_llmguard"
 BIG = 200 * 1024 * 1024
@@ -110,12 +109,13 @@ def test_concurrent_cache_writers_never_tear_an_entry(tmp_path: Path) -> None:
     ]
     outputs = [w.communicate(timeout=DEADLINE_S)[0] for w in writers]
     assert [w.returncode for w in writers] == [0, 0, 0, 0], outputs
-    entries = sorted(cache_dir.rglob("*.json"))
-    assert len(entries) == 4
-    for entry in entries:
-        stored = json.loads(entry.read_bytes())
-        observation = Observation.from_dict(stored["observation"])
-        assert observation.output is not None and observation.output.startswith("writer ")
+    cache = ResponseCache(cache_dir, "replay")
+    keys = sorted(set(cache.keys()))
+    assert len(keys) == 4
+    for key in keys:
+        observation = cache.get(key, case_key="s.yaml::c", target="t", repeat_index=0)
+        assert observation is not None and observation.output is not None
+        assert observation.output.startswith("writer ")
     assert not [p for p in cache_dir.rglob("*") if p.name.endswith(".tmp")]
 
 

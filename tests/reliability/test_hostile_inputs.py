@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pytest_llmguard.cache import CACHE_FORMAT, ResponseCache, request_key
+from pytest_llmguard.cache import CACHE_FORMAT, ResponseCache, pack_line, request_key
 from pytest_llmguard.cli import main
 from tests.conftest import SimLog
 
@@ -97,9 +97,7 @@ def test_a_damaged_cache_entry_of_any_shape_is_a_miss(tmp_path: Path, name: str)
     if raw is None:
         entry = {"format": CACHE_FORMAT, "observation": {**GOOD_ENTRY, **CHANGES[name]}}
         raw = json.dumps(entry, ensure_ascii=True).encode()  # NaN and "\ud800" as JSON has them
-    path = Path(cache._path(key))
-    path.parent.mkdir(parents=True)
-    path.write_bytes(raw)
+    (tmp_path / "0-0-0.pack").write_bytes(pack_line(key, raw))
     assert cache.get(key, case_key="a", target="t", repeat_index=0) is None
 
 
