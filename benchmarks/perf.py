@@ -22,6 +22,9 @@ same run, because the machines here are shared and noisy):
               × 2 targets, in process, on synthetic observations: < 1 s. Also prints the
               time to load a ``--big``-case JSONL golden set (no target).
 
+  record, tar issue #18, see cache_rows.py: recording within 1.1 × cache off; the cache
+              folder saved and restored with tar as CI carries it.
+
   mixed       (information) ``-n 2`` on N cases plus N trivial tests: the one layout where
               xdist workers start (each calls its share of the cases), against the
               same run in one process.
@@ -62,6 +65,7 @@ from typing import Protocol
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling benchmark modules
 
+import cache_rows
 import fastserver
 import peer_promptfoo
 
@@ -808,7 +812,9 @@ def _golden_load_seconds(n: int, repeats: int) -> float:
 
 # ---- main -------------------------------------------------------------------------------------
 
-ALL_ROWS = ("live", "cached", "fidelity", "xdist", "mixed", "memory", "gate", "promptfoo")
+ALL_ROWS = (
+    "live", "cached", "record", "tar", "fidelity", "xdist", "mixed", "memory", "gate", "promptfoo",
+)  # fmt: skip
 
 
 def main() -> int:
@@ -847,6 +853,10 @@ def main() -> int:
                 rows += mixed_row(server, args, env, tmp)
             if "cached" in args.rows:
                 rows += cached_rows(server, args, env, tmp)
+            if "record" in args.rows:
+                rows += cache_rows.record_rows(server, args, env, tmp)
+            if "tar" in args.rows:
+                rows += cache_rows.tar_rows(server, args, env, tmp)
             if "fidelity" in args.rows:
                 rows += fidelity_row(server, args, env, tmp)
             if "memory" in args.rows:

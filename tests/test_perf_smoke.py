@@ -42,6 +42,8 @@ def test_perf_script_runs_every_row_on_a_tiny_run(tmp_path: Path) -> None:
             "cached",
             "fidelity",
             "memory",
+            "record",
+            "tar",
         ],
         capture_output=True,
         text=True,
@@ -53,7 +55,9 @@ def test_perf_script_runs_every_row_on_a_tiny_run(tmp_path: Path) -> None:
     assert done.returncode in (0, 1), done.stdout + done.stderr  # 1: a target missed
     assert re.search(r"server: fastserver\.c, capacity [\d,]+ requests/s", out)
     for row in ("live 24 cases, 0 ms", "-n 2, same 24 cases", "cached replay, 24 cases",
-                "cached replay, 48 cases", "latency fidelity", "peak RSS"):  # fmt: skip
+                "cached replay, 48 cases", "latency fidelity", "peak RSS",
+                "record 24 cases, 0 ms", "refresh 48 cases, 0 ms",
+                "cache tar, 48 entries"):  # fmt: skip
         assert f"| {row}" in out, out
     assert "calls 24 (24 distinct); verdicts identical: True" in out
     assert out.count("requests sent: 0; all cached: True") == 2
