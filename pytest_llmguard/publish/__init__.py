@@ -66,6 +66,10 @@ def _comment(
 def publish(outcome: Outcome, request: PublishRequest, env: Mapping[str, str]) -> Published:
     """Post the comment (if asked), append the step summary and emit annotations (in
     GitHub Actions), each as its environment allows."""
+    if not (request.comment or env.get("GITHUB_STEP_SUMMARY", "").strip()) and (
+        env.get("GITHUB_ACTIONS") != "true"
+    ):
+        return Published()  # nothing to do here: a local run never imports the renderers
     from pytest_llmguard.publish.actions import (
         actions_env,
         append_notice,

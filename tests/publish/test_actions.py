@@ -118,3 +118,23 @@ def test_publish_in_actions_writes_summary_and_annotations(tmp_path: Path) -> No
     summary.unlink()
     quiet = publish(failing_outcome(n=6), PublishRequest(), {**env, "LLMGUARD_GITHUB": "0"})
     assert not summary.exists() and quiet.commands == () and quiet.lines == ()
+
+
+def test_a_local_run_publishes_nothing_and_loads_no_renderer() -> None:
+    """Outside GitHub, with no comment asked for, publishing imports nothing (issue #18)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from pytest_llmguard.publish import PublishRequest, publish\n"
+        "from tests.report.outcomes import failing_outcome\n"
+        "print(publish(failing_outcome(), PublishRequest(), {}))\n"
+        "print(sorted(m for m in ('pytest_llmguard.publish.actions',"
+        " 'pytest_llmguard.report.markdown') if m in sys.modules))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=root, check=True
+    )
+    assert done.stdout.splitlines() == ["Published(lines=(), commands=(), failed=False)", "[]"]
