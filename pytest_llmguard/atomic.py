@@ -24,7 +24,7 @@ def write_atomic(
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    payload = _utf8(data) if isinstance(data, str) else data
+    payload = utf8(data) if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         # mkstemp creates 0600; the file gets the mode open() would give it (the umask's).
@@ -107,7 +107,7 @@ def _umask() -> int:
     return mask
 
 
-def _utf8(text: str) -> bytes:
+def utf8(text: str) -> bytes:
     """``text`` as UTF-8; a lone surrogate (text that slipped through from a server's
     ``"\\ud800"``) becomes U+FFFD instead of failing the whole write."""
     try:

@@ -39,7 +39,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pytest_llmguard.atomic import AppendOnlyFile, write_atomic
+from pytest_llmguard.atomic import AppendOnlyFile, utf8, write_atomic
 from pytest_llmguard.records import Observation
 
 try:
@@ -77,11 +77,7 @@ def encode_entry(observation: Observation) -> bytes:
         "stored_at": time.time(),
         "observation": observation.to_dict(),
     }
-    text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate from a server: stored as U+FFFD
-        return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text).encode()
+    return utf8(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
 
 
 class ResponseCache:

@@ -196,3 +196,12 @@ def test_a_forked_child_records_into_a_pack_of_its_own(tmp_path: Path) -> None:
     assert os.waitpid(pid, 0)[1] == 0
     assert len(list(tmp_path.glob("*.pack"))) == 2
     assert len(set(ResponseCache(tmp_path, "replay").keys())) == 2
+
+
+def test_a_lone_surrogate_in_an_output_is_stored_as_a_replacement_character(
+    tmp_path: Path,
+) -> None:
+    cache = ResponseCache(tmp_path, "record")
+    key = request_key({"x": "surrogate"}, 0)
+    cache.put(key, _obs(output="hi \ud800"))
+    assert (_hit(ResponseCache(tmp_path, "replay"), key) or _obs()).output == "hi \ufffd"
