@@ -15,7 +15,6 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from itertools import islice
 from typing import Any
 
 from pytest_llmguard.exceptions import EngineError
@@ -50,7 +49,7 @@ class ForkedCalls(KeptResults):
         self._expected: Counter[ItemKey] = Counter()
         # from the child, not scored yet: by (case key, target, repeat), and how many per item
         self._arrived: dict[tuple[str, str, int], tuple[Case, Observation]] = {}
-        self._arrived_per_item: dict[ItemKey, list[tuple[str, str, int]]] = {}
+        self._arrived_per_item: Counter[ItemKey] = Counter()
         self._scored_ids: set[tuple[str, str, int]] = set()
         self._own: list[ScoredObservation] = []
 
@@ -70,9 +69,8 @@ class ForkedCalls(KeptResults):
             data = message.get("o")
             if data is not None:
                 obs = Observation.from_dict(data)
-                ident = _id(obs)
-                self._arrived[ident] = (self.cases[obs.case_key], obs)
-                self._arrived_per_item.setdefault(ident[:2], []).append(ident)
+                self._arrived[_id(obs)] = (self.cases[obs.case_key], obs)
+                self._arrived_per_item[(obs.case_key, obs.target)] += 1
             scored = message.get("s")
             if scored is not None:
                 one = ScoredObservation.from_dict(scored)
@@ -80,7 +78,7 @@ class ForkedCalls(KeptResults):
                 if ident in self._scored_ids:
                     return  # the parent scored it first
                 if self._arrived.pop(ident, None) is not None:
-                    self._arrived_per_item[ident[:2]].remove(ident)
+                    self._arrived_per_item[ident[:2]] -= 1
                 self._keep([one])
         except (KeyError, TypeError, ValueError) as exc:  # ends the stream like a failed child
             raise EngineError(f"the call process sent an unusable result: {exc}") from None
@@ -104,7 +102,7 @@ class ForkedCalls(KeptResults):
         try:
             while not child.done:
                 if until is not None and self._has_all(until):
-                    if self._arrived_per_item.get(until):  # the child may have scored it
+                    if self._arrived_per_item[until]:  # the child may have scored it by now
                         for message in child.messages(block=False):
                             self._take(message)
                     break
@@ -128,22 +126,15 @@ class ForkedCalls(KeptResults):
             self._end_child(child)
 
     def _score_arrived(self, key: ItemKey | None) -> None:
-        """Score the arrived observations of ``key`` (None: all of them) here, with the
-        earliest others up to a batch: one observation per call costs 1.7 x as much
-        (per-batch set-up), and the earliest are the ones the child reaches last."""
-        if key is None:
-            picked = list(self._arrived)
-        else:
-            picked = list(self._arrived_per_item.get(key, ()))
-            if not picked:
-                return
-            mine = set(picked)
-            picked += [i for i in islice(self._arrived, SCORE_BATCH) if i not in mine]
+        """Score the arrived observations of ``key`` (None: all of them) here."""
+        if key is not None and not self._arrived_per_item[key]:
+            return
+        picked = [i for i in self._arrived if key is None or i[:2] == key]
         if not picked:
             return
         arrived = [self._arrived.pop(i) for i in picked]
         for ident in picked:
-            self._arrived_per_item[ident[:2]].remove(ident)
+            self._arrived_per_item[ident[:2]] -= 1
         self._keep(self._scored([c for c, _ in arrived], [o for _, o in arrived]))
 
     def _scored(
@@ -159,7 +150,7 @@ class ForkedCalls(KeptResults):
 
     def _has_all(self, key: ItemKey) -> bool:
         """Whether every planned repeat of ``key`` has arrived (kept or still to score)."""
-        have = len(self._by_item.get(key, ())) + len(self._arrived_per_item.get(key, ()))
+        have = len(self._by_item.get(key, ())) + self._arrived_per_item[key]
         return have >= self._expected.get(key, 1)
 
     def _end_child(self, child: CallChild) -> None:
@@ -177,8 +168,7 @@ class ForkedCalls(KeptResults):
         self._child = None
 
     def results_for(self, key: ItemKey) -> list[ScoredObservation]:
-        waiting = self._arrived_per_item.get(key)
-        if self._child is not None and (waiting or not self._has_all(key)):
+        if self._child is not None and (not self._has_all(key) or self._arrived_per_item[key]):
             self._receive(until=key)  # arrived but unscored: the child may have scored it
         return self._kept(key)
 
