@@ -219,57 +219,6 @@ def test_a_replaying_child_scores_too_with_the_same_results(
     assert sim_log.requests() == []
 
 
-SCORING_SPY = """
-import os, time
-import pytest
-import pytest_llmguard.execution.forked as forked
-
-LOG = os.path.join(os.path.dirname(__file__), "scoring.log")
-PARENT = os.getpid()
-_score_batch = forked.score_batch
-
-
-def counting(cases, observations, quality):
-    with open(LOG, "a") as fh:
-        fh.write(f"{'parent' if os.getpid() == PARENT else 'child'} {len(observations)}\\n")
-    return _score_batch(cases, observations, quality)
-
-
-forked.score_batch = counting
-_first = []
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item):
-    if not _first:  # the first item waits until the child has scored (at most 30 s)
-        _first.append(item)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not (
-            os.path.exists(LOG) and "child" in open(LOG).read()
-        ):
-            time.sleep(0.01)
-"""
-
-
-def test_a_live_child_scores_once_its_calls_are_done(
-    pytester: pytest.Pytester, sim_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Scoring leaves the items' core: the child scores after its calls, the parent uses it."""
-    write_project(pytester, sim_url)
-    (pytester.path / "conftest.py").write_text(SCORING_SPY)
-    monkeypatch.setenv("LLMGUARD_FORK", "1")
-    result = pytester.runpytest_subprocess("--llmguard", "golden_sets", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=6)
-    assert "made while the items run" in result.stdout.str()
-    scored = Counter()
-    for line in (pytester.path / "scoring.log").read_text().splitlines():
-        who, count = line.split()
-        scored[who] += int(count)
-    assert scored == {"child": 6}  # nothing scored twice, nothing on the items' core
-    report = json.loads((pytester.path / "report.json").read_text())
-    assert all(c["scores"]["similarity"] is not None for c in report["cases"])
-
-
 def test_a_full_pipe_never_blocks_the_childs_event_loop(tmp_path: Path) -> None:
     """While the parent reads nothing (a slow item), the child's loop still runs to the end.
 

@@ -1,13 +1,9 @@
 """Calls in a forked child, streamed to the items as they complete (see ``child``).
 
-The child makes the calls and writes each observation to a pipe; the parent runs each
-item as soon as its result is there, so the items no longer wait for the last call. In a
-pure replay there is no network timing to disturb, so the child scores too (in batches,
-off the items' core). In a live run the child scores once its calls are done (scoring
-earlier would delay replies' timestamps), from the last item backwards, and sends each
-scored result again; the parent scores only what an item asks for before that, so the
-two meet in the middle and most scoring leaves the items' core (issue #18: scoring was
-14 % of a live run's samples there). Used only where ``allowed``.
+The child makes the calls and writes each observation to a pipe; the parent scores what
+has arrived and runs each item as soon as its result is there, so the items no longer
+wait for the last call. In a pure replay there is no network timing to disturb, so the
+child scores too (in batches, off the items' core). Used only where ``allowed``.
 """
 
 from __future__ import annotations
@@ -47,10 +43,7 @@ class ForkedCalls(KeptResults):
         self.cases: dict[str, Case] = {c.key: c for c in work.cases}
         self._child: CallChild | None = None
         self._expected: Counter[ItemKey] = Counter()
-        # from the child, not scored yet: by (case key, target, repeat), and how many per item
-        self._arrived: dict[tuple[str, str, int], tuple[Case, Observation]] = {}
-        self._arrived_per_item: Counter[ItemKey] = Counter()
-        self._scored_ids: set[tuple[str, str, int]] = set()
+        self._arrived: list[tuple[Case, Observation]] = []  # from the child, not scored yet
         self._own: list[ScoredObservation] = []
 
     @property
@@ -69,22 +62,14 @@ class ForkedCalls(KeptResults):
             data = message.get("o")
             if data is not None:
                 obs = Observation.from_dict(data)
-                self._arrived[_id(obs)] = (self.cases[obs.case_key], obs)
-                self._arrived_per_item[(obs.case_key, obs.target)] += 1
+                self._arrived.append((self.cases[obs.case_key], obs))
             scored = message.get("s")
             if scored is not None:
-                one = ScoredObservation.from_dict(scored)
-                ident = _id(one.observation)
-                if ident in self._scored_ids:
-                    return  # the parent scored it first
-                if self._arrived.pop(ident, None) is not None:
-                    self._arrived_per_item[ident[:2]] -= 1
-                self._keep([one])
+                self._keep([ScoredObservation.from_dict(scored)])
         except (KeyError, TypeError, ValueError) as exc:  # ends the stream like a failed child
             raise EngineError(f"the call process sent an unusable result: {exc}") from None
 
     def _keep(self, scored: Sequence[ScoredObservation]) -> None:
-        self._scored_ids.update(_id(one.observation) for one in scored)
         self._own.extend(scored)
         self._index(scored)
 
@@ -102,9 +87,6 @@ class ForkedCalls(KeptResults):
         try:
             while not child.done:
                 if until is not None and self._has_all(until):
-                    if self._arrived_per_item[until]:  # the child may have scored it by now
-                        for message in child.messages(block=False):
-                            self._take(message)
                     break
                 block_s = max(0.0, deadline - time.monotonic()) if stop else None
                 got = False
@@ -118,24 +100,11 @@ class ForkedCalls(KeptResults):
             self.notes.append(f"{exc}; cases without a result are reported as not called")
             failed = True
         finally:
-            if until is not None and not (child.done or stop or failed):
-                self._score_arrived(until)  # the child scores the rest once its calls are done
-            else:
-                self._score_arrived(None)
+            if self._arrived:
+                arrived, self._arrived = self._arrived, []
+                self._keep(self._scored([c for c, _ in arrived], [o for _, o in arrived]))
         if child.done or stop or failed:
             self._end_child(child)
-
-    def _score_arrived(self, key: ItemKey | None) -> None:
-        """Score the arrived observations of ``key`` (None: all of them) here."""
-        if key is not None and not self._arrived_per_item[key]:
-            return
-        picked = [i for i in self._arrived if key is None or i[:2] == key]
-        if not picked:
-            return
-        arrived = [self._arrived.pop(i) for i in picked]
-        for ident in picked:
-            self._arrived_per_item[ident[:2]] -= 1
-        self._keep(self._scored([c for c, _ in arrived], [o for _, o in arrived]))
 
     def _scored(
         self, cases: list[Case], observations: list[Observation]
@@ -150,7 +119,9 @@ class ForkedCalls(KeptResults):
 
     def _has_all(self, key: ItemKey) -> bool:
         """Whether every planned repeat of ``key`` has arrived (kept or still to score)."""
-        have = len(self._by_item.get(key, ())) + self._arrived_per_item[key]
+        have = len(self._by_item.get(key, ()))
+        if have < self._expected.get(key, 1):
+            have += sum(1 for _, o in self._arrived if (o.case_key, o.target) == key)
         return have >= self._expected.get(key, 1)
 
     def _end_child(self, child: CallChild) -> None:
@@ -168,8 +139,8 @@ class ForkedCalls(KeptResults):
         self._child = None
 
     def results_for(self, key: ItemKey) -> list[ScoredObservation]:
-        if self._child is not None and (not self._has_all(key) or self._arrived_per_item[key]):
-            self._receive(until=key)  # arrived but unscored: the child may have scored it
+        if self._child is not None and not self._has_all(key):
+            self._receive(until=key)
         return self._kept(key)
 
     def own_results(self) -> list[ScoredObservation]:
@@ -190,16 +161,11 @@ class ForkedCalls(KeptResults):
             child.reap(timeout_s=5.0)
 
 
-def _id(obs: Observation) -> tuple[str, str, int]:
-    return (obs.case_key, obs.target, obs.repeat_index)
-
-
 def _child_calls(work: CallWork, units: Sequence[CallUnit], emit: Emit) -> dict[str, Any]:
     """In the forked child: make the calls, emit each observation as it completes."""
     t0 = time.perf_counter()
     replay = work.config.cache.mode == "replay"
     batch: list[tuple[Case, Observation]] = []
-    live: list[tuple[Case, Observation]] = []  # sent unscored: scored once the calls are done
 
     def send_scored() -> None:
         if batch:
@@ -211,7 +177,6 @@ def _child_calls(work: CallWork, units: Sequence[CallUnit], emit: Emit) -> dict[
     def on_observation(unit: CallUnit, obs: Observation) -> None:
         if not replay:
             emit({"o": obs.to_dict()})
-            live.append((unit.case, obs))
             return
         batch.append((unit.case, obs))
         if len(batch) >= SCORE_BATCH:
@@ -221,20 +186,10 @@ def _child_calls(work: CallWork, units: Sequence[CallUnit], emit: Emit) -> dict[
         engine = work.engine()
         # Ctrl-C cancels the calls; what completed was sent (or is in ``batch``)
         interrupted = run_interruptible(engine.run(units, on_observation))
-    seconds = time.perf_counter() - t0
     notes = spend_notes(engine, work.config)
     if interrupted:
         for _, obs in batch:  # the parent scores these
             emit({"o": obs.to_dict()})
     else:
         send_scored()
-        # The items run in case order: score from the last one backwards, to meet them.
-        order = {c.key: i for i, c in enumerate(work.cases)}
-        live.sort(key=lambda pair: order.get(pair[0].key, 0), reverse=True)
-        try:
-            for start in range(0, len(live), SCORE_BATCH):
-                batch.extend(live[start : start + SCORE_BATCH])
-                send_scored()
-        except Exception:  # the parent scores whatever was not sent (and says if it fails)
-            batch.clear()
-    return {"seconds": seconds, "notes": notes, "interrupted": interrupted}
+    return {"seconds": time.perf_counter() - t0, "notes": notes, "interrupted": interrupted}
