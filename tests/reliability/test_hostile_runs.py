@@ -168,7 +168,10 @@ def test_a_killed_xdist_worker_stalls_nothing(
 def test_sigterm_is_handled_like_ctrl_c(
     tmp_path: Path, sim_url: str, sim_log: SimLog, workers: int
 ) -> None:
-    project = _project(tmp_path, sim_url, headers={"x-sim-latency-ms": "400"})
+    # Under xdist each worker calls only its share: slower calls leave time for the signal
+    # to reach the workers on a loaded machine before every call is made.
+    latency = "1000" if workers else "400"
+    project = _project(tmp_path, sim_url, headers={"x-sim-latency-ms": latency})
     temp = tmp_path / "tmp"
     temp.mkdir()
 
