@@ -24,6 +24,7 @@ from tests.reliability.project import Project, Run, child_pids
 
 CRASH_CONFTEST = """
 import os
+import signal
 
 import pytest_llmguard.execution.calls as calls
 import pytest_llmguard.execution.forked as forked
@@ -38,12 +39,20 @@ async def _exploding_run(self, units, on_observation=None):
     raise RuntimeError("engine exploded")
 
 
+async def _dying_run(self, units, on_observation=None):
+    half = units[: max(1, len(units) // 2)]
+    await _run(self, half, on_observation)
+    os.kill(os.getpid(), signal.SIGKILL)  # the call child dies: no error, no summary
+
+
 def _exploding_score(*args, **kwargs):
     raise RuntimeError("scorer exploded")
 
 
 if os.environ.get("CRASH") == "engine":
     runner.Engine.run = _exploding_run
+elif os.environ.get("CRASH") == "child-dies":
+    runner.Engine.run = _dying_run
 elif os.environ.get("CRASH") == "scoring":
     calls.score_batch = forked.score_batch = _exploding_score
 """
@@ -100,6 +109,7 @@ def _assert_incomplete(run: Run, why: str) -> dict[str, Any]:
     [
         pytest.param("engine", "0", "engine exploded", id="engine-in-process"),
         pytest.param("engine", "1", "engine exploded", id="engine-in-call-child"),
+        pytest.param("child-dies", "1", "ended without finishing", id="call-child-killed"),
         pytest.param("scoring", "0", "scorer exploded", id="scoring-in-process"),
         pytest.param("scoring", "1", "scorer exploded", id="scoring-in-items-process"),
     ],
@@ -113,7 +123,7 @@ def test_a_crash_never_reports_pass(
         env={"CRASH": crash, "LLMGUARD_FORK": fork},
     )  # fmt: skip
     report = _assert_incomplete(run, why)
-    if crash == "engine":
+    if crash != "scoring":
         # what was called before the crash is reported; the rest fail, saying why
         assert 0 < len(report["cases"]) < 2 * N_CASES
         assert "not called: " in run.stdout and why in run.stdout
