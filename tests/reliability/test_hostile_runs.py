@@ -2,9 +2,10 @@
 
 Real ``pytest --llmguard`` subprocesses. Crashes are injected by the project's own
 ``conftest.py`` (imported by every process of the run, and inherited by the forked call
-child): the engine raises halfway through its calls, or scoring raises as a whole. A
-worker crash is a SIGKILL to one xdist worker while it is calling. SIGTERM goes to the
-main process only, as ``timeout``, ``docker stop`` and Kubernetes send it.
+child): the engine raises halfway through its calls, the forked call child is SIGKILLed
+halfway, or scoring raises as a whole. A worker crash is a SIGKILL to one xdist worker
+while it is calling. SIGTERM goes to the main process only, as ``timeout``, ``docker
+stop`` and Kubernetes send it.
 """
 
 from __future__ import annotations
