@@ -364,7 +364,8 @@ class GuardSession:
         """
         self.settle_calls()
         scored = self.all_results()
-        reasons = [INTERRUPTED] if partial else []
+        # An interrupt with a known cause (a collection error) is said as that cause.
+        reasons = [INTERRUPTED] if partial and not incomplete else []
         reasons += [*incomplete, *self.incomplete, *self.unjudged]
         try:
             judgement = self.assess(scored)
