@@ -16,11 +16,11 @@ call (``LogRecord``, whatever its format) to a ``ProductionRecord``:
   ``quality.refusal.threshold``;
 - ``feedback_negative``: the logged feedback as ``logs.feedback`` reads it (None: none).
 
-It streams: only records inside ``[now - (recent + reference), now]`` are kept, as small
-slotted records, so a long log costs one pass and a window's memory. Reading is the
-readers' own (``sources.loading.read_records``): ``logs.strict`` makes a damaged record
-fatal, otherwise it is counted and said. ``logs.sample`` is not applied: it chooses what
-to replay, while drift wants every call of the windows.
+It streams: only records inside ``[now - (recent + reference), now]`` are built and kept,
+as small slotted records, so a long log costs one pass and a window's memory. Reading is
+the readers' own (``sources.loading.read_candidates``, as sampling reads): ``logs.strict``
+makes a damaged record fatal, otherwise it is counted and said. ``logs.sample`` is not
+applied: it chooses what to replay, while drift wants every call of the windows.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pytest_llmguard.config.records import Config, Price
 from pytest_llmguard.drift.production import ProductionRecord, when_utc
 from pytest_llmguard.metrics.refusal import is_refusal
-from pytest_llmguard.sources.loading import read_records
+from pytest_llmguard.sources.loading import read_candidates
 from pytest_llmguard.sources.production import logged_cost
 from pytest_llmguard.sources.record import LogRecord
 from pytest_llmguard.sources.tally import ReadReport, Tally
@@ -98,13 +98,20 @@ def read_production(config: Config, *, now: float) -> ProductionLogs:
     kept: list[ProductionRecord] = []
     undated = outside = 0
     threshold = config.quality.refusal_threshold
-    for record in read_records(config.logs, config.rootdir, tally):
-        when = _timestamp(record)
+    for candidate in read_candidates(config.logs, config.rootdir, tally):
+        # A candidate knows its start time without being normalised: a record outside the
+        # windows (most of a long log) is never built. Its end time needs the record.
+        record = None
+        when = candidate.started_at
+        if when is None:
+            record = candidate.record()
+            when = _timestamp(record)
         if when is None:
             undated += 1
-        elif not start < when <= now:  # same bounds as the windows' own
+        elif not start < when <= now:  # the windows' own bounds
             outside += 1
         else:
+            record = record or candidate.record()
             kept.append(_mapped(record, when, config.pricing, threshold))
     return ProductionLogs(tuple(kept), tally.report(), start, now, undated, outside)
 
