@@ -28,7 +28,15 @@ from pytest_llmguard.records import Case, ErrorRecord, Observation, ScoredObserv
 from pytest_llmguard.sources.loading import LogCases
 from pytest_llmguard.sources.record import LogRecord
 
-__all__ = ["observations", "production_side", "scored"]
+__all__ = ["logged_cost", "observations", "production_side", "scored"]
+
+
+def logged_cost(record: LogRecord, pricing: Mapping[str, Price]) -> float | None:
+    """The record's cost: the log's own, else the price table's for its model and tokens."""
+    if record.cost_usd is not None or not record.model:
+        return record.cost_usd
+    price = find_price(record.model, pricing)
+    return cost_usd(price, record.input_tokens, record.output_tokens, record.cached_tokens)
 
 
 def observations(
@@ -48,10 +56,7 @@ def observations(
                 redact(detail)[:500],
                 record.error_status,
             )
-        cost = record.cost_usd
-        if cost is None and record.model:
-            price = find_price(record.model, pricing)
-            cost = cost_usd(price, record.input_tokens, record.output_tokens, record.cached_tokens)
+        cost = logged_cost(record, pricing)
         out.append(
             Observation(
                 case_key=case.key,
