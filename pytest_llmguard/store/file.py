@@ -19,7 +19,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from pytest_llmguard.atomic import write_atomic
+from pytest_llmguard.atomic import make_dirs, write_atomic
 from pytest_llmguard.exceptions import SavedRunError
 from pytest_llmguard.store.base import RunMeta, RunRef
 from pytest_llmguard.store.runs import SavedRun, load_run
@@ -112,7 +112,7 @@ class FileRunStore:
         for name in attachments or {}:
             if not _ATTACHMENT_NAME.match(name) or name == "partial":
                 raise ValueError(f"not an attachment name: {name!r}")
-        self.directory.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.directory)
         commit = (meta.commit or "nogit")[:12].lower()
         if commit != "nogit" and not _COMMIT_REF.match(commit):
             commit = "nogit"  # never put an odd string into a file name

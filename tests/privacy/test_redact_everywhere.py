@@ -148,6 +148,10 @@ def test_with_redact_nothing_planted_is_written_or_sent(
     texts, replayed = _scenario(pytester, monkeypatch, redact=True)
     assert {v: w for v, w in _found(texts).items() if w} == {}
     assert any(".llmguard/cache/" in w for w in texts), "the cache was written"
+    # no artefact is world-writable (the run's umask is the test process's)
+    writable = [w for w in texts if "/" in w or "." in w]
+    modes = {w: (pytester.path / w).stat().st_mode & 0o002 for w in writable}
+    assert {w: m for w, m in modes.items() if m} == {}
     assert any(w.endswith(".samples.json") for w in texts), "the history was written"
     # scoring saw the raw text: the no_pii check of c00 failed on the echoing night
     assert "FAILED golden_sets/private.yaml::c00[prod]" in texts["stdout"]
@@ -177,6 +181,6 @@ def test_without_redact_the_same_scan_finds_every_planted_value(
         assert "out/report.json" in found[value]
         assert any(".llmguard/cache/" in w for w in found[value])
         assert any(".llmguard/history/" in w for w in found[value])
-    assert any("out/prod.yaml" == w for w in found[IDS[0]])  # sample: PII kinds only
+    assert "out/prod.yaml" in found[IDS[0]]  # sample: PII kinds only
     (c00,) = [c for c in replayed["cases"] if c["id"] == "c00"]
     assert c00["passed"] is False  # replayed raw text: no_pii is re-checked and fails
