@@ -70,7 +70,7 @@ class CaseItem(_PlainFailure):
             )
         failed = [s for s in results if not s.passed]
         if failed:  # the failure text lands in the terminal and JUnit XML: stored as redacted
-            case, redactor = self.case, session.redactor
+            case, redactor = self.case, session.outputs.redactor
             kinds = case_kinds(case, redactor)
             shown = [redact_scored(s, redactor, kinds) for s in failed]
             raise CaseFailure(failure_text(redact_case(case, redactor), shown, len(results)))

@@ -38,9 +38,6 @@ from pytest_llmguard.faults import redact_url
 from pytest_llmguard.golden import GoldenSet
 from pytest_llmguard.outcome import Judgement, Outcome, unjudged
 from pytest_llmguard.outputs import RunOutputs
-from pytest_llmguard.privacy.artefacts import redact_outcome
-from pytest_llmguard.privacy.redactor import Redactor
-from pytest_llmguard.privacy.retention import enforce_retention
 from pytest_llmguard.provenance import git_info
 from pytest_llmguard.records import Case, ScoredObservation
 from pytest_llmguard.report import Amend
@@ -90,7 +87,6 @@ class GuardSession:
         self.worker = worker or Worker()
         self.cases: dict[str, Case] = {c.key: c for s in self.golden_sets for c in s.cases}
         self.store = open_store(self.config.history.dir, self.config.rootdir)
-        self.redactor = Redactor.of(self.config.redact)
         self.baseline = plan_baseline(
             self.config,
             self.options.baseline,
@@ -123,9 +119,8 @@ class GuardSession:
         self.outputs = RunOutputs(
             self.config, self.options, self.store, self.work.cache, self.started, self.git
         )
-        self.outputs.check()  # before any call is paid for
-        if self.worker.count == 1:  # one process enforces the age limits, not every worker
-            enforce_retention(self.config, self.store, self.work.cache, now=self.started)
+        # before any call is paid for; one process enforces the age limits, not every worker
+        self.outputs.check(retention=self.worker.count == 1)
         # An xdist worker says it is alive from now on: if it dies, the others know at once.
         self._alive = claim(self.worker)
         self.strategy: CallStrategy | None = None
@@ -410,7 +405,7 @@ class GuardSession:
             baseline_summary=judgement.baseline_summary,
             baseline_scored=judgement.baseline_scored,
         )
-        outcome = redact_outcome(outcome, self.redactor)  # what every artefact reads
+        outcome = self.outputs.redact(outcome)  # what every artefact reads
         if not self.options.drift:
             return self.outputs.write(outcome, amend)
         from pytest_llmguard.drift.nightly import Nightly
