@@ -56,7 +56,7 @@ class Redactor:
             )
         if not spans:
             return Redacted(text)
-        spans.sort()
+        spans.sort(key=lambda span: (span[0], -span[1]))  # the longest match at a place wins
         parts: list[str] = []
         kinds: set[str] = set()
         last = 0
