@@ -22,6 +22,7 @@ from typing import Any
 
 from pytest_llmguard.cache import ResponseCache
 from pytest_llmguard.config.records import Config
+from pytest_llmguard.drift.night import DIGEST, SAMPLES  # a night's findings may quote outputs
 from pytest_llmguard.exceptions import SavedRunError
 from pytest_llmguard.store import RunStore, open_store, parse_run
 from pytest_llmguard.store.base import RunRef
@@ -29,7 +30,6 @@ from pytest_llmguard.store.base import RunRef
 DAY_S = 86400.0
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNIT_S = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": DAY_S, "w": 7 * DAY_S}
-SAMPLES = "samples"  # the drift history's per-row attachment (drift.night.SAMPLES)
 
 
 def parse_age(text: str) -> float:
@@ -147,9 +147,13 @@ def erase(store: RunStore, containing: str, counts: PurgeCounts) -> None:
             if not _holds(r, needle) and not (isinstance(r, Mapping) and str(r.get("case")) in keys)
         ]
         note = f"purge: {len(gone)} case(s) erased on request"
+        doc = _scrub(doc, containing)  # what else quotes it (drift examples, notes)
         doc["notes"] = [*(doc.get("notes") or ()), note]
         samples = store.attachment(ref, SAMPLES)
         attachments = {SAMPLES: _filter_samples(samples, needle, keys)} if samples else {}
+        digest = store.attachment(ref, DIGEST)
+        if digest is not None and needle in digest.decode("utf-8", "replace").casefold():
+            attachments[DIGEST] = json.dumps(_scrub(json.loads(digest), containing))
         try:
             parse_run(ref.label, doc, allow_partial=True)
         except SavedRunError:
@@ -161,9 +165,23 @@ def erase(store: RunStore, containing: str, counts: PurgeCounts) -> None:
         counts.cases += len(gone)
 
 
+def _scrub(value: Any, text: str) -> Any:
+    """``value`` with ``text`` (any case) replaced in every string it holds."""
+    if isinstance(value, str):
+        return re.sub(re.escape(text), "[ERASED]", value, flags=re.IGNORECASE)
+    if isinstance(value, Mapping):
+        return {k: _scrub(v, text) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v, text) for v in value]
+    return value
+
+
 def _attachments_hold(store: RunStore, ref: RunRef, needle: str) -> bool:
-    data = store.attachment(ref, SAMPLES)
-    return data is not None and needle in data.decode("utf-8", "replace").casefold()
+    for name in (SAMPLES, DIGEST):
+        data = store.attachment(ref, name)
+        if data is not None and needle in data.decode("utf-8", "replace").casefold():
+            return True
+    return False
 
 
 def _filter_samples(data: bytes, needle: str, keys: set[str]) -> str:

@@ -117,7 +117,8 @@ def _make_history(store: FileRunStore) -> None:
         summary = summarize("prod", "sim", "m", scored)
         outcome = Outcome("a", "b", 1.0, None, {"prod": summary}, (), "pass", tuple(scored), {}, {})
         started = NOW - (N - night) * DAY  # the newest night is today
-        digest = Digest(started, {"prod": TargetDigest.of(summary)}, verdict="ok")
+        findings = (f"moved: answer for {SECRET}",) if night % 50 == 0 else ()
+        digest = Digest(started, {"prod": TargetDigest.of(summary)}, "ok", findings)
         document = dumps_report(build_report(outcome))
         save_night(store, document, RunMeta(started), digest, scored, {})
 
