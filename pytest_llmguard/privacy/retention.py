@@ -57,8 +57,13 @@ def enforce_retention(config: Config, store: RunStore, cache: ResponseCache, *, 
     if config.cache.max_age_days is not None:
         cache.purge(older_than=now - config.cache.max_age_days * DAY_S)
     history = config.history
-    if history.keep is not None or history.max_age_days is not None:
-        store.prune(keep=history.keep, max_age_days=history.max_age_days, now=now)
+    if history.keep is None and history.max_age_days is None:
+        return
+    stores = [store]
+    if config.drift_history != config.history.dir:  # the nightly runs kept apart
+        stores.append(open_store(config.drift_history, config.rootdir))
+    for each in stores:
+        each.prune(keep=history.keep, max_age_days=history.max_age_days, now=now)
 
 
 @dataclass

@@ -14,7 +14,13 @@ import pytest
 
 from pytest_llmguard.cache import ResponseCache, request_key
 from pytest_llmguard.cli import main
-from pytest_llmguard.config.records import CacheConfig, Config, HistoryConfig, RedactConfig
+from pytest_llmguard.config.records import (
+    CacheConfig,
+    Config,
+    DriftConfig,
+    HistoryConfig,
+    RedactConfig,
+)
 from pytest_llmguard.drift.history import SampleReader, load_history, save_night
 from pytest_llmguard.drift.night import Digest, TargetDigest
 from pytest_llmguard.outcome import Outcome
@@ -127,8 +133,14 @@ def test_history_retention_count_and_age_at_the_start_of_a_run(
     tmp_path: Path, saved_history: Path
 ) -> None:
     store = _history(tmp_path / "history", saved_history)
-    config = Config(rootdir=str(tmp_path), history=HistoryConfig(keep=250, max_age_days=100))
+    nights = _history(tmp_path / "nights", saved_history)  # drift.history kept apart
+    config = Config(
+        rootdir=str(tmp_path),
+        history=HistoryConfig(dir="history", keep=250, max_age_days=100),
+        drift=DriftConfig(history="nights"),
+    )
     enforce_retention(config, store, ResponseCache(tmp_path / "cache", "off"), now=NOW)
+    assert len(nights.runs()) == 101
     runs = store.runs()
     assert len(runs) == 101  # age (100 days) is the stricter limit here
     assert min(r.started_at for r in runs) >= NOW - 100 * DAY
