@@ -274,7 +274,7 @@ class Observation:
             "finish_reason": self.finish_reason,
             "tokens_estimated": self.tokens_estimated,
             "cache_write_tokens": self.cache_write_tokens,
-            "redacted": list(self.redacted),
+            **({"redacted": list(self.redacted)} if self.redacted else {}),
         }
 
     @classmethod

@@ -37,9 +37,9 @@ class Redactor:
 
     @classmethod
     def for_logs(cls, config: RedactConfig) -> Redactor:
-        """Log samples are always redacted: the ``redact:`` kinds, or every kind when unset."""
-        kinds = config.kinds or (PII_KINDS if not config.patterns else ())
-        return cls(kinds, ((p.label, p.pattern) for p in config.patterns))
+        """Log samples are always redacted: the ``redact:`` kinds (every kind when none is
+        listed) and the user patterns."""
+        return cls(config.kinds or PII_KINDS, ((p.label, p.pattern) for p in config.patterns))
 
     @property
     def enabled(self) -> bool:

@@ -59,3 +59,10 @@ def test_a_case_is_redacted_with_its_custom_ids_and_check_arguments() -> None:
     # overlapping matches of a kind and a pattern are one redaction
     both = Redactor(("email",), [("local", r"alice@\w+")]).redact("to alice@example.com!")
     assert both.text == "to [REDACTED:email]!" and both.kinds == ("email",)
+
+
+def test_log_samples_keep_every_pii_kind_when_only_patterns_are_listed() -> None:
+    only_ids = RedactConfig((), (RedactPattern("customer_id", r"CUST-\d{6}"),))
+    out = Redactor.for_logs(only_ids).redact("alice@example.com CUST-123456 +44 20 7946 0958")
+    assert out.kinds == ("customer_id", "email", "phone")
+    assert not Redactor.of(only_ids).redact("alice@example.com").kinds  # a run: as listed
