@@ -126,12 +126,14 @@ def _holds(value: Any, needle: str) -> bool:
 def erase(store: RunStore, containing: str, counts: PurgeCounts) -> None:
     """Every case of every stored run that holds ``containing``, taken out of its run."""
     needle = containing.casefold()
+    # as JSON writes it too: a quote or a backslash in the text is escaped in the file
+    forms = {needle, json.dumps(containing, ensure_ascii=False)[1:-1].casefold()}
     for ref in store.runs():
         try:
-            raw = Path(ref.location).read_text(encoding="utf-8")
+            raw = Path(ref.location).read_text(encoding="utf-8").casefold()
         except FileNotFoundError:
             continue
-        if needle not in raw.casefold() and not _attachments_hold(store, ref, needle):
+        if not any(f in raw for f in forms) and not _attachments_hold(store, ref, forms):
             continue  # the common case: one scan of the text, nothing parsed
         try:
             doc = json.loads(raw)
@@ -157,8 +159,13 @@ def erase(store: RunStore, containing: str, counts: PurgeCounts) -> None:
         samples = store.attachment(ref, SAMPLES)
         attachments = {SAMPLES: _filter_samples(samples, needle, keys)} if samples else {}
         digest = store.attachment(ref, DIGEST)
-        if digest is not None and needle in digest.decode("utf-8", "replace").casefold():
-            attachments[DIGEST] = json.dumps(_scrub(json.loads(digest), containing))
+        if digest is not None and any(
+            f in digest.decode("utf-8", "replace").casefold() for f in forms
+        ):
+            try:
+                attachments[DIGEST] = json.dumps(_scrub(json.loads(digest), containing))
+            except ValueError:  # damaged (readers skip it): only the text is replaced
+                attachments[DIGEST] = _scrub(digest.decode("utf-8", "replace"), containing)
         try:
             parse_run(ref.label, doc, allow_partial=True)
         except SavedRunError:
@@ -181,10 +188,11 @@ def _scrub(value: Any, text: str) -> Any:
     return value
 
 
-def _attachments_hold(store: RunStore, ref: RunRef, needle: str) -> bool:
+def _attachments_hold(store: RunStore, ref: RunRef, forms: set[str]) -> bool:
     for name in (SAMPLES, DIGEST):
         data = store.attachment(ref, name)
-        if data is not None and needle in data.decode("utf-8", "replace").casefold():
+        text = data.decode("utf-8", "replace").casefold() if data is not None else ""
+        if any(f in text for f in forms):
             return True
     return False
 

@@ -98,6 +98,7 @@ def _scored(night: int) -> list[ScoredObservation]:
         text = f"night {night} answer {i}" + (
             f" for {SECRET}" if night % 50 == 0 and i == 1 else ""
         )
+        text += ' He said "halt now".' if night == 290 and i == 2 else ""
         out.append(ScoredObservation(_obs(i, text), (), {"similarity": 0.5}))
     return out
 
@@ -178,6 +179,9 @@ def test_llmguard_purge_erases_a_text_and_old_runs_and_keeps_the_history_loadabl
     assert len(samples.scored["prod"]) == 3  # its case with the secret is gone
     run = load_run(night.ref.location)
     assert len(run.scored) == 3 and any("erased on request" in n for n in run.document["notes"])
+    # a text that JSON escapes in the file (quotes) is found all the same
+    assert main(["purge", "--containing", 'SAID "HALT']) == 0
+    assert "saved runs: 0 run(s) removed, 1 case(s) removed" in capsys.readouterr().out
     # by age: runs and cache entries older than 30 days
     assert main(["purge", "--older-than", "soon"]) == 2
     assert main(["purge", "--older-than", "30d"]) == 0
