@@ -198,3 +198,26 @@ def test_ages() -> None:
     )
     with pytest.raises(ValueError):
         parse_age("30 days")
+
+
+def test_a_run_enforces_the_limits_before_its_first_call(
+    pytester: pytest.Pytester, saved_history: Path
+) -> None:
+    root = pytester.path
+    _history(root / ".llmguard" / "history", saved_history)
+    cache = ResponseCache(root / ".llmguard" / "cache", "record")
+    keys = _fill_cache(cache)
+    (root / "golden_sets").mkdir()
+    (root / "golden_sets" / "one.yaml").write_text(
+        "name: one\ncases:\n  - id: c1\n    prompt: hello\n"
+    )
+    (root / "llmguard.yaml").write_text(
+        "targets: {prod: {provider: sim, model: sim-stable}}\n"
+        "sim: {latency_scale: 0.05}\n"
+        "cache: {max_age_days: 30}\n"  # mode off: nothing is read or written, still enforced
+        "history: {keep: 20}\n"
+    )
+    result = pytester.runpytest("--llmguard", "-p", "no:randomly", "golden_sets")
+    result.assert_outcomes(passed=1)
+    assert [k for k in keys if _hit(cache, k) is not None] == keys[::2]
+    assert len(FileRunStore(root / ".llmguard" / "history").runs()) == 20
