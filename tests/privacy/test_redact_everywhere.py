@@ -64,6 +64,7 @@ def _log_line(i: int) -> str:
 def _project(root: Path, night: int, echo: float, redact: bool) -> None:
     (root / "golden_sets").mkdir(exist_ok=True)
     (root / "golden_sets" / "private.yaml").write_text(_golden())
+    (root / "golden_sets" / "conftest.py").write_text("")  # so -n 2 really starts workers
     (root / "logs").mkdir(exist_ok=True)
     (root / "logs" / "app.jsonl").write_text("\n".join(_log_line(i) for i in range(4)) + "\n")
     (root / "llmguard.yaml").write_text(
@@ -117,8 +118,13 @@ def _scenario(
             _project(root, night, echo, redact)
             stdout.append(pytester.runpytest(*args).stdout.str())
         _project(root, 3, 1.0, redact)
-        last = pytester.runpytest(
-            *args, "--llmguard-comment", "--llmguard-cache=refresh", "--junitxml=out/junit.xml"
+        last = pytester.runpytest(  # under xdist: workers' failure texts, the controller's rest
+            *args,
+            "--llmguard-comment",
+            "--llmguard-cache=refresh",
+            "--junitxml=out/junit.xml",
+            "-n",
+            "2",
         )
         stdout.append(last.stdout.str())
         assert hook.messages, "the echoing night is a drift and is alerted"
