@@ -127,6 +127,7 @@ def _scenario(
             "2",
         )
         stdout.append(last.stdout.str())
+        assert "2 workers" in last.stdout.str()
         assert hook.messages, "the echoing night is a drift and is alerted"
         assert github.comments(REPO, 3), "the PR comment was posted"
         # the cache replayed (offline): no call, the recorded (redacted) outputs
