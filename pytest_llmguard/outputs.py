@@ -124,7 +124,8 @@ class RunOutputs:
 
     def check(self, *, retention: bool = False) -> None:
         """OutputError before the first call if any of them could not be written; with
-        ``retention``, then the age and count limits of the cache and the run store."""
+        ``retention``, then the age and count limits of the cache and the run store (one
+        process enforces them: the controller, not each xdist worker)."""
         files = {f"report.{kind}": path for kind, path in self.report_paths().items()}
         folders: dict[str, str] = {}
         if self.options.save_path is not None:

@@ -119,8 +119,7 @@ class GuardSession:
         self.outputs = RunOutputs(
             self.config, self.options, self.store, self.work.cache, self.started, self.git
         )
-        # before any call is paid for; one process enforces the age limits, not every worker
-        self.outputs.check(retention=self.worker.count == 1)
+        self.outputs.check(retention=self.worker.count == 1)  # before any call is paid for
         # An xdist worker says it is alive from now on: if it dies, the others know at once.
         self._alive = claim(self.worker)
         self.strategy: CallStrategy | None = None
