@@ -4,18 +4,28 @@ One small JSON file per response under ``cache.dir`` (``ab/abcdef….json``), wr
 atomically, so xdist workers and concurrent runs can share a cache safely: two writers of
 the same key write the same content and the last rename wins. Errors are never cached.
 Cached observations keep their original timings and are flagged ``cached``.
+
+With ``redact:`` the entry is stored redacted (the key is still the hash of the request as
+sent, so hits work) and its observation names the kinds removed: scoring reports the checks
+a redacted replay cannot re-check. An entry also keeps its (redacted) prompt, so that
+``llmguard purge --containing`` can find what a user's request left behind.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_llmguard.atomic import write_atomic
 from pytest_llmguard.records import Observation
+
+if TYPE_CHECKING:
+    from pytest_llmguard.privacy.redactor import Redactor
 
 CACHE_FORMAT = 1
 
@@ -34,9 +44,10 @@ def request_key(identity: dict[str, Any], repeat_index: int) -> str:
 class ResponseCache:
     """The cache for one run; ``mode`` is one of off, replay, record, refresh."""
 
-    def __init__(self, directory: str | Path, mode: str) -> None:
+    def __init__(self, directory: str | Path, mode: str, redactor: Redactor | None = None) -> None:
         self.directory = Path(directory)
         self.mode = mode
+        self.redactor = redactor
         self._root = os.fspath(self.directory)  # str joins: pathlib costs ~30 µs a lookup
 
     @property
@@ -70,8 +81,62 @@ class ResponseCache:
         except (KeyError, TypeError, ValueError):
             return None  # a damaged entry of any shape is a miss, never a crash
 
-    def put(self, key: str, observation: Observation) -> None:
+    def put(self, key: str, observation: Observation, prompt: Sequence[str] = ()) -> None:
+        """Store ``observation`` (redacted with ``redact:``) and its request's ``prompt``."""
         if observation.error is not None:
             return
-        record = {"format": CACHE_FORMAT, "observation": observation.to_dict()}
+        text = "\n".join(prompt)
+        if self.redactor is not None and self.redactor.enabled:
+            from pytest_llmguard.privacy.artefacts import redact_observation
+
+            stored = self.redactor.redact(text)
+            observation = redact_observation(observation, self.redactor, stored.kinds)
+            text = stored.text
+        record = {"format": CACHE_FORMAT, "observation": observation.to_dict(), "prompt": text}
         write_atomic(self._path(key), json.dumps(record, ensure_ascii=False))
+
+    def purge(self, *, older_than: float | None = None, containing: str | None = None) -> int:
+        """Remove the entries last written before ``older_than`` (unix time), or whose prompt,
+        output or error holds ``containing`` (case-insensitive); how many were removed.
+
+        Each removal is one unlink: a concurrent run sees the entry or a miss, never half.
+        """
+        needle = containing.casefold() if containing else None
+        removed = 0
+        for path in self._entries():
+            try:
+                if older_than is not None and os.stat(path).st_mtime < older_than:
+                    doomed = True
+                elif needle is not None:
+                    with open(path, "rb") as fh:
+                        doomed = needle in _entry_text(fh.read()).casefold()
+                else:
+                    doomed = False
+                if doomed:
+                    os.unlink(path)
+                    removed += 1
+            except FileNotFoundError:
+                continue  # another run removed it first
+        return removed
+
+    def _entries(self) -> list[str]:
+        found: list[str] = []
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            for shard in os.scandir(self._root):
+                if shard.is_dir() and len(shard.name) == 2:
+                    found.extend(e.path for e in os.scandir(shard.path) if e.name.endswith(".json"))
+        return found
+
+
+def _entry_text(raw: bytes) -> str:
+    """The prompt, output and error of a stored entry (all of its text if it is damaged)."""
+    try:
+        stored = json.loads(raw)
+        obs = stored["observation"]
+        error = obs.get("error") or {}
+        return "\n".join(
+            str(part or "")
+            for part in (stored.get("prompt"), obs.get("output"), error.get("message"))
+        )
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+        return raw.decode("utf-8", "replace")

@@ -190,6 +190,7 @@ class Observation:
     finish_reason: str | None = None
     tokens_estimated: bool = False
     cache_write_tokens: int | None = None  # prompt-cache writes, a share of input_tokens
+    redacted: tuple[str, ...] = ()  # kinds removed from the stored text (``redact:``)
 
     @property
     def ok(self) -> bool:
@@ -216,6 +217,7 @@ class Observation:
             "finish_reason": self.finish_reason,
             "tokens_estimated": self.tokens_estimated,
             "cache_write_tokens": self.cache_write_tokens,
+            **({"redacted": list(self.redacted)} if self.redacted else {}),
         }
 
     @classmethod
@@ -249,10 +251,16 @@ class Observation:
             finish_reason=_text(d, "finish_reason", None),
             tokens_estimated=d.get("tokens_estimated") is True,
             cache_write_tokens=_count(d, "cache_write_tokens"),
+            redacted=_kinds(d.get("redacted")),
         )
 
 
 _MISSING: Any = object()
+
+
+def _kinds(value: Any) -> tuple[str, ...]:
+    """Redacted kinds read back: a list of names, anything else is none."""
+    return tuple(k for k in value if isinstance(k, str)) if isinstance(value, list) else ()
 
 
 def _shown(value: Any) -> str:
@@ -309,9 +317,11 @@ class CheckResult:
     name: str  # the check kind, e.g. "contains"
     passed: bool
     detail: str  # human readable: what was expected and what was found
+    unchecked: bool = False  # on a replayed redacted output: not re-checkable (passed unset)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "passed": self.passed, "detail": self.detail}
+        flag = {"unchecked": True} if self.unchecked else {}
+        return {"name": self.name, "passed": self.passed, "detail": self.detail, **flag}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> CheckResult:
@@ -320,7 +330,7 @@ class CheckResult:
         passed = d.get("passed")
         if not isinstance(passed, bool):
             raise ValueError(f"check 'passed' is not true or false: {_shown(passed)}")
-        return cls(_text(d, "name"), passed, _text(d, "detail", ""))
+        return cls(_text(d, "name"), passed, _text(d, "detail", ""), d.get("unchecked") is True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -119,7 +119,7 @@ class GuardSession:
         self.outputs = RunOutputs(
             self.config, self.options, self.store, self.work.cache, self.started, self.git
         )
-        self.outputs.check()  # before any call is paid for
+        self.outputs.check(retention=self.worker.count == 1)  # before any call is paid for
         # An xdist worker says it is alive from now on: if it dies, the others know at once.
         self._alive = claim(self.worker)
         self.strategy: CallStrategy | None = None
@@ -405,6 +405,7 @@ class GuardSession:
             baseline_summary=judgement.baseline_summary,
             baseline_scored=judgement.baseline_scored,
         )
+        outcome = self.outputs.redact(outcome)  # what every artefact reads
         if not self.options.drift:
             return self.outputs.write(outcome, amend)
         from pytest_llmguard.drift.nightly import Nightly

@@ -21,9 +21,10 @@ from dataclasses import replace
 
 from pytest_llmguard.baseline import ProductionSide
 from pytest_llmguard.config.records import PRODUCTION, Config, Price, QualitySettings
-from pytest_llmguard.metrics.pii import redact
+from pytest_llmguard.metrics.pii import PII_KINDS, redact
 from pytest_llmguard.outcome import BaselineInfo
 from pytest_llmguard.pricing import cost_usd, find_price
+from pytest_llmguard.privacy.redactor import Redactor
 from pytest_llmguard.records import Case, ErrorRecord, Observation, ScoredObservation
 from pytest_llmguard.sources.loading import LogCases
 from pytest_llmguard.sources.record import LogRecord
@@ -83,7 +84,7 @@ def scored(
     pairs: Sequence[tuple[Case, LogRecord]],
     pricing: Mapping[str, Price],
     quality: QualitySettings,
-    kinds: Sequence[str] | None = None,
+    redactor: Redactor | None = None,
 ) -> tuple[ScoredObservation, ...]:
     """The production side, scored, with feedback and outputs redacted."""
     from pytest_llmguard.scoring import score_batch
@@ -97,10 +98,8 @@ def scored(
         scores = dict(s.scores)
         if record.feedback is not None:
             scores["feedback_negative"] = 1.0 if record.feedback == "negative" else 0.0
-        output = s.observation.output
-        observation = replace(
-            s.observation, output=redact(output, kinds) if output is not None else None
-        )
+        scrub = redactor or Redactor(PII_KINDS)
+        observation = replace(s.observation, output=scrub.optional(s.observation.output))
         out.append(replace(s, observation=observation, scores=scores))
     return tuple(out)
 
@@ -118,5 +117,5 @@ def production_side(cases: LogCases, config: Config) -> ProductionSide:
         target=PRODUCTION,
         model=model or "unknown model",
     )
-    kinds = config.redact or None
-    return ProductionSide(info, scored(pairs, config.pricing, config.quality, kinds))
+    redactor = Redactor.for_logs(config.redact)
+    return ProductionSide(info, scored(pairs, config.pricing, config.quality, redactor))
