@@ -23,12 +23,13 @@ def write_atomic(
     publishes the finished file only if the name is free, so two writers cannot collide).
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(target.parent)
     payload = utf8(data) if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        # mkstemp creates 0600; the file gets the mode open() would give it (the umask's).
-        os.chmod(tmp, 0o666 & ~_umask())
+        # mkstemp creates 0600; the file gets the mode open() would give it (the umask's),
+        # never world-writable: these files hold prompts and outputs.
+        os.chmod(tmp, 0o666 & ~_umask() & ~_OTHERS_WRITE)
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
             if durable:
@@ -45,6 +46,21 @@ def write_atomic(
         raise
 
 
+_OTHERS_WRITE = 0o002
+
+
+def make_dirs(folder: Path) -> None:
+    """``folder`` and its missing parents, with the umask's mode but never world-writable."""
+    if folder.is_dir():
+        return
+    make_dirs(folder.parent)
+    try:
+        folder.mkdir(mode=0o777 & ~_OTHERS_WRITE)  # the umask applies on top
+    except FileExistsError:
+        if not folder.is_dir():
+            raise
+
+
 def append_text(path: str | os.PathLike[str], text: str) -> None:
     """Append ``text`` to ``path`` in one ``write`` on an ``O_APPEND`` descriptor.
 
@@ -52,7 +68,7 @@ def append_text(path: str | os.PathLike[str], text: str) -> None:
     be added to, not replaced, and one append call lands whole, after whatever other
     writers appended.
     """
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)  # umask applies too
     try:
         payload = text.encode("utf-8")
         written = 0
@@ -73,7 +89,8 @@ class AppendOnlyFile:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-        self.fd = os.open(path, flags, 0o666)  # the umask applies, as for open()
+        # The umask applies, as for open(), but never world-writable: packs hold prompts.
+        self.fd = os.open(path, flags, 0o666 & ~_OTHERS_WRITE)
         self.size = 0
 
     def append(self, record: bytes) -> int:

@@ -12,6 +12,13 @@ an earlier one (names start with their creation time), so ``refresh`` replaces e
 A line whose checksum or JSON is bad is a miss. Errors are never cached. Cached
 observations keep their original timings and are flagged ``cached``.
 
+With ``redact:`` the entry is stored redacted (the key is still the hash of the request as
+sent, so hits work) and its observation names the kinds removed: scoring reports the checks
+a redacted replay cannot re-check. An entry also keeps its (redacted) prompt (a
+``"prompt"`` field), so that ``llmguard purge --containing`` can find what a user's request
+left behind. ``purge`` (retention by ``stored_at``, erasure by content) rewrites each pack
+it touches atomically, without the removed lines (``cache_packs.purge_packs``).
+
 Why packs and not one file per entry: recording cost ~0.6 ms a response in file creation,
 temporary files and renames (2.3 x the pytest floor at 2,000 cases), and CI carries the
 cache as a tar, where 20,000 small files restore ~10 x slower than a few packs
@@ -34,25 +41,38 @@ import os
 import secrets
 import time
 import weakref
-import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pytest_llmguard.atomic import AppendOnlyFile, utf8, write_atomic
+from pytest_llmguard.atomic import AppendOnlyFile, utf8
+
+# the pack layout's public names, re-exported (MAX_PACKS, PACK_SUFFIX, compact, pack_line)
+from pytest_llmguard.cache_packs import MAX_PACKS as MAX_PACKS
+from pytest_llmguard.cache_packs import PACK_SUFFIX as PACK_SUFFIX
+from pytest_llmguard.cache_packs import (
+    Doomed,
+    Location,
+    close_all,
+    index_pack,
+    pack_names,
+    purge_packs,
+    read_payload,
+)
+from pytest_llmguard.cache_packs import compact as compact
+from pytest_llmguard.cache_packs import pack_line as pack_line
 from pytest_llmguard.records import Observation
 
 try:
     import fcntl
-except ImportError:  # Windows: no flock, so packs are never merged (always safe)
+except ImportError:  # Windows: no flock (see cache_packs)
     fcntl = None  # type: ignore[assignment]
 
-CACHE_FORMAT = 1
-PACK_SUFFIX = ".pack"
-MAX_PACKS = 8
-_RELIST = 5  # attempts to read a consistent set of packs while others compact them
+if TYPE_CHECKING:
+    from pytest_llmguard.privacy.redactor import Redactor
 
-_Location = tuple[int, int, int]  # (fd, offset, length) of an entry's line without the LF
+CACHE_FORMAT = 1
+_RELIST = 5  # attempts to read a consistent set of packs while others compact them
 
 
 def request_key(identity: dict[str, Any], repeat_index: int) -> str:
@@ -66,16 +86,12 @@ def request_key(identity: dict[str, Any], repeat_index: int) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def pack_line(key: str, payload: bytes) -> bytes:
-    """One entry as it is stored in a pack (also how tests plant damaged entries)."""
-    return b"%s %08x %s\n" % (key.encode("ascii"), zlib.crc32(payload), payload)
-
-
-def encode_entry(observation: Observation) -> bytes:
-    record = {
+def encode_entry(observation: Observation, prompt: str = "") -> bytes:
+    record = {  # format and stored_at first: purge reads the age without parsing the rest
         "format": CACHE_FORMAT,
         "stored_at": time.time(),
         "observation": observation.to_dict(),
+        "prompt": prompt,
     }
     return utf8(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
 
@@ -83,13 +99,14 @@ def encode_entry(observation: Observation) -> bytes:
 class ResponseCache:
     """The cache for one run; ``mode`` is one of off, replay, record, refresh."""
 
-    def __init__(self, directory: str | Path, mode: str) -> None:
+    def __init__(self, directory: str | Path, mode: str, redactor: Redactor | None = None) -> None:
         self.directory = Path(directory)
         self.mode = mode
+        self.redactor = redactor
         self._root = os.fspath(self.directory)  # str joins: pathlib costs ~30 µs a lookup
-        self._index: dict[bytes, _Location] | None = None
+        self._index: dict[bytes, Location] | None = None
         self._fds: list[int] = []  # every descriptor this cache holds open, its pack's too
-        self._closer = weakref.finalize(self, _close_all, self._fds)
+        self._closer = weakref.finalize(self, close_all, self._fds)
         self._legacy = False
         self._pack: AppendOnlyFile | None = None
         self._pack_pid = 0
@@ -99,7 +116,7 @@ class ResponseCache:
         self._closer()
         self._index, self._pack = None, None
         self._fds = []
-        self._closer = weakref.finalize(self, _close_all, self._fds)
+        self._closer = weakref.finalize(self, close_all, self._fds)
 
     @property
     def reads(self) -> bool:
@@ -115,7 +132,7 @@ class ResponseCache:
         """The stored observation for ``key`` re-labelled for this case, or None."""
         found = self._entries().get(key.encode("ascii", "replace"))
         if found is not None:
-            payload = _read_payload(*found)
+            payload = read_payload(*found)
         elif self._legacy:
             payload = self._legacy_payload(key)
         else:
@@ -148,23 +165,23 @@ class ResponseCache:
                         if key.encode("ascii", "replace") not in self._entries():
                             yield key
 
-    def _entries(self) -> dict[bytes, _Location]:
+    def _entries(self) -> dict[bytes, Location]:
         if self._index is None:
             self._index = self._load_index()
             self._legacy = any(True for _ in self._legacy_folders())
         return self._index
 
-    def _load_index(self) -> dict[bytes, _Location]:
+    def _load_index(self) -> dict[bytes, Location]:
         for _ in range(_RELIST):
-            index: dict[bytes, _Location] = {}
+            index: dict[bytes, Location] = {}
             fds: list[int] = []
             try:
-                for name in _pack_names(self._root):
+                for name in pack_names(self._root):
                     fd = os.open(os.path.join(self._root, name), os.O_RDONLY)
                     fds.append(fd)
-                    _index_pack(fd, index)
+                    index_pack(fd, index)
             except FileNotFoundError:  # merged away while we listed: list again
-                _close_all(fds)
+                close_all(fds)
                 continue
             self._fds.extend(fds)
             return index
@@ -188,10 +205,18 @@ class ResponseCache:
 
     # ---- writing ------------------------------------------------------------------------
 
-    def put(self, key: str, observation: Observation) -> None:
+    def put(self, key: str, observation: Observation, prompt: Sequence[str] = ()) -> None:
+        """Store ``observation`` (redacted with ``redact:``) and its request's ``prompt``."""
         if observation.error is not None:
             return
-        line = pack_line(key, encode_entry(observation))
+        text = "\n".join(prompt)
+        if self.redactor is not None and self.redactor.enabled:
+            from pytest_llmguard.privacy.artefacts import redact_observation
+
+            stored = self.redactor.redact(text)
+            observation = redact_observation(observation, self.redactor, stored.kinds)
+            text = stored.text
+        line = pack_line(key, encode_entry(observation, text))
         pack = self._writer()
         offset = pack.append(line)
         if self._index is not None:  # later gets in this run see it
@@ -210,115 +235,37 @@ class ResponseCache:
         self._pack, self._pack_pid = pack, os.getpid()
         return pack
 
+    # ---- removing -----------------------------------------------------------------------
 
-def compact(root: str, max_packs: int = MAX_PACKS) -> bool:
-    """Merge the oldest packs no one is writing into one, if there are more than ``max_packs``.
+    def purge(self, *, older_than: float | None = None, containing: str | None = None) -> int:
+        """Remove the entries stored before ``older_than`` (unix time), or whose prompt,
+        output or error holds ``containing`` (case-insensitive); how many were removed.
 
-    Only a leading run of idle packs is merged, so every pack still being written sorts
-    after the merged one and its entries keep winning. One compaction at a time (a lock
-    file); a busy lock means someone else is compacting: skip.
-    """
-    if fcntl is None or len(_pack_names(root)) <= max_packs:
-        return False
-    lock_fd = os.open(os.path.join(root, ".compact.lock"), os.O_RDWR | os.O_CREAT, 0o666)
+        Each pack that loses entries is rewritten atomically without them, and each file of
+        the earlier layout is one unlink (its age: its mtime): a concurrent run sees an entry
+        or a miss, never half of one. A pack a live process is still writing is left alone
+        (``purge_packs``); this cache's own pack is released first, so it is not one of them
+        (a later ``put`` starts a new pack).
+        """
+        self.close()  # our pack's lock and our index (it may point at removed lines) go
+        doomed = Doomed.of(older_than, containing)
+        if doomed.older_than is None and not doomed.forms:
+            return 0
+        removed = purge_packs(self._root, doomed)
+        for folder in list(self._legacy_folders()):
+            with contextlib.suppress(OSError):
+                for name in os.listdir(folder):
+                    if name.endswith(".json") and not name.startswith("."):
+                        removed += _purge_file(os.path.join(folder, name), doomed)
+        return removed
+
+
+def _purge_file(path: str, doomed: Doomed) -> int:
     try:
-        try:
-            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        idle: list[tuple[str, int]] = []
-        for name in _pack_names(root):
-            try:
-                fd = os.open(os.path.join(root, name), os.O_RDONLY)
-            except FileNotFoundError:
-                continue
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                break  # being written: it and every later pack stay as they are
-            idle.append((name, fd))
-        try:
-            if len(idle) < 2:
-                return False
-            index: dict[bytes, _Location] = {}
-            for _, fd in idle:
-                _index_pack(fd, index)
-            lines = (_read_line(*where) for where in index.values())
-            merged = b"".join(line + b"\n" for line in lines if line and _checks_out(line))
-            newest = idle[-1][0][: -len(PACK_SUFFIX)]
-            try:  # sorts after the newest merged pack and before any later one
-                write_atomic(os.path.join(root, newest + "~" + PACK_SUFFIX), merged, exclusive=True)
-            except FileExistsError:
-                return False
-            for name, _ in idle:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(os.path.join(root, name))
-            return True
-        finally:
-            _close_all([fd for _, fd in idle])
-    finally:
-        os.close(lock_fd)
-
-
-def _pack_names(root: str) -> list[str]:
-    try:
-        names = os.listdir(root)
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    return sorted(n for n in names if n.endswith(PACK_SUFFIX) and not n.startswith("."))
-
-
-def _index_pack(fd: int, index: dict[bytes, _Location]) -> None:
-    """Add every complete line of the pack open on ``fd``; later lines win."""
-    data = _read_all(fd)
-    pos, end_of_data = 0, len(data)
-    while pos < end_of_data:
-        end = data.find(b"\n", pos)
-        if end < 0:
-            break  # the tail a writer is still appending (or was killed appending)
-        space = data.find(b" ", pos, end)
-        if space > pos:
-            index[data[pos:space]] = (fd, pos, end - pos)
-        pos = end + 1
-
-
-def _read_all(fd: int) -> bytes:
-    chunks = []
-    offset = 0
-    while chunk := os.pread(fd, 1 << 20, offset):
-        chunks.append(chunk)
-        offset += len(chunk)
-    return b"".join(chunks)
-
-
-def _read_line(fd: int, offset: int, length: int) -> bytes | None:
-    try:
-        line = os.pread(fd, length, offset)
-    except OSError:
-        return None
-    return line if len(line) == length else None
-
-
-def _read_payload(fd: int, offset: int, length: int) -> bytes | None:
-    """The entry's JSON if its line is whole and its checksum matches, else None."""
-    line = _read_line(fd, offset, length)
-    return None if line is None else _checks_out(line)
-
-
-def _checks_out(line: bytes) -> bytes | None:
-    """The JSON of a stored line whose checksum matches, else None."""
-    parts = line.split(b" ", 2)
-    if len(parts) != 3:
-        return None
-    try:
-        ok = int(parts[1], 16) == zlib.crc32(parts[2])
-    except ValueError:
-        return None
-    return parts[2] if ok else None
-
-
-def _close_all(fds: list[int]) -> None:
-    for fd in fds:
-        with contextlib.suppress(OSError):
-            os.close(fd)
+        with open(path, "rb") as fh:
+            if not doomed(fh.read(), os.fstat(fh.fileno()).st_mtime):
+                return 0
+        os.unlink(path)
+    except FileNotFoundError:
+        return 0  # another run removed it first
+    return 1

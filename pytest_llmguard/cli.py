@@ -126,6 +126,12 @@ def _cmd_history(args: argparse.Namespace) -> int:
     )
 
 
+def _cmd_purge(args: argparse.Namespace) -> int:
+    from pytest_llmguard.privacy.command import run_purge
+
+    return run_purge(args)
+
+
 def _cmd_init(args: argparse.Namespace) -> int:
     from pytest_llmguard.scaffold import scaffold
 
@@ -220,6 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
     from pytest_llmguard.sources.command import add_arguments
 
     add_arguments(sample)
+    purge = sub.add_parser(
+        "purge", help="remove stored prompts and outputs: by age, or every trace of a text"
+    )
+    from pytest_llmguard.privacy.command import add_arguments as purge_arguments
+
+    purge_arguments(purge)
     return parser
 
 
@@ -237,6 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sample": _cmd_sample,
         "drift": _cmd_drift,
         "history": _cmd_history,
+        "purge": _cmd_purge,
     }
     try:
         return handlers[args.command](args)

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from .budget_cases import BudgetScope, CaseKeys, cached_share, with_samples
+from .budget_cases import CaseKeys, cached_share
 from .budgets import Budget
 from .config.records import GateConfig
 from .outcome import Comparison, Verdict
@@ -48,7 +48,7 @@ from .units import format_budget_delta, format_change, format_interval, format_v
 # Combining the parts of one budget: a skipped part is worth saying unless something
 # else is worse; across budgets overall_verdict ranks skip below pass instead.
 _PART_RANK: Mapping[str, int] = {"pass": 0, "skip": 1, "warn": 2, "fail": 3}
-_TIMING_SAMPLES = ("latency_ms", "ttft_ms")
+TIMING_SAMPLES = ("latency_ms", "ttft_ms")
 
 
 def relative_limits(budget: Budget, baseline_value: float) -> tuple[float | None, float | None]:
@@ -70,7 +70,7 @@ def budget_verdict(point: float, near: float, limit: float, *, strict: bool) -> 
     return "fail" if near > limit else "warn" if point > limit else "pass"
 
 
-def _worst(parts: Sequence[tuple[Verdict, str]]) -> tuple[Verdict, str]:
+def worst_part(parts: Sequence[tuple[Verdict, str]]) -> tuple[Verdict, str]:
     if not parts:
         return "skip", "the budget sets no bounds"
     worst = max(parts, key=lambda p: _PART_RANK[p[0]])
@@ -79,7 +79,7 @@ def _worst(parts: Sequence[tuple[Verdict, str]]) -> tuple[Verdict, str]:
     return worst
 
 
-def _absolute_part(
+def absolute_part(
     budget: Budget, value: float | None, n: int, gate: GateConfig, who: str
 ) -> tuple[Verdict, str]:
     mdef = budget.definition
@@ -105,7 +105,7 @@ def _absolute_part(
     return "pass", f"{mdef.name} is {format_value(value, mdef.unit)}, within {' and '.join(bounds)}"
 
 
-def _relative_bounds(budget: Budget) -> str:
+def relative_bounds(budget: Budget) -> str:
     unit = budget.definition.unit
     bounds = [
         f"{name} {format_budget_delta(delta, sign, unit)}"
@@ -237,7 +237,7 @@ def _relative_part(
         else:
             text = f"{change} ({span}): within {budget_text}"
         parts.append((verdict, text))
-    verdict, text = _worst(parts)
+    verdict, text = worst_part(parts)
     if verdict == "pass" and len(parts) > 1:
         text = parts[0][1] + " and " + parts[1][1].split("): ", 1)[1]
     return verdict, text
@@ -267,8 +267,8 @@ class _Plan:
         parts = list(self.parts)
         if iv is not None and base_value is not None and cand_value is not None:
             parts.append(_relative_part(budget, base_value, cand_value - base_value, iv, gate))
-        verdict, reason = _worst(parts)
-        if self.cached and mdef.sample in _TIMING_SAMPLES and verdict != "skip":
+        verdict, reason = worst_part(parts)
+        if self.cached and mdef.sample in TIMING_SAMPLES and verdict != "skip":
             reason += f"; note: {self.cached:.0%} of the timings came from the cache"
         delta_value = pct = None
         if base_value is not None and cand_value is not None:
@@ -344,9 +344,7 @@ def compare(
         else:
             if budget.absolute:
                 value = candidate.metric(budget.metric, full_c) if full_c else None
-                plan.parts.append(
-                    _absolute_part(budget, value, len(full_c), gate, candidate.target)
-                )
+                plan.parts.append(absolute_part(budget, value, len(full_c), gate, candidate.target))
             plan.base_value = baseline.metric(budget.metric, keys_b) if keys_b else None
             plan.cand_value = candidate.metric(budget.metric, keys_c) if keys_c else None
             if budget.relative:
@@ -362,69 +360,3 @@ def compare(
         plans.append(plan)
     intervals = _intervals(requests, baseline, candidate, gate, n_resamples, seed)
     return tuple(plan.comparison(label, candidate.target, intervals, gate) for plan in plans)
-
-
-NEEDS_BASELINE = "needs a baseline (compare.baseline or --llmguard-baseline)"
-
-
-def check_absolute(
-    summary: RunSummary,
-    budgets: Sequence[Budget],
-    gate: GateConfig,
-    *,
-    case_filter: Callable[[str], bool] | None = None,
-    case_scopes: Mapping[str, Collection[str]] | None = None,
-    say_missing_baseline: bool = False,
-) -> tuple[Comparison, ...]:
-    """Judge the absolute bounds (``max``/``min``) of a run that has no baseline.
-
-    Relative bounds cannot be judged without a baseline: with ``say_missing_baseline``
-    their budgets get a ``skip`` row saying so (``NEEDS_BASELINE``); else they are left out.
-    """
-    lookups = [m for m in (case_scopes, summary.scopes) if m is not None]
-    out: list[Comparison] = []
-    for budget in budgets:
-        unjudged = say_missing_baseline and budget.relative
-        if not budget.absolute and not unjudged:
-            continue
-        mdef = budget.definition
-        keys_all = BudgetScope(budget, case_filter, lookups).keys(summary.case_keys)
-        keys = with_samples(summary, mdef.sample, keys_all)
-        value: float | None = None
-        if summary.is_unknown(budget.metric, keys_all):
-            verdict: Verdict = "skip"
-            reason = f"cost unknown for model {summary.model or summary.target} (no price)"
-        else:
-            value = summary.metric(budget.metric, keys) if keys else None
-            parts = [_absolute_part(budget, value, len(keys), gate, summary.target)]
-            if not budget.absolute:
-                parts = []
-            if unjudged:
-                parts.append(("skip", f"{_relative_bounds(budget)} {NEEDS_BASELINE}"))
-            verdict = _worst(parts)[0]
-            reason = "; ".join(r for _, r in parts)
-        cached = cached_share([(summary, keys)])
-        if cached and mdef.sample in _TIMING_SAMPLES and verdict != "skip":
-            reason += f"; note: {cached:.0%} of the timings came from the cache"
-        out.append(
-            Comparison(
-                metric=budget.metric,
-                scope=budget.scope,
-                baseline=None,
-                candidate=summary.target,
-                baseline_value=None,
-                candidate_value=value,
-                delta=None,
-                delta_pct=None,
-                interval=None,
-                budget=budget,
-                verdict=verdict,
-                reason=reason,
-                n_paired=0,
-                n_baseline=0,
-                n_candidate=len(keys),
-                cached_share=cached,
-                paired=False,
-            )
-        )
-    return tuple(out)

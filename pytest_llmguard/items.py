@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_llmguard.exceptions import EngineError
+from pytest_llmguard.privacy.artefacts import case_kinds, redact_case, redact_scored
 from pytest_llmguard.report.escape import safe_block, safe_text
 
 if TYPE_CHECKING:
@@ -68,8 +69,11 @@ class CaseItem(_PlainFailure):
                 ]
             )
         failed = [s for s in results if not s.passed]
-        if failed:
-            raise CaseFailure(failure_text(self.case, failed, len(results)))
+        if failed:  # the failure text lands in the terminal and JUnit XML: stored as redacted
+            case, redactor = self.case, session.outputs.redactor
+            kinds = case_kinds(case, redactor)
+            shown = [redact_scored(s, redactor, kinds) for s in failed]
+            raise CaseFailure(failure_text(redact_case(case, redactor), shown, len(results)))
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         line = self.case.line - 1 if self.case.line else None

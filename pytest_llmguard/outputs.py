@@ -22,6 +22,9 @@ from pytest_llmguard.config import Config
 from pytest_llmguard.config.overrides import Options
 from pytest_llmguard.exceptions import OutputError
 from pytest_llmguard.outcome import Outcome
+from pytest_llmguard.privacy.artefacts import redact_outcome
+from pytest_llmguard.privacy.redactor import Redactor
+from pytest_llmguard.privacy.retention import enforce_retention
 from pytest_llmguard.report import Amend, render_json, write_reports
 from pytest_llmguard.store import RunMeta, RunStore
 
@@ -103,6 +106,11 @@ class RunOutputs:
         self.cache = cache
         self.started = started
         self.git = git
+        self.redactor = Redactor.of(config.redact)
+
+    def redact(self, outcome: Outcome) -> Outcome:
+        """The outcome every report, save and post reads (``redact:``, privacy.artefacts)."""
+        return redact_outcome(outcome, self.redactor)
 
     def report_paths(self) -> dict[str, str]:
         cfg = self.config.report
@@ -114,8 +122,10 @@ class RunOutputs:
         root = Path(self.config.rootdir)
         return {k: os.fspath(root / v) for k, v in paths.items() if v}
 
-    def check(self) -> None:
-        """OutputError before the first call if any of them could not be written."""
+    def check(self, *, retention: bool = False) -> None:
+        """OutputError before the first call if any of them could not be written; with
+        ``retention``, then the age and count limits of the cache and the run store (one
+        process enforces them: the controller, not each xdist worker)."""
         files = {f"report.{kind}": path for kind, path in self.report_paths().items()}
         folders: dict[str, str] = {}
         if self.options.save_path is not None:
@@ -126,6 +136,8 @@ class RunOutputs:
         if mode in ("record", "refresh") or (mode == "replay" and self.cache.directory.is_file()):
             folders["cache.dir"] = os.fspath(self.cache.directory)
         check_outputs(files, folders)
+        if retention:
+            enforce_retention(self.config, self.store, self.cache, now=self.started)
 
     def write(self, outcome: Outcome, amend: Amend | None) -> Outcome:
         """Every report and the save, each attempted whatever happens to the others."""

@@ -180,7 +180,7 @@ def pytest_configure_node(node: Any) -> None:
         node.workerinput[RUN_DIR_INPUT] = run_dir
     guard = node.config.stash.get(SESSION_KEY, None)
     if guard is not None:
-        node.workerinput[NOW_INPUT] = guard.started
+        node.workerinput[NOW_INPUT] = guard.now
 
 
 # ---- collection ---------------------------------------------------------------------------

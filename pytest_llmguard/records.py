@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast, get_args
 
+from pytest_llmguard.case_provenance import Provenance as Provenance
+
 ErrorClass = Literal[
     "timeout",
     "rate_limit",
@@ -53,65 +55,6 @@ class Check:
 
     def to_dict(self) -> dict[str, Any]:
         return {self.kind: self.arg}
-
-
-@dataclass(frozen=True, slots=True)
-class Provenance:
-    """Where a case sampled from production logs came from, so a report links back to it.
-
-    ``file`` is rootdir-relative, ``line`` 1-based (None inside one JSON document);
-    the ids are those the log carried (OpenTelemetry trace and span, Langfuse trace and
-    observation, a request or response id), and ``format`` the reader that read it.
-    """
-
-    file: str
-    line: int | None = None
-    format: str | None = None
-    trace_id: str | None = None
-    span_id: str | None = None
-    observation_id: str | None = None
-    request_id: str | None = None
-    timestamp: str | None = None  # ISO 8601, UTC
-
-    def to_dict(self) -> dict[str, Any]:
-        """The fields that are set (a golden set keeps only those)."""
-        return {k: getattr(self, k) for k in _PROVENANCE_KEYS if getattr(self, k) is not None}
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Provenance:
-        file = d.get("file")
-        if not isinstance(file, str):
-            raise ValueError("provenance.file is not text")
-        line = d.get("line")
-        if line is not None and (isinstance(line, bool) or not isinstance(line, int)):
-            raise ValueError(f"provenance.line is not a number: {line!r}")
-        return cls(file, line, **{k: _text(d, k, None) for k in _PROVENANCE_KEYS[2:]})
-
-    def describe(self) -> str:
-        """``logs/app.jsonl:17 (span 5fb3…)``: where to find the record."""
-        where = self.file + (f":{self.line}" if self.line is not None else "")
-        ids = [
-            f"{label} {value}"
-            for label, value in (
-                ("observation", self.observation_id),
-                ("span", self.span_id),
-                ("request", self.request_id),
-            )
-            if value
-        ]
-        return where + (f" ({ids[0]})" if ids else "")
-
-
-_PROVENANCE_KEYS = (
-    "file",
-    "line",
-    "format",
-    "trace_id",
-    "span_id",
-    "observation_id",
-    "request_id",
-    "timestamp",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +190,7 @@ class Observation:
     finish_reason: str | None = None
     tokens_estimated: bool = False
     cache_write_tokens: int | None = None  # prompt-cache writes, a share of input_tokens
+    redacted: tuple[str, ...] = ()  # kinds removed from the stored text (``redact:``)
 
     @property
     def ok(self) -> bool:
@@ -273,6 +217,7 @@ class Observation:
             "finish_reason": self.finish_reason,
             "tokens_estimated": self.tokens_estimated,
             "cache_write_tokens": self.cache_write_tokens,
+            **({"redacted": list(self.redacted)} if self.redacted else {}),
         }
 
     @classmethod
@@ -306,10 +251,16 @@ class Observation:
             finish_reason=_text(d, "finish_reason", None),
             tokens_estimated=d.get("tokens_estimated") is True,
             cache_write_tokens=_count(d, "cache_write_tokens"),
+            redacted=_kinds(d.get("redacted")),
         )
 
 
 _MISSING: Any = object()
+
+
+def _kinds(value: Any) -> tuple[str, ...]:
+    """Redacted kinds read back: a list of names, anything else is none."""
+    return tuple(k for k in value if isinstance(k, str)) if isinstance(value, list) else ()
 
 
 def _shown(value: Any) -> str:
@@ -366,9 +317,11 @@ class CheckResult:
     name: str  # the check kind, e.g. "contains"
     passed: bool
     detail: str  # human readable: what was expected and what was found
+    unchecked: bool = False  # on a replayed redacted output: not re-checkable (passed unset)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "passed": self.passed, "detail": self.detail}
+        flag = {"unchecked": True} if self.unchecked else {}
+        return {"name": self.name, "passed": self.passed, "detail": self.detail, **flag}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> CheckResult:
@@ -377,7 +330,7 @@ class CheckResult:
         passed = d.get("passed")
         if not isinstance(passed, bool):
             raise ValueError(f"check 'passed' is not true or false: {_shown(passed)}")
-        return cls(_text(d, "name"), passed, _text(d, "detail", ""))
+        return cls(_text(d, "name"), passed, _text(d, "detail", ""), d.get("unchecked") is True)
 
 
 @dataclass(frozen=True, slots=True)

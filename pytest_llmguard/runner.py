@@ -281,7 +281,7 @@ class Engine:
         observation = await self._call_with_retries(unit, client)
         self.spend.record(observation.cost_usd)
         if key is not None and self._cache is not None and self._cache.writes:
-            self._cache.put(key, observation)
+            self._cache.put(key, observation, [m.content for m in unit.case.messages])
         return observation
 
     async def _call_with_retries(self, unit: CallUnit, client: TargetClient) -> Observation:

@@ -67,6 +67,7 @@ from pytest_llmguard.metrics.hallucination import forbidden_found, groundedness,
 from pytest_llmguard.metrics.pii import find_pii, redact
 from pytest_llmguard.metrics.refusal import is_refusal
 from pytest_llmguard.metrics.similarity import pair_similarity, similarity_batch
+from pytest_llmguard.privacy.replay import not_recheckable
 from pytest_llmguard.records import Case, Check, CheckResult, Observation, ScoredObservation
 
 SCORE_NAMES: tuple[str, ...] = (
@@ -301,5 +302,7 @@ def score_batch(
         except Exception as exc:  # one output that breaks a scorer fails its case only
             scored.append(_scoring_failed(obs, exc, similarity.get(i)))
             continue
+        if obs.cached and obs.redacted:  # a replay of what was stored redacted
+            checks, scores = not_recheckable(checks, scores, obs.redacted)
         scored.append(ScoredObservation(observation=obs, checks=checks, scores=scores))
     return scored

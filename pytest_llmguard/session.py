@@ -73,14 +73,14 @@ class GuardSession:
         self.options = options or Options()
         self.config, selected = apply_options(config, self.options)
         self.started = time.time()
-        # Sampling windows ("since: 7d") count from the same moment in every xdist worker.
+        # Log sampling ("since: 7d") and the drift windows count from one moment in all workers.
+        self.now = self.started if now is None else now
         self.log_cases: LogCases | None = None
         if self.config.logs.enabled:  # nothing of sources is imported without logs
             from pytest_llmguard.sources.loading import load_log_cases
 
             taken = [g.name for g in golden_sets]
-            now = self.started if now is None else now
-            self.log_cases = load_log_cases(self.config, now=now, taken_names=taken)
+            self.log_cases = load_log_cases(self.config, now=self.now, taken_names=taken)
         if self.log_cases is not None:
             golden_sets = (*golden_sets, *self.log_cases.sets)
         self.golden_sets = tuple(golden_sets)
@@ -119,7 +119,7 @@ class GuardSession:
         self.outputs = RunOutputs(
             self.config, self.options, self.store, self.work.cache, self.started, self.git
         )
-        self.outputs.check()  # before any call is paid for
+        self.outputs.check(retention=self.worker.count == 1)  # before any call is paid for
         # An xdist worker says it is alive from now on: if it dies, the others know at once.
         self._alive = claim(self.worker)
         self.strategy: CallStrategy | None = None
@@ -364,7 +364,8 @@ class GuardSession:
         """
         self.settle_calls()
         scored = self.all_results()
-        reasons = [INTERRUPTED] if partial else []
+        # An interrupt with a known cause (a collection error) is said as that cause.
+        reasons = [INTERRUPTED] if partial and not incomplete else []
         reasons += [*incomplete, *self.incomplete, *self.unjudged]
         try:
             judgement = self.assess(scored)
@@ -404,11 +405,13 @@ class GuardSession:
             baseline_summary=judgement.baseline_summary,
             baseline_scored=judgement.baseline_scored,
         )
+        outcome = self.outputs.redact(outcome)  # what every artefact reads
         if not self.options.drift:
             return self.outputs.write(outcome, amend)
         from pytest_llmguard.drift.nightly import Nightly
 
-        nightly = Nightly(self.config, self.started, dict(self.git), alerts=self.options.alerts)
+        alerts = self.options.alerts
+        nightly = Nightly(self.config, self.started, dict(self.git), alerts=alerts, now=self.now)
         written, self.drift_result = nightly.write(self.outputs, outcome, amend)
         return written
 

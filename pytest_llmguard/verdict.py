@@ -12,9 +12,10 @@ from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
+from pytest_llmguard.absolute import check_absolute
 from pytest_llmguard.budgets import Budget
 from pytest_llmguard.config.records import GateConfig
-from pytest_llmguard.gate import check_absolute, compare
+from pytest_llmguard.gate import compare
 from pytest_llmguard.outcome import BaselineInfo, CaseRegression, Comparison, Judgement, Verdict
 from pytest_llmguard.records import ScoredObservation
 from pytest_llmguard.regressions import find_regressions

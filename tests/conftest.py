@@ -10,10 +10,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
-import pytest
-
 # Import the engine (numpy, aiohttp, rapidfuzz) in the outer process: pytester's in-process
 # runs drop the modules first imported inside them, and numpy cannot be imported twice.
+# httpx too: a second httpcore (imported after a run dropped the first) makes httpx let
+# the first one's exceptions through unmapped (its map is built lazily by `import`).
+import httpcore  # noqa: F401
+import httpx  # noqa: F401
+import pytest
+
 import pytest_llmguard.session  # noqa: F401
 from pytest_llmguard.sim.server import SimServer
 

@@ -81,12 +81,10 @@ def test_a_session_plans_its_looks_from_what_it_can_call(tmp_path: Path) -> None
 def test_items_judge_their_planned_calls_not_the_gates_extra_looks(
     pytester: pytest.Pytester, sim_url: str
 ) -> None:
-    from tests.test_plugin import write_project
+    from tests.test_plugin import ALWAYS_BORDERLINE, write_project
 
     # Every budget undecided at every look (as in test_plugin's rounds test): two rounds.
-    pytester.makeconftest(
-        "import pytest_llmguard.adaptive as s\ns.borderline = lambda comparison: True\n"
-    )
+    pytester.makeconftest(ALWAYS_BORDERLINE)
     extra = (
         "compare: {baseline: baseline, candidate: candidate}\n"
         "gate: {min_cases: 3, adaptive_rounds: 2}\n"

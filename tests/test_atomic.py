@@ -30,3 +30,16 @@ def test_files_get_the_mode_of_the_umask(tmp_path: Path, umask_027: None, exclus
     write_atomic(path, "y", durable=True)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
     assert path.read_text() == "y"
+
+
+def test_never_world_writable_even_with_umask_0(tmp_path: Path) -> None:
+    """Artefacts hold prompts and outputs: a permissive umask still gives no one else write."""
+    old = os.umask(0)
+    try:
+        path = tmp_path / "new" / "deeper" / "run.json"
+        write_atomic(path, "{}")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o664
+    for folder in (path.parent, path.parent.parent):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o775

@@ -68,9 +68,11 @@ def test_a_budget_selected_by_node_id_is_judged_on_its_cases(
 
 
 @pytest.mark.parametrize("xdist", XDIST)
-def test_a_budget_with_nothing_to_judge_is_no_pass(
+def test_a_budget_scoped_to_no_case_is_an_error_never_a_pass(
     pytester: pytest.Pytester, sim_url: str, sim_log: SimLog, xdist: list[str]
 ) -> None:
+    # A by_tag budget whose tag no case has would judge nothing: said before any call,
+    # with the tags there are, and never a PASS (the budget item selected alone included).
     extra = GATED + "  by_tag: {nosuchtag: {error_rate: {max: 0.5}}}\n"
     write_project(pytester, sim_url, extra=extra)
     result = pytester.runpytest(
@@ -80,14 +82,9 @@ def test_a_budget_with_nothing_to_judge_is_no_pass(
         "no:cacheprovider",
         *xdist,
     )
-    assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.assert_outcomes(skipped=1)
-    result.stdout.fnmatch_lines(
-        [
-            "llmguard verdict: SKIP (PARTIAL RUN: not everything was judged)",
-            "incomplete: budget items were selected, but none of the cases they judge*",
-        ]
-    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*budgets.by_tag.nosuchtag*no case has it*"])
+    assert "PASS" not in result.stdout.str()
     assert sim_log.requests() == []
 
 

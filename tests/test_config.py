@@ -15,6 +15,8 @@ from pytest_llmguard.config import (
     LogsConfig,
     LogSourceConfig,
     Price,
+    RedactConfig,
+    RedactPattern,
     ReportConfig,
     RetryPolicy,
     RunConfig,
@@ -141,7 +143,7 @@ def test_design_example_builds_the_exact_config(tmp_path: Path) -> None:
         ),
         drift=DriftConfig(history=".llmguard/history", reference_runs=7),
         alerts=AlertsConfig(webhook_url_env="LLMGUARD_WEBHOOK_URL", github_issue=None),
-        redact=("email", "phone", "credit_card", "ssn", "ip", "api_key"),
+        redact=RedactConfig(("email", "phone", "credit_card", "ssn", "ip", "api_key")),
         sections={"sim": {}},
     )
 
@@ -540,3 +542,37 @@ def test_every_unknown_key_error_lists_the_allowed_keys() -> None:
 
     assert err.hint is not None
     assert err.hint.startswith("allowed keys here: provider, model, base_url, api_key_env")
+
+
+# --------------------------------------------------------------------------- redact, retention
+
+
+def test_redact_takes_kinds_and_labelled_patterns(tmp_path: Path) -> None:
+    write(
+        tmp_path / "llmguard.yaml",
+        """\
+        redact: [email, {label: customer_id, pattern: 'CUST-\\d{6}'}]
+        cache: {max_age_days: 30}
+        """,
+    )
+    cfg = load_config(str(tmp_path))
+    assert cfg.redact == RedactConfig(("email",), (RedactPattern("customer_id", r"CUST-\d{6}"),))
+    assert cfg.cache.max_age_days == 30.0
+    assert cfg.unimplemented_notes() == []
+
+
+@pytest.mark.parametrize(
+    ("item", "said"),
+    [
+        ("{label: x, pattern: 'CUST-('}", "redact pattern does not compile"),
+        ("{label: x, pattern: 'a*'}", "redact pattern matches the empty text"),
+        ("{label: Bad-Label, pattern: 'a'}", "redact"),
+        ("emails", "redact"),
+    ],
+)
+def test_bad_redact_items_are_config_errors_at_their_line(
+    tmp_path: Path, item: str, said: str
+) -> None:
+    write(tmp_path / "llmguard.yaml", f"run: {{repeat: 1}}\nredact: [{item}]\n")
+    error = error_of(tmp_path)
+    assert said in str(error) and "llmguard.yaml:2" in str(error)

@@ -49,7 +49,8 @@ def test_the_change_passes_its_budgets_across_two_workers(tmp_path: Path) -> Non
         "candidate": "python",
     }
     cases = report["cases"]
-    assert len(cases) == 2 * 14
+    # every case on both targets once; the sequential gate may have looked again at some
+    assert len([c for c in cases if c["repeat_index"] == 0]) == 2 * 14
     for case in cases:
         assert case["passed"] and case["error"] is None, case
         assert case["output"].endswith(".md]")  # the app's post-processing cited a source
@@ -65,8 +66,10 @@ def test_a_regressed_model_behind_the_app_fails_the_gate(tmp_path: Path) -> None
     done, report = run_example(tmp_path, env={"RAG_CANDIDATE_MODEL": "sim-regressed"})
     assert done.returncode == 1, done.stdout + done.stderr
     assert report["verdict"] == "fail"
-    failed = {c["metric"] for c in report["comparisons"] if c["verdict"] == "fail"}
-    assert {"check_pass_rate", "similarity_mean"} <= failed
+    verdicts = {c["metric"]: c["verdict"] for c in report["comparisons"]}
+    assert verdicts["check_pass_rate"] == "fail"
+    # 14 cases whose answers repeat word for word: the interval may stay across the budget
+    assert verdicts["similarity_mean"] in ("fail", "warn")
     candidate = [c for c in report["cases"] if c["target"] == "candidate"]
     assert any(not c["passed"] for c in candidate)
     assert all(c["passed"] for c in report["cases"] if c["target"] == "baseline")

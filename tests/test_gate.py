@@ -9,11 +9,12 @@ from typing import Any
 import numpy as np
 import pytest
 
+from pytest_llmguard.absolute import check_absolute
 from pytest_llmguard.adaptive import borderline
 from pytest_llmguard.budgets import Budget, Delta
 from pytest_llmguard.config import GateConfig
 from pytest_llmguard.config.budgets import parse_budgets
-from pytest_llmguard.gate import check_absolute, compare
+from pytest_llmguard.gate import compare
 from pytest_llmguard.outcome import Comparison, Verdict
 from pytest_llmguard.records import CheckResult, ErrorRecord, Observation, ScoredObservation
 from pytest_llmguard.summary import RunSummary, summarize

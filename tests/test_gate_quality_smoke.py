@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -108,3 +109,26 @@ def test_command_reproduces_the_settings(bench: ModuleType) -> None:
     assert bench.command(bench.Settings()) == ".venv/bin/python benchmarks/gate_quality.py"
     cmd = bench.command(bench.Settings(runs=50, noise_sigma=0.1, in_process=True))
     assert cmd.endswith("--runs 50 --noise-sigma 0.1 --in-process")
+
+
+def test_shards_saved_side_by_side_merge_into_one_table(bench: ModuleType, tmp_path: Path) -> None:
+    def shard(seed: int, fails: int) -> object:
+        tallies = {s.name: bench.Tally() for s in bench.SCENARIOS}
+        for tally in tallies.values():
+            tally.runs = 2
+            tally.verdicts = {g: {"fail": fails, "pass": 2 - fails} for g in bench.GATES}
+            tally.other_fails = dict.fromkeys(bench.GATES, 0)
+            tally.changes, tally.calls, tally.rounds = [1.0, 3.0], [1.0, 2.0], {0: 1, 1: 1}
+        return bench.Result(bench.Settings(runs=2, seed=seed), tallies, 10.0, 0)
+
+    paths = [str(tmp_path / f"s{seed}.json") for seed in (1, 2)]
+    bench.save(shard(1, 2), paths[0])
+    bench.save(shard(2, 1), paths[1])
+    merged = bench.merge([bench.load(p) for p in paths])
+    assert merged.settings.runs == 4
+    tally = merged.tallies["p95 latency +25%"]
+    assert tally.runs == 4 and tally.rate("default", "fail") == 0.75
+    assert tally.rounds == {0: 2, 1: 2} and tally.mean_calls() == 1.5
+    assert "| p95 latency +25% | 4 | +2.0% | 75.0% |" in bench.table(merged)
+    with pytest.raises(SystemExit, match="distinct"):
+        bench.merge([bench.load(paths[0]), bench.load(paths[0])])

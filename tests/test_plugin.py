@@ -76,6 +76,16 @@ REPORT_SCHEMA = json.loads(
     ).read_text()
 )
 XDIST = [pytest.param([], id="single"), pytest.param(["-n", "2"], id="xdist")]
+# A project conftest that declares every budget undecided at every look, for the run's
+# life only: pytester runs in this process, so the next test must get the real one back.
+ALWAYS_BORDERLINE = (
+    "import pytest_llmguard.adaptive as s\n"
+    "real = s.borderline\n"
+    "def pytest_configure(config):\n"
+    "    s.borderline = lambda comparison: True\n"
+    "def pytest_unconfigure(config):\n"
+    "    s.borderline = real\n"
+)
 
 
 @pytest.mark.parametrize("xdist", XDIST)
@@ -512,9 +522,7 @@ def test_adaptive_rounds_repeat_borderline_cases_once_each(
     # Whether real data is borderline depends on noise; gate.borderline() itself is unit
     # tested in test_gate.py. Here every budget is declared borderline (in every xdist
     # worker, through the project's conftest) to test the rounds deterministically.
-    pytester.makeconftest(
-        "import pytest_llmguard.adaptive as s\ns.borderline = lambda comparison: True\n"
-    )
+    pytester.makeconftest(ALWAYS_BORDERLINE)
     extra = (
         "compare: {baseline: baseline, candidate: candidate}\n"
         "gate: {min_cases: 3, adaptive: true, adaptive_rounds: 2}\n"

@@ -29,6 +29,7 @@ from pytest_llmguard.config.records import (
     RunConfig,
     TargetConfig,
 )
+from pytest_llmguard.config.redaction import parse_redact
 from pytest_llmguard.documents import Document
 from pytest_llmguard.exceptions import ConfigError
 from pytest_llmguard.suggest import did_you_mean_hint
@@ -91,7 +92,9 @@ def build_config(doc: Document, rootdir: str, path: str) -> Config:
                 )
             ),
         ),
-        cache=CacheConfig(**_present(data.get("cache") or {}, dir=str, mode=str)),
+        cache=CacheConfig(
+            **_present(data.get("cache") or {}, dir=str, mode=str, max_age_days=float)
+        ),
         budgets=_budgets(doc),
         gate=_gate(doc, targets),
         report=ReportConfig(**_present(data.get("report") or {}, json=str, markdown=str, html=str)),
@@ -101,7 +104,7 @@ def build_config(doc: Document, rootdir: str, path: str) -> Config:
         logs=logs,
         drift=_section(doc, parse_drift, "drift"),
         alerts=_section(doc, parse_alerts, "alerts"),
-        redact=tuple(data.get("redact") or ()),
+        redact=parse_redact(doc),
         **extra,
     )
 

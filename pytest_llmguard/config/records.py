@@ -79,6 +79,7 @@ class Price:
 class CacheConfig:
     dir: str = ".llmguard/cache"
     mode: str = "off"  # one of CACHE_MODES
+    max_age_days: float | None = None  # older entries are removed at the start of a run
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,6 +314,26 @@ class AlertsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class RedactPattern:
+    """A user pattern of ``redact:``: matches become ``[REDACTED:label]``."""
+
+    label: str
+    pattern: str
+
+
+@dataclass(frozen=True, slots=True)
+class RedactConfig:
+    """``redact:``: PII kinds and user patterns removed from every stored or sent artefact."""
+
+    kinds: tuple[str, ...] = ()
+    patterns: tuple[RedactPattern, ...] = ()
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.kinds or self.patterns)
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole validated configuration. Paths are as written (relative to rootdir)."""
 
@@ -334,17 +355,11 @@ class Config:
     logs: LogsConfig = field(default_factory=LogsConfig)
     drift: DriftConfig = field(default_factory=DriftConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
-    redact: tuple[str, ...] = ()
+    redact: RedactConfig = field(default_factory=RedactConfig)
 
     def unimplemented_notes(self) -> list[str]:
         """Said when the config uses a key this version does not fully act on yet."""
-        if not self.redact:
-            return []
-        return [
-            "redact: applied to the cases sampled from logs only; the cache, saved runs and "
-            "the JSON and HTML reports keep prompts and outputs as they are (the Markdown "
-            "report always redacts every kind)"
-        ]
+        return []
 
     @property
     def drift_history(self) -> str:

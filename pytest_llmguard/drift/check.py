@@ -24,7 +24,7 @@ from pytest_llmguard.drift.findings import DriftResult, Finding, TargetCheck
 from pytest_llmguard.drift.history import History, Night, SampleReader
 from pytest_llmguard.drift.night import NightSamples, case_fingerprint
 from pytest_llmguard.drift.outputs import first_outputs, output_test
-from pytest_llmguard.drift.production import ProductionRecord, production_drift
+from pytest_llmguard.drift.production import ProductionRecord, production_drift, window_notes
 from pytest_llmguard.drift.trends import (
     control_continuous,
     control_rate,
@@ -79,6 +79,7 @@ def check_drift(
     reader: SampleReader,
     *,
     production: Iterable[ProductionRecord] | None = None,
+    production_now: float | None = None,
 ) -> DriftResult:
     """Judge tonight against ``history`` (which must not contain tonight)."""
     grouped = by_target(tonight.scored)
@@ -94,8 +95,11 @@ def check_drift(
     notes = [*history.warnings, *reader.warnings]
     production_result = None
     if production is not None:
-        prod = production_drift(production, config.drift.production, now=tonight.started_at)
+        settings = config.drift.production
+        end = tonight.started_at if production_now is None else production_now
+        prod = production_drift(production, settings, now=end)
         production_result = prod.to_dict()
+        notes.extend(window_notes(prod, settings.min_rows))
         notes.append(f"production windows: {prod.correction}")
         notes.extend(f"production: not tested: {s}" for s in prod.skipped)
         findings.extend(

@@ -34,7 +34,8 @@ class Nightly:
     started_at: float
     git: dict[str, str | None] = field(default_factory=dict)
     alerts: bool = True  # False: judge and store, never notify (tests, `--no-alerts`)
-    production: Iterable[ProductionRecord] | None = None
+    production: Iterable[ProductionRecord] | None = None  # None: read from ``logs:``
+    now: float | None = None  # the production windows' end; None: started_at
 
     def __post_init__(self) -> None:
         self.store = open_store(self.config.drift_history, self.config.rootdir)
@@ -49,14 +50,18 @@ class Nightly:
                 (), (), notes=("an interrupted or incomplete run is not judged for drift",)
             )
         production = self.production
-        notes: tuple[str, ...] = ()
+        now = self.started_at if self.now is None else self.now
+        notes: list[str] = []
         if production is None and self.config.logs.enabled:
-            notes = (
-                "production drift: logs are configured, but reading them needs the "
-                "production-log readers (issue #13); only the replay was judged",
-            )
-        result = check_drift(self.config, tonight, history, reader, production=production)
-        return replace(result, notes=(*result.notes, *notes))
+            # Only the controller reads: the windows are read once, at the end of the run.
+            from pytest_llmguard.drift.production_logs import read_production
+
+            logs = read_production(self.config, now=now)
+            production, notes = logs.records, logs.notes()
+        result = check_drift(
+            self.config, tonight, history, reader, production=production, production_now=now
+        )
+        return replace(result, notes=(*notes, *result.notes))
 
     def finish(self, outcome: Outcome, document: str, result: DriftResult) -> DriftResult:
         """Store tonight (whole report, digest, samples), prune, and alert."""

@@ -25,6 +25,7 @@ A window with fewer than ``min_rows`` (30) values of a field is not tested (said
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,6 +94,7 @@ class ProductionDrift:
     correction: str
     window: tuple[float, float, float]  # reference start, recent start, recent end
     skipped: tuple[str, ...] = field(default=())
+    counts: tuple[int, int] = (0, 0)  # records in the reference and the recent window
 
     @property
     def drifted(self) -> tuple[FieldTest, ...]:
@@ -104,6 +106,7 @@ class ProductionDrift:
             "correction": self.correction,
             "window": list(self.window),
             "skipped": list(self.skipped),
+            "records": {"reference": self.counts[0], "recent": self.counts[1]},
         }
 
 
@@ -198,7 +201,8 @@ def production_drift(
         f"Holm step-down over all {len(tests)} tests of the night at family-wise "
         f"alpha {settings.alpha:g}"
     )
-    return ProductionDrift(decided, correction, (ref_start, recent_start, end), tuple(skipped))
+    window = (ref_start, recent_start, end)
+    return ProductionDrift(decided, correction, window, tuple(skipped), (len(ref), len(cur)))
 
 
 def _decide(test: FieldTest, p_adjusted: float, s: ProductionSettings) -> FieldTest:
@@ -222,3 +226,25 @@ def _decide(test: FieldTest, p_adjusted: float, s: ProductionSettings) -> FieldT
     return FieldTest(
         **{**test.to_dict(), "p_adjusted": p_adjusted, "drifted": drifted, "reason": why}
     )
+
+
+def window_notes(drift: ProductionDrift, min_rows: int) -> list[str]:
+    """How many records each window held, and which window was too small to test."""
+    ref_start, recent_start, end = drift.window
+    n_ref, n_recent = drift.counts
+    out = [
+        f"production windows: reference {when_utc(ref_start)} .. {when_utc(recent_start)} held "
+        f"{n_ref:,} record(s), recent .. {when_utc(end)} held {n_recent:,}"
+    ]
+    for name, n in (("reference", n_ref), ("recent", n_recent)):
+        if n < min_rows:
+            out.append(
+                f"production: the {name} window holds {n:,} record(s), under "
+                f"drift.production.min_rows ({min_rows}): too small to test"
+            )
+    return out
+
+
+def when_utc(seconds: float) -> str:
+    """A window bound in the drift output: to the minute, in UTC."""
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(seconds))

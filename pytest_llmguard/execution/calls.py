@@ -18,6 +18,7 @@ from typing import Any
 from pytest_llmguard.cache import ResponseCache
 from pytest_llmguard.config import Config, TargetConfig
 from pytest_llmguard.judge import JudgeResult, judge_outputs, judge_target_config
+from pytest_llmguard.privacy.redactor import Redactor
 from pytest_llmguard.records import Case, Observation, ScoredObservation
 from pytest_llmguard.runner import CallUnit, Engine
 from pytest_llmguard.scoring import score_batch
@@ -43,7 +44,11 @@ class CallWork:
         self.rate_share = rate_share
         self.notes: list[str] = []
         self.judge_runs: list[dict[str, Any]] = []  # one JudgeResult.to_dict() per batch
-        self.cache = ResponseCache(Path(config.rootdir) / config.cache.dir, config.cache.mode)
+        self.cache = ResponseCache(
+            Path(config.rootdir) / config.cache.dir,
+            config.cache.mode,
+            Redactor.of(config.redact),
+        )
         self._opened: OpenedTargets | None = None
 
     @property

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_llmguard.atomic import write_atomic
+from pytest_llmguard.atomic import make_dirs, write_atomic
 from pytest_llmguard.config.records import Config
 from pytest_llmguard.drift.findings import DriftResult, Finding
 from pytest_llmguard.drift.render import finding_markdown
@@ -159,7 +159,7 @@ def send_alerts(config: Config, result: DriftResult, *, now: float) -> AlertRepo
             f"{len(told)} change(s) not sent: no alert channel configured "
             "(alerts.webhook_url_env, alerts.github_issue)"
         )
-    folder.mkdir(parents=True, exist_ok=True)
+    make_dirs(folder)
     write_atomic(path, json.dumps(state, indent=1, ensure_ascii=False), durable=True)
     return AlertReport(tuple(lines), failed)
 

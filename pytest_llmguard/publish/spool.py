@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_llmguard.atomic import write_atomic
+from pytest_llmguard.atomic import make_dirs, write_atomic
 
 _NAME = re.compile(r"^(?P<n>\d{6})-(?P<channel>[a-z_]+)\.json$")
 
@@ -56,7 +56,7 @@ class Spool:
 
     def add(self, channel: str, message: Mapping[str, Any]) -> Path:
         """Keep a message for a later run."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.directory)
         numbers = [int(m["n"]) for n in os.listdir(self.directory) if (m := _NAME.match(n))]
         path = self.directory / f"{max(numbers, default=0) + 1:06d}-{channel}.json"
         write_atomic(path, json.dumps(message, ensure_ascii=False), durable=True)

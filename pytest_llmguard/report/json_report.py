@@ -72,6 +72,7 @@ def build_report(outcome: Outcome) -> dict[str, Any]:
                 "started_at": o.started_at,
                 "finish_reason": o.finish_reason,
                 "tokens_estimated": o.tokens_estimated,
+                "redacted": list(o.redacted),  # kinds removed from the stored text (redact:)
                 "error": error.to_dict() if error else None,
                 "checks": [c.to_dict() for c in s.checks],
                 "scores": dict(s.scores),

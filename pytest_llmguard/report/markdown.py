@@ -120,15 +120,16 @@ def _headline(outcome: Outcome) -> list[str]:
     said = [f"{counts[v]} {word}" for v, word in _COUNT_WORDS if counts[v]]
     tail = f" · budgets: {', '.join(said)}" if said else ""
     lines = [COMMENT_MARKER, f"## {icon} llmguard: {outcome.verdict.upper()}{tail}", ""]
+    unjudged = incomplete_lines(outcome)
+    if unjudged:  # before anything else: this run is no PASS, whatever follows
+        lines.append("**Partial run**: not everything was judged, so this is no PASS:")
+        lines.extend(f"- {escape_cell(reason, 400)}" for reason in unjudged)
+        lines.append("")
     for side in sides(outcome):
         lines.append(
             f"- **{side.role.capitalize()}:** {escape_cell(side.target, 80)} "
             f"({escape_cell(side.model, 120)}), {escape_cell(side.origin, 200)}"
         )
-    unjudged = incomplete_lines(outcome)
-    if unjudged:
-        lines.append("\n**Partial run**: not everything was judged, so this is no PASS:")
-        lines.extend(f"- {escape_cell(reason, 400)}" for reason in unjudged)
     return lines
 
 

@@ -12,7 +12,8 @@ The model's knobs then shape it, in this order:
 3. verbosity > 1: deterministic filler sentences add ``verbosity - 1`` times the words
    (JSON is pretty-printed instead, so it stays valid); verbosity < 1 drops sentences;
 4. repetition (per prompt, ``repetition_rate``): one sentence loops at the end;
-5. ``max_tokens`` cuts the text (``finish_reason: length``).
+5. echo (per prompt, ``echo_rate``): the answer first quotes the user's message;
+6. ``max_tokens`` cuts the text (``finish_reason: length``).
 
 A grading request from the LLM-as-judge (see ``sim.judge``) is answered by the
 simulated judge instead: deterministic JSON, untouched by the knobs, cut by ``max_tokens``.
@@ -130,6 +131,8 @@ def answer(
     reference = book.get(last_user)
     base = reference if reference is not None else generate(last_user, prompt_sha, seed)
     text = shape(model, base, prompt_sha, seed, draw)
+    if unit(seed, "echo", model.name, prompt_sha) < model.echo_rate:
+        text = f"You wrote: {last_user}\n{text}"  # what a leaky assistant does
     return _cap(text, max_tokens, model.reasoning_tokens)
 
 

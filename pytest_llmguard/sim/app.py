@@ -12,7 +12,6 @@ Everything runs on the event loop thread; only the log is also read from other t
 from __future__ import annotations
 
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -28,23 +27,19 @@ from pytest_llmguard.sim.answers import (
 from pytest_llmguard.sim.anthropic import AnthropicMessages
 from pytest_llmguard.sim.chat import ChatCall
 from pytest_llmguard.sim.determinism import prompt_sha, unit
-from pytest_llmguard.sim.dialect import CallPlan, Dialect, Responder
+from pytest_llmguard.sim.dialect import CallPlan, Dialect
 from pytest_llmguard.sim.embeddings import embed
 from pytest_llmguard.sim.faults import (
-    DELIVERS_CONTENT,
-    RESPONDERS,
     SimOverrides,
-    fault_status,
     pick_fault,
-    respond,
     sim_overrides,
 )
 from pytest_llmguard.sim.http import HttpConnection, Request, response
 from pytest_llmguard.sim.latency import plan_latency_ms
 from pytest_llmguard.sim.models import SimModel
+from pytest_llmguard.sim.openai_chat import OpenAIChat, openai_error
 from pytest_llmguard.sim.request_body import (
     ChatRequest,
-    chat_request,
     embeddings_request,
     json_object,
 )
@@ -300,7 +295,7 @@ class SimApp:
             emb = embeddings_request(json_object(req.body))
         except ValueError as exc:
             self._log_request(req, status=400)
-            conn.send(_error(400, str(exc), "invalid_request_error"))
+            conn.send(openai_error(400, str(exc), "invalid_request_error"))
             return
         tokens = sum(count_tokens(t) for t in emb.inputs)
         vectors = [embed(t, emb.dimensions) for t in emb.inputs]
@@ -333,7 +328,7 @@ class SimApp:
             return
         self._log_request(req, status=404)
         message = f"Unknown request URL: {req.method} {req.path}."
-        conn.send(_error(404, message, "unknown_url"))
+        conn.send(openai_error(404, message, "unknown_url"))
 
     def _log_request(
         self,
@@ -366,61 +361,3 @@ class SimApp:
         )
         with self._log_lock:
             self._log.append(row)
-
-
-def _error(status: int, message: str, code: str) -> bytes:
-    error_type = "invalid_request_error" if status < 500 else "server_error"
-    return response(status, payloads.error_body(message, error_type, code))
-
-
-class OpenAIChat:
-    """The OpenAI Chat Completions dialect (``/v1/chat/completions``)."""
-
-    responders: Mapping[str, Responder] = RESPONDERS
-    delivers_content = DELIVERS_CONTENT
-    automatic_cache = True
-
-    def authorized(self, req: Request, key: str) -> bool:
-        return req.headers.get("authorization") == f"Bearer {key}"
-
-    def parse(self, req: Request) -> ChatRequest:
-        return chat_request(json_object(req.body))
-
-    def error(self, status: int, message: str) -> bytes:
-        codes = {401: "invalid_api_key", 404: "model_not_found", 400: "invalid_request_error"}
-        return _error(status, message, codes.get(status, "invalid_request_error"))
-
-    def fault_status(
-        self, fault: str, headers: Mapping[str, str], draw: float | None
-    ) -> int | None:
-        return fault_status(fault, headers, draw)
-
-    def call(
-        self,
-        conn: HttpConnection,
-        req: Request,
-        chat: ChatRequest,
-        completion: Completion,
-        plan: CallPlan,
-    ) -> ChatCall:
-        return ChatCall(
-            conn,
-            req.headers,
-            plan.model,
-            completion,
-            plan.prompt_tokens,
-            plan.cached_tokens,
-            plan.latency_s,
-            plan.ttft_s,
-            chat.stream,
-            chat.include_usage,
-            f"chatcmpl-sim-{plan.prompt_sha}-{plan.attempt}",
-            int(time.time()),
-            plan.retry_after_s,
-        )
-
-    def respond(self, call: ChatCall, fault: str | None) -> None:
-        respond(call, fault)
-
-    def reset(self) -> None:
-        return None

@@ -76,6 +76,7 @@ class SimModel:
     accuracy_share: float = 1.0
     variable_share: float = 0.0
     variation: float = 0.3
+    echo_rate: float = 0.0  # per prompt: the answer first quotes the user's message
 
     @property
     def fault_rate(self) -> float:
@@ -122,6 +123,7 @@ _RATE_KNOBS = (
     "truncated_rate",
     "refusal_rate",
     "repetition_rate",
+    "echo_rate",
 )
 # knob -> (lowest, highest or None, what to say when out of range)
 _RANGES: Mapping[str, tuple[float, float | None, str]] = {

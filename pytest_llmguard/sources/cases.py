@@ -4,7 +4,7 @@
   its ``params``; ``logs.checks`` its checks (a ``similarity`` check only where there
   is a logged response); ``logs`` its tag (``-m logs``); the record's place its
   ``provenance``.
-- PII is redacted (``metrics.pii.redact``, the kinds of ``redact:``, default all)
+- PII is redacted (``privacy.redactor``: the kinds and patterns of ``redact:``, default every kind)
   from every message and the response here, before anything is written or sent:
   a log case is replayed as ``[REDACTED:email]``, never with the customer's address.
 - A case id is a slug of the (redacted) question and a hash of the record's identity
@@ -24,7 +24,8 @@ from dataclasses import replace
 from typing import Any
 
 from pytest_llmguard.golden import GoldenSet
-from pytest_llmguard.metrics.pii import redact
+from pytest_llmguard.metrics.pii import PII_KINDS
+from pytest_llmguard.privacy.redactor import Redactor
 from pytest_llmguard.records import Case, Check, Message
 from pytest_llmguard.sources.record import LogRecord
 from pytest_llmguard.sources.window import iso_utc
@@ -50,12 +51,13 @@ def to_case(
     record: LogRecord,
     set_name: str,
     *,
-    kinds: Sequence[str] | None = None,
+    redactor: Redactor | None = None,
     checks: Sequence[Mapping[str, Any]] = (),
 ) -> Case:
-    """The case replaying ``record`` (redacted; ``kinds`` of PII, default all)."""
-    messages = tuple(Message(m.role, redact(m.content, kinds)) for m in record.messages)
-    expected = redact(record.response, kinds) if record.response is not None else None
+    """The case replaying ``record`` (redacted by ``redactor``, default every PII kind)."""
+    scrub = redactor or Redactor(PII_KINDS)
+    messages = tuple(Message(m.role, scrub.text(m.content)) for m in record.messages)
+    expected = scrub.optional(record.response)
     users = [m.content for m in messages if m.role == "user"]
     question = users[-1] if users else (messages[-1].content if messages else "")
     kept = [
@@ -85,7 +87,7 @@ def log_sets(
     records: Iterable[LogRecord],
     *,
     taken_names: Iterable[str] = (),
-    kinds: Sequence[str] | None = None,
+    redactor: Redactor | None = None,
     checks: Sequence[Mapping[str, Any]] = (),
 ) -> tuple[tuple[GoldenSet, ...], dict[str, LogRecord]]:
     """One pseudo golden set per log file, and the record behind each case key.
@@ -104,7 +106,7 @@ def log_sets(
         taken.add(name)
         cases: dict[str, Case] = {}
         for record in by_file[file]:
-            case = to_case(record, name, kinds=kinds, checks=checks)
+            case = to_case(record, name, redactor=redactor, checks=checks)
             if case.id in cases:  # two records, one identity hash prefix: keep both apart
                 case = replace(case, id=f"{case.id}-{len(cases)}")
             cases[case.id] = case

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from pytest_llmguard.config.records import Config, LogsConfig
 from pytest_llmguard.golden import GoldenSet
+from pytest_llmguard.privacy.redactor import Redactor
 from pytest_llmguard.records import Case
 from pytest_llmguard.sources.base import LogFormat, ReadContext
 from pytest_llmguard.sources.cases import log_sets
@@ -85,7 +86,7 @@ def load_log_cases(config: Config, *, now: float, taken_names: Iterable[str] = (
     sets, records = log_sets(
         sample.records,
         taken_names=taken_names,
-        kinds=config.redact or None,
+        redactor=Redactor.for_logs(config.redact),
         checks=logs.checks,
     )
     return LogCases(sets=sets, records=records, read=tally.report(), sample=sample)

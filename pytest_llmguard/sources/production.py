@@ -21,14 +21,23 @@ from dataclasses import replace
 
 from pytest_llmguard.baseline import ProductionSide
 from pytest_llmguard.config.records import PRODUCTION, Config, Price, QualitySettings
-from pytest_llmguard.metrics.pii import redact
+from pytest_llmguard.metrics.pii import PII_KINDS, redact
 from pytest_llmguard.outcome import BaselineInfo
 from pytest_llmguard.pricing import cost_usd, find_price
+from pytest_llmguard.privacy.redactor import Redactor
 from pytest_llmguard.records import Case, ErrorRecord, Observation, ScoredObservation
 from pytest_llmguard.sources.loading import LogCases
 from pytest_llmguard.sources.record import LogRecord
 
-__all__ = ["observations", "production_side", "scored"]
+__all__ = ["logged_cost", "observations", "production_side", "scored"]
+
+
+def logged_cost(record: LogRecord, pricing: Mapping[str, Price]) -> float | None:
+    """The record's cost: the log's own, else the price table's for its model and tokens."""
+    if record.cost_usd is not None or not record.model:
+        return record.cost_usd
+    price = find_price(record.model, pricing)
+    return cost_usd(price, record.input_tokens, record.output_tokens, record.cached_tokens)
 
 
 def observations(
@@ -48,10 +57,7 @@ def observations(
                 redact(detail)[:500],
                 record.error_status,
             )
-        cost = record.cost_usd
-        if cost is None and record.model:
-            price = find_price(record.model, pricing)
-            cost = cost_usd(price, record.input_tokens, record.output_tokens, record.cached_tokens)
+        cost = logged_cost(record, pricing)
         out.append(
             Observation(
                 case_key=case.key,
@@ -78,7 +84,7 @@ def scored(
     pairs: Sequence[tuple[Case, LogRecord]],
     pricing: Mapping[str, Price],
     quality: QualitySettings,
-    kinds: Sequence[str] | None = None,
+    redactor: Redactor | None = None,
 ) -> tuple[ScoredObservation, ...]:
     """The production side, scored, with feedback and outputs redacted."""
     from pytest_llmguard.scoring import score_batch
@@ -92,10 +98,8 @@ def scored(
         scores = dict(s.scores)
         if record.feedback is not None:
             scores["feedback_negative"] = 1.0 if record.feedback == "negative" else 0.0
-        output = s.observation.output
-        observation = replace(
-            s.observation, output=redact(output, kinds) if output is not None else None
-        )
+        scrub = redactor or Redactor(PII_KINDS)
+        observation = replace(s.observation, output=scrub.optional(s.observation.output))
         out.append(replace(s, observation=observation, scores=scores))
     return tuple(out)
 
@@ -113,5 +117,5 @@ def production_side(cases: LogCases, config: Config) -> ProductionSide:
         target=PRODUCTION,
         model=model or "unknown model",
     )
-    kinds = config.redact or None
-    return ProductionSide(info, scored(pairs, config.pricing, config.quality, kinds))
+    redactor = Redactor.for_logs(config.redact)
+    return ProductionSide(info, scored(pairs, config.pricing, config.quality, redactor))

@@ -62,6 +62,14 @@ class RunStore(Protocol):
         """The bytes of a run's attachment ``name``, or None when it has none."""
         ...
 
+    def rewrite(self, ref: RunRef, document: str, attachments: Mapping[str, str]) -> None:
+        """Replace a run's document and the named attachments, each atomically (erasure)."""
+        ...
+
+    def remove(self, ref: RunRef) -> None:
+        """Remove one run and its attachments."""
+        ...
+
     def runs(self) -> list[RunRef]:
         """Every stored run, oldest first (partial runs included, flagged)."""
         ...

@@ -19,7 +19,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from pytest_llmguard.atomic import write_atomic
+from pytest_llmguard.atomic import make_dirs, write_atomic
 from pytest_llmguard.exceptions import SavedRunError
 from pytest_llmguard.store.base import RunMeta, RunRef
 from pytest_llmguard.store.runs import SavedRun, load_run
@@ -112,7 +112,7 @@ class FileRunStore:
         for name in attachments or {}:
             if not _ATTACHMENT_NAME.match(name) or name == "partial":
                 raise ValueError(f"not an attachment name: {name!r}")
-        self.directory.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.directory)
         commit = (meta.commit or "nogit")[:12].lower()
         if commit != "nogit" and not _COMMIT_REF.match(commit):
             commit = "nogit"  # never put an odd string into a file name
@@ -132,6 +132,29 @@ class FileRunStore:
             None if commit == "nogit" else commit,
             meta.partial,
         )
+
+    def rewrite(self, ref: RunRef, document: str, attachments: Mapping[str, str]) -> None:
+        """Replace a stored run's document and attachments in place (erasure on request).
+
+        Each file is replaced by one rename: a reader sees the old file or the new one.
+        The attachments go first, as in ``save``, so they never hold what the run no longer does.
+        """
+        stem = Path(ref.location).name.removesuffix(".json").removesuffix(".partial")
+        for name, text in attachments.items():
+            if not _ATTACHMENT_NAME.match(name):
+                raise ValueError(f"not an attachment name: {name!r}")
+            write_atomic(self.directory / f"{stem}.{name}.json", text, durable=True)
+        write_atomic(ref.location, document, durable=True)
+
+    def remove(self, ref: RunRef) -> None:
+        """Remove one run and its attachments (its claim stays: no number is reused)."""
+        stem = Path(ref.location).name.removesuffix(".json").removesuffix(".partial")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(ref.location)
+        for name in os.listdir(self.directory):
+            if name.startswith(stem + ".") and _ATTACHMENT.match(name):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.directory / name)
 
     def resolve(self, ref: str) -> RunRef:
         runs = self.runs()

@@ -83,6 +83,14 @@ def _score(name: str) -> SampleDef:
     return SampleDef(name, read, successful_only=True)
 
 
+def _passed(s: ScoredObservation) -> float | None:
+    """1 or 0; unknown (None) when it passed only because a check could not be re-checked
+    (a replayed redacted output): counting it as a pass would be a silent pass."""
+    if s.passed and any(c.unchecked for c in s.checks):
+        return None
+    return float(s.passed)
+
+
 def _always(name: str, extract: Callable[[ScoredObservation], bool]) -> SampleDef:
     """A yes/no known for every observation."""
     return SampleDef(
@@ -102,7 +110,7 @@ SAMPLES: Mapping[str, SampleDef] = {
         _number("cost_usd", required=True),
         _score("similarity"),
         _always("error", lambda s: not s.observation.ok),
-        _always("passed", attrgetter("passed")),
+        SampleDef("passed", lambda scored: list(map(_passed, scored)), successful_only=False),
         _flag("hallucination", FLAG_THRESHOLD),
         _flag("pii", FLAG_THRESHOLD),
         _flag("refusal", FLAG_THRESHOLD),

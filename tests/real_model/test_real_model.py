@@ -184,7 +184,8 @@ def test_streams_cut_short_by_the_server_are_errors_not_successes(
         pytester,
         "streaming at concurrency 2 against --interrupt_requests True",
         _target("streamed", INTERRUPTING_URL, stream=True),
-        "",
+        # Before issue #16 the cut streams were empty successes: error_rate 0, a PASS.
+        "budgets: {error_rate: {max: 0}}\n",
         "--llmguard-concurrency",
         "2",
     )
@@ -199,3 +200,4 @@ def test_streams_cut_short_by_the_server_are_errors_not_successes(
     note(f"{len(cut)} of {len(cases)} streams were cut short and reported as invalid_response")
     assert cut, "no stream was interrupted: the server did not cut any (is it interrupting?)"
     assert report["targets"]["streamed"]["metrics"]["error_rate"] == len(cut) / len(cases)
+    assert report["verdict"] == "fail"

@@ -380,3 +380,51 @@ def test_reports_are_read_back_by_llmguard_report(hostile: HostileRun) -> None:
     saved = Path(hostile.run.path) / "saved.json"
     assert json.loads(saved.read_text(encoding="utf-8"))["run"]["complete"] is True
     assert main(["report", str(saved)]) == 0
+
+
+def test_one_output_that_breaks_a_scorer_fails_its_own_case_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A scorer (or the batch similarity) that raises on one output: that case fails with a
+    ``scoring`` check naming the error, every other case is scored as usual."""
+    from pytest_llmguard import scoring
+    from pytest_llmguard.config.records import QualitySettings
+    from pytest_llmguard.records import Case, Message, Observation
+
+    real_repetition = scoring.repetition_metric.repetition_score
+    real_pair = scoring.pair_similarity
+
+    def repetition(output: str) -> float:
+        if output == "poison":
+            raise OverflowError("int too large to convert to float")
+        return real_repetition(output)
+
+    def batch(*args: Any, **kwargs: Any) -> Any:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    def pair(out: str, ref: str, *args: Any, **kwargs: Any) -> float:
+        if out == "unpairable":
+            raise ValueError("exceeds the limit for integer string conversion")
+        return real_pair(out, ref, *args, **kwargs)
+
+    monkeypatch.setattr(scoring.repetition_metric, "repetition_score", repetition)
+    monkeypatch.setattr(scoring, "similarity_batch", batch)
+    monkeypatch.setattr(scoring, "pair_similarity", pair)
+    outputs = ["fine answer", "poison", "unpairable", "another fine answer"]
+    cases = [
+        Case("s", "s.yaml", f"c{i}", (Message("user", "q"),), expected="fine answer")
+        for i in range(len(outputs))
+    ]
+    observations = [
+        Observation(f"s.yaml::c{i}", "t", 0, "m", out, 1.0) for i, out in enumerate(outputs)
+    ]
+    fine, poisoned, unpairable, other = scoring.score_batch(cases, observations, QualitySettings())
+    for ok in (fine, other):
+        assert ok.passed and ok.scores["similarity"] is not None, ok
+    assert fine.scores["similarity"] == pytest.approx(1.0)
+    assert not poisoned.passed
+    (check,) = poisoned.checks
+    assert check.name == "scoring" and "OverflowError: int too large" in check.detail
+    assert poisoned.scores["similarity"] is not None  # what was scored is kept
+    assert unpairable.scores["similarity"] is None  # no score for the pair that broke
+    assert unpairable.scores["repetition"] is not None

@@ -2,9 +2,10 @@
 
 Real ``pytest --llmguard`` subprocesses. Crashes are injected by the project's own
 ``conftest.py`` (imported by every process of the run, and inherited by the forked call
-child): the engine raises halfway through its calls, or scoring raises as a whole. A
-worker crash is a SIGKILL to one xdist worker while it is calling. SIGTERM goes to the
-main process only, as ``timeout``, ``docker stop`` and Kubernetes send it.
+child): the engine raises halfway through its calls, the forked call child is SIGKILLed
+halfway, or scoring raises as a whole. A worker crash is a SIGKILL to one xdist worker
+while it is calling. SIGTERM goes to the main process only, as ``timeout``, ``docker
+stop`` and Kubernetes send it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from tests.reliability.project import Project, Run, child_pids
 
 CRASH_CONFTEST = """
 import os
+import signal
 
 import pytest_llmguard.execution.calls as calls
 import pytest_llmguard.execution.forked as forked
@@ -38,12 +40,20 @@ async def _exploding_run(self, units, on_observation=None):
     raise RuntimeError("engine exploded")
 
 
+async def _dying_run(self, units, on_observation=None):
+    half = units[: max(1, len(units) // 2)]
+    await _run(self, half, on_observation)
+    os.kill(os.getpid(), signal.SIGKILL)  # the call child dies: no error, no summary
+
+
 def _exploding_score(*args, **kwargs):
     raise RuntimeError("scorer exploded")
 
 
 if os.environ.get("CRASH") == "engine":
     runner.Engine.run = _exploding_run
+elif os.environ.get("CRASH") == "child-dies":
+    runner.Engine.run = _dying_run
 elif os.environ.get("CRASH") == "scoring":
     calls.score_batch = forked.score_batch = _exploding_score
 """
@@ -100,6 +110,7 @@ def _assert_incomplete(run: Run, why: str) -> dict[str, Any]:
     [
         pytest.param("engine", "0", "engine exploded", id="engine-in-process"),
         pytest.param("engine", "1", "engine exploded", id="engine-in-call-child"),
+        pytest.param("child-dies", "1", "ended without finishing", id="call-child-killed"),
         pytest.param("scoring", "0", "scorer exploded", id="scoring-in-process"),
         pytest.param("scoring", "1", "scorer exploded", id="scoring-in-items-process"),
     ],
@@ -113,7 +124,7 @@ def test_a_crash_never_reports_pass(
         env={"CRASH": crash, "LLMGUARD_FORK": fork},
     )  # fmt: skip
     report = _assert_incomplete(run, why)
-    if crash == "engine":
+    if crash != "scoring":
         # what was called before the crash is reported; the rest fail, saying why
         assert 0 < len(report["cases"]) < 2 * N_CASES
         assert "not called: " in run.stdout and why in run.stdout
@@ -168,7 +179,10 @@ def test_a_killed_xdist_worker_stalls_nothing(
 def test_sigterm_is_handled_like_ctrl_c(
     tmp_path: Path, sim_url: str, sim_log: SimLog, workers: int
 ) -> None:
-    project = _project(tmp_path, sim_url, headers={"x-sim-latency-ms": "400"})
+    # Under xdist each worker calls only its share: slower calls leave time for the signal
+    # to reach the workers on a loaded machine before every call is made.
+    latency = "1000" if workers else "400"
+    project = _project(tmp_path, sim_url, headers={"x-sim-latency-ms": latency})
     temp = tmp_path / "tmp"
     temp.mkdir()
 
