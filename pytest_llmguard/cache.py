@@ -45,7 +45,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_llmguard.atomic import AppendOnlyFile, utf8
+from pytest_llmguard.atomic import AppendOnlyFile, make_dirs, utf8
 
 # the pack layout's public names, re-exported (MAX_PACKS, PACK_SUFFIX, compact, pack_line)
 from pytest_llmguard.cache_packs import MAX_PACKS as MAX_PACKS
@@ -225,7 +225,7 @@ class ResponseCache:
     def _writer(self) -> AppendOnlyFile:
         if self._pack is not None and self._pack_pid == os.getpid():
             return self._pack
-        os.makedirs(self._root, exist_ok=True)
+        make_dirs(self.directory)  # never world-writable: packs hold prompts and outputs
         compact(self._root)
         name = f"{time.time_ns():016x}-{os.getpid()}-{secrets.token_hex(4)}{PACK_SUFFIX}"
         pack = AppendOnlyFile(os.path.join(self._root, name))

@@ -160,6 +160,8 @@ def purge_packs(root: str, doomed: Doomed) -> int:
     """
     if not pack_names(root):
         return 0
+    # Without flock (Windows) a live pack cannot be told from an idle one: every pack is
+    # rewritten, and a concurrent writer's later entries may be lost (misses, re-recorded).
     lock_fd = os.open(os.path.join(root, LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o664)
     try:
         if fcntl is not None:

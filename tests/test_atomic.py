@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from pytest_llmguard.atomic import write_atomic
+from pytest_llmguard.cache import ResponseCache, request_key
+from pytest_llmguard.records import Observation
 
 
 @pytest.fixture()
@@ -42,4 +44,18 @@ def test_never_world_writable_even_with_umask_0(tmp_path: Path) -> None:
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o664
     for folder in (path.parent, path.parent.parent):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o775
+
+
+def test_the_cache_packs_and_folder_are_never_world_writable(tmp_path: Path) -> None:
+    old = os.umask(0)
+    try:
+        cache = ResponseCache(tmp_path / "cache" / "deeper", "record")
+        cache.put(request_key({"x": 1}, 0), Observation("s::a", "t", 0, "m", "hi", 1.0))
+        cache.close()
+    finally:
+        os.umask(old)
+    (pack,) = (tmp_path / "cache" / "deeper").glob("*.pack")
+    assert stat.S_IMODE(pack.stat().st_mode) == 0o664
+    for folder in (pack.parent, pack.parent.parent):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o775
