@@ -141,11 +141,18 @@ class RunOutputs:
 
     def write(self, outcome: Outcome, amend: Amend | None) -> Outcome:
         """Every report and the save, each attempted whatever happens to the others."""
+        return self.write_documented(outcome, amend)[0]
+
+    def write_documented(
+        self, outcome: Outcome, amend: Amend | None, *, render: bool = False
+    ) -> tuple[Outcome, str | None]:
+        """``write``, and the JSON document it rendered (rendered even without a JSON
+        report or a save with ``render``; None if the amendment broke it)."""
         paths = self.report_paths()
         failed: list[str] = []
         document = None
         saving = self.options.save_path is not None or self.options.save_to_store
-        if "json" in paths or saving:
+        if "json" in paths or saving or render:
             try:
                 document = render_json(outcome, amend)
             except Exception as exc:  # a hook's amendment, say: the Markdown still goes out
@@ -155,7 +162,8 @@ class RunOutputs:
         if saving and document is not None:
             text, partial = document, not outcome.complete
             attempt("saved run", lambda: self._save(text, partial=partial), written, failed)
-        return replace(outcome, reports_written=tuple(written), unwritten=tuple(failed))
+        written_outcome = replace(outcome, reports_written=tuple(written), unwritten=tuple(failed))
+        return written_outcome, document
 
     def _save(self, document: str, *, partial: bool) -> str:
         """Save the run: into the run store, or to the file ``--llmguard-save`` named."""

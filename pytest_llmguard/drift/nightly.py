@@ -93,8 +93,11 @@ class Nightly:
         from pytest_llmguard.atomic import write_atomic
 
         drift = self.judge(outcome)
-        written = outputs.write(outcome, with_drift(amend, drift))
-        document = render_json(outcome, with_drift(amend, drift))
+        # The night is stored as the report was written (rendered once); if a hook's
+        # amendment broke that report, the night is stored without the amendment.
+        written, document = outputs.write_documented(outcome, with_drift(amend, drift), render=True)
+        if document is None:
+            document = render_json(outcome, with_drift(None, drift))
         drift = self.finish(outcome, document + "\n", drift)
         json_path = outputs.report_paths().get("json")
         if json_path is not None and json_path in written.reports_written:
