@@ -87,8 +87,10 @@ def test_the_default_gate_looks_again_at_an_undecided_budget(bench: ModuleType) 
     golden = bench.GoldenSet("gate", bench.SET_PATH, tuple(cases))
     scenario = bench.SCENARIOS[1]  # p95 latency +25%
     # Latency is measured for real, so on a busy machine one seed's first look can be
-    # decided already. The test is about an undecided budget: take the first seed with one.
-    for seed in range(3, 9):
+    # decided already (and another budget can be the undecided one). The test is about an
+    # undecided p95 budget: take the first seed whose first look left it undecided, and
+    # check that the session looked again because of it.
+    for seed in range(3, 11):
         with (
             tempfile.TemporaryDirectory() as root,
             bench.simulators(bench._server_config(cases, settings), True) as sims,
@@ -96,13 +98,13 @@ def test_the_default_gate_looks_again_at_an_undecided_budget(bench: ModuleType) 
             config = bench.gate_config(scenario, sims.reseed(seed), settings, root)
             gate = bench.run_gate(config, golden)
         latency = next(c for c in gate.comparisons["single look"] if c.metric == "latency_p95_ms")
-        if latency.verdict != "fail" and gate.rounds:
+        if borderline(latency):
             break
     else:
-        pytest.fail("no seed of 3..8 left the p95 comparison undecided at the first look")
+        pytest.fail("no seed of 3..10 left the p95 comparison undecided at the first look")
+    assert gate.rounds >= 1  # an undecided budget is never settled on the first look
     assert gate.calls == 1.0 + gate.rounds  # every round: every case again, on both sides
     assert gate.errors == 0
-    assert borderline(latency) or latency.verdict == "warn"
 
 
 def test_command_reproduces_the_settings(bench: ModuleType) -> None:
