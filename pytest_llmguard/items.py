@@ -7,7 +7,7 @@ Items only read results the session already has (or is streaming in); they never
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +43,30 @@ class _PlainFailure(pytest.Item):
         if isinstance(excinfo.value, CaseFailure):
             return str(excinfo.value)
         return str(super().repr_failure(excinfo, style=style))
+
+
+class CaseItemFailures:
+    """Counts the case items that failed, wherever they ran (a pytest plugin object).
+
+    An xdist worker marks each case item's reports (the mark travels with the report to the
+    controller); the controller, or the single process, counts the failed ones, so the
+    verdict of the run agrees with pytest's exit status.
+    """
+
+    MARK = "llmguard_case_item"
+
+    def __init__(self) -> None:
+        self.failed: set[str] = set()
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item) -> Generator[None, Any, None]:
+        made = yield
+        if isinstance(item, CaseItem):
+            setattr(made.get_result(), self.MARK, True)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.failed and getattr(report, self.MARK, False):
+            self.failed.add(report.nodeid)
 
 
 class CaseItem(_PlainFailure):

@@ -218,6 +218,13 @@ def unjudged(verdict: Verdict, incomplete: Sequence[str]) -> Verdict:
     return "skip" if incomplete and verdict == "pass" else verdict
 
 
+def with_failed_items(verdict: Verdict, failed_items: int) -> Verdict:
+    """The run's verdict once its case items are counted: a case that failed its checks
+    (or its call) fails the run as it fails pytest's exit status, whatever the budgets say.
+    """
+    return "fail" if failed_items > 0 else verdict
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """Everything the reports show; renderers read it and never recompute.
@@ -254,6 +261,9 @@ class Outcome:
     config_digest: str | None = None  # of the config file alone (merge judges with it)
     incomplete: tuple[str, ...] = ()
     unwritten: tuple[str, ...] = ()
+    # Case items (pytest tests of one case x target) that failed in this run: each one
+    # fails the run (exit 1), so the verdict is ``fail`` (:func:`with_failed_items`).
+    failed_items: int = 0
     # What ``baseline`` describes, when known (see Judgement); a saved run re-rendered
     # from its JSON has the baseline's summary and observations only if it was a target.
     baseline_summary: RunSummary | None = None

@@ -25,6 +25,7 @@ from pytest_llmguard.items import (
     BudgetFile,
     BudgetItem,
     CaseItem,
+    CaseItemFailures,
     GoldenSetFile,
 )
 from pytest_llmguard.options import (
@@ -50,6 +51,7 @@ PUBLISHED_KEY: pytest.StashKey[Published] = pytest.StashKey()
 RUN_DIR_KEY = pytest.StashKey[str]()
 SIGTERM_KEY = pytest.StashKey[object]()  # the SIGTERM handler to put back
 HEADER_KEY = pytest.StashKey[list[str]]()
+FAILED_ITEMS_KEY = pytest.StashKey[CaseItemFailures]()
 RUN_DIR_INPUT = "llmguard_run_dir"
 NOW_INPUT = "llmguard_now"
 WORKER_OUTPUT = "llmguard"
@@ -92,6 +94,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except UsageError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[SESSION_KEY] = session
+    config.pluginmanager.register(config.stash.setdefault(FAILED_ITEMS_KEY, CaseItemFailures()))
     for tag in sorted({t for g in session.golden_sets for c in g.cases for t in c.tags}):
         config.addinivalue_line("markers", f"{tag}: golden-set tag")
     if config.args_source != pytest.Config.ArgsSource.ARGS:
@@ -339,6 +342,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             amend=lambda report: config.hook.pytest_llmguard_update_json(
                 config=config, report=report
             ),
+            failed_items=len(config.stash[FAILED_ITEMS_KEY].failed),
         )
     except UsageError as exc:
         reporter = config.pluginmanager.get_plugin("terminalreporter")

@@ -9,7 +9,6 @@ here imports pytest.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -32,11 +31,12 @@ from pytest_llmguard.execution import (
     merge_judge_runs,
     own_units,
     published_results,
+    worker_output,
 )
 from pytest_llmguard.execution.handover import published_rounds
 from pytest_llmguard.faults import redact_url
 from pytest_llmguard.golden import GoldenSet
-from pytest_llmguard.outcome import Judgement, Outcome, unjudged
+from pytest_llmguard.outcome import Judgement, Outcome, unjudged, with_failed_items
 from pytest_llmguard.outputs import RunOutputs
 from pytest_llmguard.provenance import git_info
 from pytest_llmguard.records import Case, ScoredObservation
@@ -258,27 +258,24 @@ class GuardSession:
 
     def export(self) -> str:
         """This process's own scored results and notes, for ``workeroutput``."""
-        return json.dumps(
-            {
-                "scored": [s.to_dict() for s in self.all_results()],
-                "notes": self._notes(),
-                "judge_runs": self.work.judge_runs,
-                "rounds": self.rounds,
-                "unjudged": self.unjudged,
-                "incomplete": self.incomplete,
-            },
-            ensure_ascii=False,
+        return worker_output.encode(
+            self.all_results(),
+            notes=self._notes(),
+            judge_runs=self.work.judge_runs,
+            rounds=self.rounds,
+            unjudged=self.unjudged,
+            incomplete=self.incomplete,
         )
 
     def absorb(self, exported: str) -> None:
         """Merge a worker's exported results (controller side)."""
-        data = json.loads(exported)
-        self._absorbed.extend(ScoredObservation.from_dict(d) for d in data["scored"])
-        self.notes.extend(n for n in data["notes"] if n not in self.notes)
-        self._judge_runs.extend(data.get("judge_runs", []))
-        self.rounds = max(self.rounds, int(data.get("rounds", 0)))
-        self.unjudged.extend(r for r in data.get("unjudged", []) if r not in self.unjudged)
-        self._failures.extend(r for r in data.get("incomplete", []) if r not in self._failures)
+        out = worker_output.decode(exported)
+        self._absorbed.extend(out.scored)
+        self.notes.extend(n for n in out.notes if n not in self.notes)
+        self._judge_runs.extend(out.judge_runs)
+        self.rounds = max(self.rounds, out.rounds)
+        self.unjudged.extend(r for r in out.unjudged if r not in self.unjudged)
+        self._failures.extend(r for r in out.incomplete if r not in self._failures)
 
     def absorb_published(self, run_dir: str) -> None:
         """Take every worker's published results from ``run_dir`` (an interrupted controller),
@@ -353,6 +350,7 @@ class GuardSession:
         partial: bool = False,
         amend: Amend | None = None,
         incomplete: Sequence[str] = (),
+        failed_items: int = 0,
     ) -> Outcome:
         """Assess everything this process holds (the controller: every worker's), report it
         and save it. ``amend`` may change the JSON report before it is written.
@@ -360,7 +358,8 @@ class GuardSession:
         A run that did not judge everything (interrupted, a crash, a lost worker, budget
         items selected without their cases) says so in every report, is saved as partial,
         and its verdict is never ``pass``; each report is written whatever happens to the
-        others (``Outcome.unwritten`` says which could not be).
+        others (``Outcome.unwritten`` says which could not be). ``failed_items`` counts the
+        case items pytest failed: any one fails the run (``with_failed_items``).
         """
         self.settle_calls()
         scored = self.all_results()
@@ -383,7 +382,7 @@ class GuardSession:
             config_path=self.config.path,
             summaries=judgement.summaries,
             comparisons=judgement.comparisons,
-            verdict=unjudged(judgement.verdict, reasons),
+            verdict=unjudged(with_failed_items(judgement.verdict, failed_items), reasons),
             scored=tuple(scored),
             cases=dict(self.cases),
             # userinfo in a base_url (http://user:pass@host) is a credential
@@ -404,6 +403,7 @@ class GuardSession:
             incomplete=tuple(reasons),
             baseline_summary=judgement.baseline_summary,
             baseline_scored=judgement.baseline_scored,
+            failed_items=failed_items,
         )
         outcome = self.outputs.redact(outcome)  # what every artefact reads
         if not self.options.drift:

@@ -20,8 +20,9 @@ from pytest_llmguard.baseline import plan_baseline
 from pytest_llmguard.config import Config, load_config
 from pytest_llmguard.exceptions import SavedRunError
 from pytest_llmguard.golden import GoldenSet
-from pytest_llmguard.outcome import Judgement, Outcome
+from pytest_llmguard.outcome import Judgement, Outcome, with_failed_items
 from pytest_llmguard.store import open_store, parse_run, read_document
+from pytest_llmguard.store.runs import saved_count
 from pytest_llmguard.verdict import assess, by_target
 
 
@@ -205,6 +206,7 @@ def merge_shards(
         notes=[*kept, *notes, f"merged from {len(shards)} shards: {', '.join(paths)}"],
     )
     runs = [s.run for s in shards]
+    failed_items = sum(saved_count(r.get("failed_items")) for r in runs)
     judge_runs = [s.document["judge"] for s in shards if isinstance(s.document.get("judge"), dict)]
     from pytest_llmguard.execution import merge_judge_runs
 
@@ -215,7 +217,9 @@ def merge_shards(
         config_path=config.path,
         summaries=judgement.summaries,
         comparisons=judgement.comparisons,
-        verdict=judgement.verdict,
+        # a shard's failed case items failed its own job: the merged run fails too
+        verdict=with_failed_items(judgement.verdict, failed_items),
+        failed_items=failed_items,
         scored=merged.scored,
         cases={},
         targets={n: config.targets[n] for n in targets if n in config.targets},

@@ -33,6 +33,7 @@ from pytest_llmguard.report.rows import (
     TARGET_COLUMNS,
     budget_rows,
     compared_line,
+    failed_items_line,
     incomplete_lines,
     judge_line,
     summary_row,
@@ -320,6 +321,7 @@ def build_data(outcome: Outcome) -> dict[str, Any]:
         "partial": not outcome.complete,
         "incomplete": [reveal_controls(reason) for reason in incomplete_lines(outcome)],
         "compared": reveal_controls(compared_line(outcome) or ""),
+        "failed_items": failed_items_line(outcome),
         "run": {
             "started_at": outcome.started_at,
             "finished_at": outcome.finished_at,

@@ -89,6 +89,7 @@ def build_report(outcome: Outcome) -> dict[str, Any]:
             "partial": not outcome.complete,
             "complete": outcome.complete,
             "incomplete": list(outcome.incomplete),
+            "failed_items": outcome.failed_items,
             "git": {"commit": outcome.git.get("commit"), "branch": outcome.git.get("branch")},
             "config_path": outcome.config_path,
             "llmguard_version": __version__,

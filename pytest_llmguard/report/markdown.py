@@ -27,6 +27,7 @@ from pytest_llmguard.report.rows import (
     BUDGET_HEADERS,
     TARGET_COLUMNS,
     budget_rows,
+    failed_items_line,
     incomplete_lines,
     judge_line,
     target_rows,
@@ -125,6 +126,9 @@ def _headline(outcome: Outcome) -> list[str]:
         lines.append("**Partial run**: not everything was judged, so this is no PASS:")
         lines.extend(f"- {escape_cell(reason, 400)}" for reason in unjudged)
         lines.append("")
+    failed = failed_items_line(outcome)
+    if failed:
+        lines.extend([f"**Failed cases:** {escape_cell(failed, 400)}", ""])
     for side in sides(outcome):
         lines.append(
             f"- **{side.role.capitalize()}:** {escape_cell(side.target, 80)} "

@@ -144,6 +144,15 @@ def incomplete_lines(outcome: Outcome) -> list[str]:
     return lines
 
 
+def failed_items_line(outcome: Outcome) -> str | None:
+    """Why a run whose budgets all pass still fails: its case items (None if none failed)."""
+    n = outcome.failed_items
+    if not n:
+        return None
+    items = "case item" if n == 1 else "case items"
+    return f"{n} {items} failed (checks or calls; see the test failures): the run fails"
+
+
 def judge_line(judge: Mapping[str, Any]) -> str:
     """The LLM judge's own work, with its cost kept apart from the targets' cost."""
     mean = judge.get("mean_score")

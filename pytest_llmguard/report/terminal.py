@@ -13,6 +13,7 @@ from pytest_llmguard.report.rows import (
     budget_rows,
     calls_line,
     compared_line,
+    failed_items_line,
     incomplete_lines,
     judge_line,
     target_rows,
@@ -45,6 +46,9 @@ def render_terminal(outcome: Outcome) -> list[str]:
         + (" (PARTIAL RUN: not everything was judged)" if unjudged else "")
     ]
     lines.extend(f"incomplete: {safe_text(reason, 600)}" for reason in unjudged)
+    failed = failed_items_line(outcome)
+    if failed:
+        lines.append(f"failed: {failed}")
     compared = compared_line(outcome)
     if compared:
         lines.append(safe_text(compared, 400))

@@ -221,6 +221,7 @@ def outcome_of(run: SavedRun) -> Outcome:
         regressions=regressions,
         partial=bool(meta.get("partial")) and not run.incomplete,
         incomplete=run.incomplete,
+        failed_items=saved_count(meta.get("failed_items")),
         baseline=info,
         candidate=doc.get("candidate") if isinstance(doc.get("candidate"), str) else None,
         judge=judge if isinstance(judge, Mapping) and judge.keys() >= _JUDGE_KEYS else None,
@@ -232,6 +233,11 @@ def outcome_of(run: SavedRun) -> Outcome:
 
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
+
+
+def saved_count(value: Any) -> int:
+    """A non-negative count from a saved run (anything else, from older runs too, is 0)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def _number(value: Any) -> float:

@@ -348,3 +348,19 @@ def test_a_single_target_and_an_empty_run_render_too(browser: Any, tmp_path: Pat
     assert "no case matches" in browser.execute_script(
         "return document.querySelector('#cases tbody').textContent"
     )
+
+
+def test_failed_case_items_are_said_under_the_verdict(browser: Any, tmp_path: Path) -> None:
+    outcome = replace(synthetic_outcome(10), verdict="fail", failed_items=3)
+    page = tmp_path / "failed.html"
+    page.write_text(render_html(outcome), encoding="utf-8")
+    open_report(browser, page)
+    assert console_problems(browser) == []
+    shown = browser.execute_script(
+        "return [document.querySelector('h1 .badge').textContent,"
+        " [...document.querySelectorAll('.banner')].map((b) => b.textContent)]"
+    )
+    assert shown[0] == "FAIL"
+    assert shown[1] == [
+        "Failed cases: 3 case items failed (checks or calls; see the test failures): the run fails"
+    ]

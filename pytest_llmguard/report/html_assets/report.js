@@ -48,6 +48,8 @@ function header(app, data) {
         el('ul', null, data.incomplete.map((reason) => el('li', { text: reason }))),
       ]),
     );
+  if (data.failed_items)
+    app.appendChild(el('div', { class: 'banner' }, ['Failed cases: ' + data.failed_items]));
   if (data.compared) app.appendChild(el('div', { text: data.compared }));
   const fact = (label, value) =>
     value === null || value === undefined || value === ''
