@@ -41,6 +41,7 @@ def observe(
 FAULTS = [
     # header fault, extra headers, stream, class, status, retried?
     ("rate_limit", {"x-sim-retry-after": "0"}, False, "rate_limit", 429, True),
+    ("quota_exhausted", {}, False, "client_error", 429, False),
     ("server_error", {"x-sim-status": "500"}, False, "server_error", 500, True),
     ("server_error", {"x-sim-status": "502"}, False, "server_error", 502, True),
     ("server_error", {"x-sim-status": "503"}, False, "server_error", 503, True),

@@ -91,6 +91,15 @@ def _client_error(call: ChatCall) -> None:
     _send_error(call, call.status or 400, after=False)
 
 
+def _quota_exhausted(call: ChatCall) -> None:
+    """Anthropic says an empty credit balance with a 400 (not OpenAI's 429)."""
+    message = (
+        "Your credit balance is too low to access the Anthropic API. "
+        "Please go to Plans & Billing to upgrade or purchase credits."
+    )
+    call.conn.send(error_response(400, message))
+
+
 def _malformed(call: ChatCall) -> None:
     if call.stream:
         broken = _first_event(lambda data: data.replace(b'{"type"', b'{"type":,"broken', 1))
@@ -162,6 +171,7 @@ ANTHROPIC_RESPONDERS: Mapping[str, Responder] = {
     "rate_limit": _rate_limit,
     "server_error": _server_error,
     "client_error": _client_error,
+    "quota_exhausted": _quota_exhausted,
     "malformed": _malformed,
     "wrong_shape": _wrong_shape,
     "empty_choices": _empty_content,

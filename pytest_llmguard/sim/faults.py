@@ -14,6 +14,8 @@ request header, for tests that need an exact fault matrix:
 =============  ============================================================================
 timeout        never answers; the connection is held until the client gives up
 rate_limit     429 at once, ``Retry-After`` and ``retry-after-ms`` headers
+quota_exhausted  429 at once, no ``Retry-After``, OpenAI's ``insufficient_quota`` error
+               (the account's quota or credit is used up: waiting does not help)
 server_error   5xx after the latency
 client_error   4xx at once
 malformed      200 after the latency, body is not valid JSON (stream: first event broken)
@@ -92,7 +94,7 @@ def fault_status(fault: str, headers: Mapping[str, str], draw: float | None) -> 
     """
     if fault == "timeout":
         return None
-    if fault == "rate_limit":
+    if fault in ("rate_limit", "quota_exhausted"):
         return 429
     if fault == "server_error":
         default = 500 if draw is None else (500, 502, 503)[int(draw * 3)]
@@ -176,6 +178,15 @@ def _rate_limit(call: ChatCall) -> None:
         "rate_limit_exceeded",
     )
     call.conn.send(response(429, body, headers=retry_after_headers(call)))
+
+
+def _quota_exhausted(call: ChatCall) -> None:
+    body = payloads.error_body(
+        "You exceeded your current quota, please check your plan and billing details.",
+        "insufficient_quota",
+        "insufficient_quota",
+    )
+    call.conn.send(response(429, body))
 
 
 def retry_after_headers(call: ChatCall) -> tuple[tuple[str, str], ...]:
@@ -355,6 +366,7 @@ def _write_then(conn: HttpConnection, data: bytes, then: Callable[[], None]) -> 
 RESPONDERS: Mapping[str, Callable[[ChatCall], None]] = {
     "timeout": _timeout,
     "rate_limit": _rate_limit,
+    "quota_exhausted": _quota_exhausted,
     "server_error": _server_error,
     "client_error": _client_error,
     "malformed": _malformed,

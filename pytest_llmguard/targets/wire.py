@@ -212,12 +212,29 @@ async def http_fault(
     except (aiohttp.ClientError, TimeoutError):
         text = ""
     detail = (describe or error_message)(text) or resp.reason or ""
+    if resp.status == 429 and quota_exhausted(text):
+        # Not a rate limit: no wait makes the quota come back, so it is not retried.
+        detail = f"insufficient_quota: {detail} (the account's quota is used up; not retried)"
+        return CallFault("client_error", scrub(f"HTTP 429: {detail}", secrets), resp.status)
     return CallFault(
         class_for_status(resp.status),
         scrub(f"HTTP {resp.status}: {detail}", secrets),
         resp.status,
         parse_retry_after(resp.headers.get("retry-after")),
     )
+
+
+def quota_exhausted(text: str) -> bool:
+    """Whether an error body is OpenAI's ``insufficient_quota`` (sent with a 429: the plan's
+    quota or credit is used up, https://platform.openai.com/docs/guides/error-codes)."""
+    try:
+        body = json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return False
+    return "insufficient_quota" in (error.get("code"), error.get("type"))
 
 
 def error_message(text: str) -> str:

@@ -86,6 +86,8 @@ FAULTS = [
         True,
         model="sim-drifted",
     ),
+    # OpenAI's insufficient_quota comes as a 429 but no wait helps: a client error, not retried.
+    Fault("quota", _fault("quota_exhausted"), "client_error", 429, False),
     *(
         Fault(
             f"s{code}", _fault("server_error", x_sim_status=str(code)), "server_error", code, True
@@ -226,6 +228,13 @@ def test_each_failing_item_names_the_class(matrix: MatrixRun, fault: Fault) -> N
         status = f" HTTP {fault.status}:" if fault.status else ""
         assert f"call failed after {fault.attempts} attempt(s): {fault.cls}:{status} " in text
         assert f"(HTTP {fault.status})" not in text
+
+
+def test_an_exhausted_quota_says_so_and_is_not_retried(matrix: MatrixRun) -> None:
+    for case in matrix.cases_of("quota"):
+        message = case["error"]["message"]
+        assert message.startswith("HTTP 429: insufficient_quota: You exceeded your current quota")
+        assert "not retried" in message and case["attempts"] == 1
 
 
 @pytest.mark.parametrize("fault", FAILING, ids=[f.target for f in FAILING])

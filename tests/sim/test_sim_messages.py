@@ -202,3 +202,11 @@ def test_the_log_records_the_messages_route(sim: SimServer, client: httpx.Client
     post(client, message())
     (row,) = sim.request_log
     assert row["path"] == "/v1/messages" and row["status"] == 200 and row["model"] == "sim-stable"
+
+
+def test_an_exhausted_credit_balance_is_anthropic_s_400(client: httpx.Client) -> None:
+    response = post(client, message(), **{"x-sim-fault": "quota_exhausted"})
+    assert response.status_code == 400
+    body = response.json()
+    assert body["type"] == "error" and body["error"]["type"] == "invalid_request_error"
+    assert "credit balance is too low" in body["error"]["message"]
