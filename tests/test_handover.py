@@ -71,3 +71,24 @@ def test_an_interrupted_controller_reads_how_many_rounds_were_published(tmp_path
     for worker, round_index in ((0, 0), (1, 0), (0, 1), (1, 12)):
         publish(Worker(worker, 2, str(tmp_path)), [ScoredObservation(obs)], round_index)
     assert published_rounds(str(tmp_path)) == 12
+
+
+def test_published_results_are_redacted_on_disk(tmp_path: Path) -> None:
+    from pytest_llmguard.config.records import RedactConfig
+    from pytest_llmguard.privacy.redactor import Redactor
+    from pytest_llmguard.records import CheckResult, ErrorRecord
+
+    obs = Observation("s::a", "t", 0, "m", "mail alice@example.org now", 1.0)
+    error = ErrorRecord("client_error", "HTTP 400: bad bob@example.net")
+    failed = Observation("s::b", "t", 0, "m", None, None, error=error)
+    check = CheckResult("no_pii", False, "no_pii: found email (1): alice@example.org")
+    scored = [ScoredObservation(obs, (check,)), ScoredObservation(failed, ())]
+    worker = Worker(index=0, count=2, run_dir=str(tmp_path))
+    publish(worker, scored, 0, Redactor.of(RedactConfig(kinds=("email",))))
+    text = (tmp_path / "scored-gw0-r0.json").read_text()
+    assert "example.org" not in text and "example.net" not in text
+    loaded = wait_for_partition(str(tmp_path), 0, 1.0)
+    assert [s.passed for s in loaded] == [False, False]  # the verdicts as they were made
+    assert loaded[0].observation.redacted == ("email",)
+    publish(worker, scored, 1)  # without redact: as it was
+    assert "alice@example.org" in (tmp_path / "scored-gw0-r1.json").read_text()

@@ -30,6 +30,7 @@ from pytest_llmguard.exceptions import EngineError
 from pytest_llmguard.records import ScoredObservation
 
 if TYPE_CHECKING:
+    from pytest_llmguard.privacy.redactor import Redactor
     from pytest_llmguard.runner import CallUnit
 
 POLL_S = 0.02
@@ -125,10 +126,24 @@ def owner_gone(run_dir: str, index: int) -> bool:
         os.close(fd)
 
 
-def publish(worker: Worker, scored: Sequence[ScoredObservation], round_index: int = 0) -> None:
-    """Write this worker's scored results of one round for the other workers (atomically)."""
+def publish(
+    worker: Worker,
+    scored: Sequence[ScoredObservation],
+    round_index: int = 0,
+    redactor: Redactor | None = None,
+) -> None:
+    """Write this worker's scored results of one round for the other workers (atomically).
+
+    The file is on disk (a private temporary folder, but a crash leaves it there), so with
+    ``redact:`` it holds what every other artefact holds: the redacted outputs and error
+    messages. The scores and verdicts were made from the raw text before.
+    """
     if worker.run_dir is None:
         return
+    if redactor is not None and redactor.enabled:
+        from pytest_llmguard.privacy.artefacts import redact_scored
+
+        scored = [redact_scored(s, redactor) for s in scored]
     payload = json.dumps([s.to_dict() for s in scored], ensure_ascii=False)
     write_atomic(_partition_file(worker.run_dir, worker.index, round_index), payload)
 

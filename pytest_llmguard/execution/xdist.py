@@ -68,13 +68,14 @@ class WorkerShare:
         try:
             self.inner.start(units)
         finally:  # an interrupted worker still publishes what it has
-            publish(self.worker, self.inner.rounds.get(0, []), 0)
+            publish(self.worker, self.inner.rounds.get(0, []), 0, self.inner.work.cache.redactor)
 
     def run_more(self, units: Sequence[CallUnit], round_index: int) -> None:
         try:
             self.inner.run_more(units, round_index)
         finally:
-            publish(self.worker, self.inner.rounds.get(round_index, []), round_index)
+            rounds = self.inner.rounds.get(round_index, [])
+            publish(self.worker, rounds, round_index, self.inner.work.cache.redactor)
             self.round = round_index
 
     def _partition(self, index: int) -> list[ScoredObservation]:
