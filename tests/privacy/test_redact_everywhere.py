@@ -6,7 +6,6 @@ them (so the scan can fail). Scoring still sees the raw text: ``no_pii`` still f
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -136,7 +135,7 @@ def _scenario(
         )
         stdout.append(replay.stdout.str())
         replayed = json.loads((root / "out" / "report.json").read_text())
-        os.chdir(root)
+        monkeypatch.chdir(root)
         assert main(["sample", "--from", "logs/*.jsonl", "-n", "4", "-o", "out/prod.yaml"]) == 0
         texts = _written_texts(root)
         texts["webhook"] = json.dumps(hook.messages, ensure_ascii=False)

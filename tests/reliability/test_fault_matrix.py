@@ -157,7 +157,9 @@ def configure_matrix(project: Project, targets: dict[str, dict[str, Any]]) -> No
         targets,
         run={
             "concurrency": 64,
-            "timeout_s": 10,
+            # generous: a loaded CI machine must not turn a healthy call into a timeout
+            # (retried, so it would show as a second attempt the policy did not allow)
+            "timeout_s": 60,
             "retries": {"max": RETRIES, "backoff_base_s": 0.01, "backoff_max_s": 0.05},
         },
         extra="report: {json: report.json}\n"

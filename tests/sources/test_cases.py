@@ -4,7 +4,6 @@ writes, and the production baseline judged by verdict.assess."""
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
 from collections.abc import Callable
@@ -103,9 +102,9 @@ def test_resampling_the_same_records_gives_the_same_cases(tmp_path: Path) -> Non
 
 
 def test_llmguard_sample_writes_a_loadable_golden_set(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    os.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)
     (tmp_path / "logs").mkdir()
     for name in (
         "openai/app.jsonl",
@@ -135,9 +134,9 @@ def test_llmguard_sample_writes_a_loadable_golden_set(
 
 
 def test_llmguard_sample_errors_are_exit_4(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    os.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)
     assert main(["sample", "--from", "missing/*.jsonl", "-o", "x.yaml"]) == 4
     assert "matches no file" in capsys.readouterr().err
     (tmp_path / "a.jsonl").write_text((DATA / "openai" / "app.jsonl").read_text())
